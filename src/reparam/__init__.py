@@ -1,0 +1,31 @@
+"""reparam: gradients of expectations, and the models built on them, in PyTorch."""
+
+from reparam import conjugate, diagnostics, estimators
+from reparam.estimators import (
+    Enumerate,
+    Estimator,
+    GeneralizedReparam,
+    GumbelSoftmax,
+    Pathwise,
+    ScoreFunction,
+    StraightThrough,
+    gumbel_max,
+)
+from reparam.expectation import expect
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Enumerate",
+    "Estimator",
+    "GeneralizedReparam",
+    "GumbelSoftmax",
+    "Pathwise",
+    "ScoreFunction",
+    "StraightThrough",
+    "conjugate",
+    "diagnostics",
+    "estimators",
+    "expect",
+    "gumbel_max",
+]

@@ -1,0 +1,72 @@
+"""The estimator protocol and the pieces every estimator shares."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+CostFn = Callable[[Tensor], Tensor]
+
+
+class Estimator(ABC):
+    r"""A gradient estimator for :math:`\nabla_\theta \mathbb{E}_{q_\theta(z)}[f(z)]`.
+
+    Calling an estimator with ``(f, q, n)`` returns one tensor of ``q.batch_shape`` whose
+    value is the Monte Carlo estimate of the expectation and whose gradient, with respect to
+    ``q``'s parameters and anything ``f`` closes over, is the estimator's gradient.
+
+    ``stateful`` estimators (a moving-average baseline) carry information from one call to
+    the next; :func:`reparam.expect` keeps one such object per objective when it is named by
+    a string.
+    """
+
+    stateful: bool = False
+
+    @abstractmethod
+    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor: ...
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({fields})"
+
+
+def magic_box(log_prob: Tensor) -> Tensor:
+    r"""``exp(log_prob − stop_gradient(log_prob))``: value 1, gradient ``∇ log_prob``.
+
+    References:
+        Foerster et al. (2018), DiCE: The Infinitely Differentiable Monte Carlo Estimator.
+    """
+    return torch.exp(log_prob - log_prob.detach())
+
+
+def score_surrogate(cost: Tensor, log_prob: Tensor, baseline: Tensor | float = 0.0) -> Tensor:
+    r"""Per-sample surrogate with value ``cost`` and gradient ``∇cost + (cost − b) ∇log_prob``.
+
+    ``cost`` and ``log_prob`` have shape ``[n, *batch]``; the baseline ``b`` must not depend
+    on the sample it multiplies, or the gradient is biased.
+    """
+    return cost + (cost.detach() - baseline) * (magic_box(log_prob) - 1.0)
+
+
+def evaluate(f: CostFn, z: Tensor, q: Distribution, n: int) -> Tensor:
+    """Call ``f`` on ``n`` samples and check it returned one cost per sample."""
+    cost = f(z)
+    expected = torch.Size((n, *q.batch_shape))
+    if not isinstance(cost, Tensor) or cost.shape != expected:
+        got = tuple(cost.shape) if isinstance(cost, Tensor) else type(cost).__name__
+        raise ValueError(
+            f"f must return one cost per sample, of shape (n, *q.batch_shape) = "
+            f"{tuple(expected)}; it returned {got}. Reduce the event dimensions inside f "
+            f"(e.g. .sum(-1)) and keep the leading sample dimension."
+        )
+    return cost
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise ``ValueError(message)`` unless ``condition``."""
+    if not condition:
+        raise ValueError(message)

@@ -1,0 +1,147 @@
+"""Gumbel-max sampling, the Gumbel-softmax relaxation and straight-through estimators."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.distributions import Bernoulli, Categorical, Distribution, OneHotCategorical
+
+from reparam.estimators.base import CostFn, Estimator, evaluate, require
+
+
+def gumbel_noise(shape: torch.Size | tuple[int, ...], like: Tensor) -> Tensor:
+    r"""Standard Gumbel noise :math:`g = -\log(-\log u)`, always finite.
+
+    ``u`` is kept in ``[tiny, 1 − eps/2]`` so that neither logarithm reaches ±inf: torch's own
+    sampler can draw an exponential of exactly 0, whose ``-log`` is ``+inf``, and ``+inf`` plus a
+    ``-inf`` logit is NaN.
+    """
+    info = torch.finfo(like.dtype)
+    u = torch.rand(shape, dtype=like.dtype, device=like.device).clamp(info.tiny, 1.0 - info.eps)
+    return -torch.log(-torch.log(u))
+
+
+def categorical_logits(q: Distribution, estimator: str) -> Tensor:
+    """Normalized logits ``[*batch, K]`` of a Categorical or OneHotCategorical."""
+    require(
+        isinstance(q, Categorical | OneHotCategorical),
+        f"{estimator} needs a Categorical or OneHotCategorical q; got {type(q).__name__}. Use "
+        f"'pathwise' for continuous q with rsample, or 'score' for any q.",
+    )
+    return q.logits
+
+
+def gumbel_max(logits: Tensor, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+    r"""Exact categorical samples :math:`\arg\max_i(\log\pi_i + g_i)`, :math:`g_i \sim` Gumbel(0, 1).
+
+    Returns integer indices of shape ``sample_shape + logits.shape[:-1]``.
+
+    References:
+        Gumbel (1954); Maddison, Tarlow & Minka (2014), A* Sampling.
+
+    Example:
+        >>> gumbel_max(torch.tensor([0.0, 1.0, -1.0]), (4,)).shape
+        torch.Size([4])
+    """
+    shape = torch.Size(sample_shape) + logits.shape
+    return (logits + gumbel_noise(shape, logits)).argmax(-1)
+
+
+def relaxed_one_hot(
+    logits: Tensor, temperature: float | Tensor, sample_shape: torch.Size
+) -> Tensor:
+    r"""Gumbel-softmax samples :math:`y = \mathrm{softmax}((\log\pi + g)/\tau)`, shape
+    ``sample_shape + logits.shape``.
+
+    Computed as ``exp(log_softmax(·))`` of finite Gumbel noise, so logits of ±1e4, ``-inf``
+    entries and temperatures down to 1e-6 give finite values and gradients.
+    """
+    shape = torch.Size(sample_shape) + logits.shape
+    return torch.log_softmax((logits + gumbel_noise(shape, logits)) / temperature, -1).exp()
+
+
+def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
+    """Value of ``hard``, gradient of ``soft``."""
+    return hard + (soft - soft.detach())
+
+
+class GumbelSoftmax(Estimator):
+    r"""Gumbel-softmax (Concrete) relaxation of a categorical latent.
+
+    .. math::
+        y_i = \frac{\exp((\log\pi_i + g_i)/\tau)}{\sum_j \exp((\log\pi_j + g_j)/\tau)},
+        \qquad g_i \sim \mathrm{Gumbel}(0, 1)
+
+    ``f`` receives relaxed one-hot vectors ``[n, *batch, K]`` (for a ``Categorical`` q too, in
+    place of its integer samples) and the returned value is the relaxed objective
+    :math:`\mathbb{E}_g[f(y)]`; the gradient is pathwise through ``y``. Biased for τ > 0, the
+    bias vanishing and the variance growing as τ → 0.
+
+    With ``hard=True`` (straight-through Gumbel), ``f`` receives the exact one-hot sample
+    ``one_hot(argmax y)``, so the value is the unbiased Monte Carlo estimate of
+    :math:`\mathbb{E}_q[f(z)]`, and the gradient is that of the relaxed ``y``.
+
+    Arguments:
+        temperature: τ > 0, a float or a tensor (it may be annealed or learned).
+        hard: straight-through one-hot forward values.
+
+    References:
+        Jang, Gu & Poole (2017), Categorical Reparameterization with Gumbel-Softmax;
+        Maddison, Mnih & Teh (2017), The Concrete Distribution.
+
+    Example:
+        >>> import torch, reparam as rp
+        >>> q = torch.distributions.OneHotCategorical(logits=torch.zeros(4, requires_grad=True))
+        >>> value = rp.expect(lambda y: y[..., 0], q, n=16, estimator=GumbelSoftmax(0.5))
+    """
+
+    def __init__(self, temperature: float | Tensor = 1.0, hard: bool = False) -> None:
+        require(
+            bool(torch.all(torch.as_tensor(temperature) > 0)),
+            f"the temperature must be positive; got {temperature}.",
+        )
+        self.temperature = temperature
+        self.hard = hard
+
+    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+        logits = categorical_logits(q, "gumbel-softmax")
+        y = relaxed_one_hot(logits, self.temperature, torch.Size((n,)))
+        if self.hard:
+            y = straight_through(F.one_hot(y.argmax(-1), y.shape[-1]).to(y), y)
+        return evaluate(f, y, q, n).mean(0)
+
+
+class StraightThrough(Estimator):
+    r"""Straight-through gradient for Bernoulli and categorical latents.
+
+    The forward value uses exact samples :math:`z \sim q`, so the value is the plain Monte
+    Carlo estimate; the backward pass treats :math:`\partial z/\partial p` as the identity,
+    :math:`z \approx p + (z - p)` with :math:`z - p` held constant. Biased, low variance.
+    For Categorical and OneHotCategorical, ``f`` receives one-hot vectors ``[n, *batch, K]``.
+
+    References:
+        Bengio, Léonard & Courville (2013), Estimating or Propagating Gradients Through
+        Stochastic Neurons for Conditional Computation.
+
+    Example:
+        >>> import torch, reparam as rp
+        >>> q = torch.distributions.Bernoulli(logits=torch.zeros(3, requires_grad=True))
+        >>> rp.expect(lambda z: z, q, n=4, estimator=StraightThrough()).shape
+        torch.Size([3])
+    """
+
+    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+        require(
+            isinstance(q, Bernoulli | Categorical | OneHotCategorical),
+            f"straight-through needs a Bernoulli, Categorical or OneHotCategorical q; got "
+            f"{type(q).__name__}. Use 'pathwise' for continuous q with rsample, or 'score'.",
+        )
+        if isinstance(q, Bernoulli):
+            probs = q.probs
+            hard = q.sample((n,))
+        else:
+            logits = categorical_logits(q, "straight-through")
+            probs = logits.softmax(-1)
+            hard = F.one_hot(gumbel_max(logits, (n,)), logits.shape[-1]).to(probs)
+        return evaluate(f, straight_through(hard, probs), q, n).mean(0)
