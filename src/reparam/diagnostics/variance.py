@@ -45,6 +45,14 @@ class GradientStats:
     def per_sample_variance(self) -> Tensor:
         return self.n * self.variance
 
+    def bias_zscore(self, exact: Tensor) -> Tensor:
+        """|mean − exact| in standard errors, per coordinate; 0 where the error is at rounding
+        level (an exact estimator's zero variance would otherwise divide by zero)."""
+        exact = exact.to(self.mean)
+        error = (self.mean - exact).abs()
+        rounding = 64 * torch.finfo(error.dtype).eps * (exact.abs() + 1)
+        return torch.where(error <= rounding, torch.zeros_like(error), error / self.stderr)
+
 
 def gradient_variance(
     f: CostFn,

@@ -1,0 +1,59 @@
+"""Plots of gradient-estimator variance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from reparam.diagnostics.study import StudyRow
+
+
+def plot_variance(rows: Sequence[StudyRow], title: str, path: str | Path) -> Path:
+    """Per-sample variance against k, one panel per parameter, one line per estimator.
+
+    Measured values are solid lines with dots; exact values, where known, are open circles.
+    The layout follows Mohamed et al. (2020), Fig. 2.
+    """
+    parameters = list(dict.fromkeys(r.parameter for r in rows))
+    estimators = list(dict.fromkeys(r.estimator for r in rows))
+    fig, axes = plt.subplots(1, len(parameters), figsize=(5.5 * len(parameters), 4), squeeze=False)
+    for ax, parameter in zip(axes[0], parameters, strict=True):
+        for i, label in enumerate(estimators):
+            mine = [r for r in rows if r.parameter == parameter and r.estimator == label]
+            color = f"C{i}"
+            ax.plot(
+                [r.k for r in mine],
+                [r.per_sample_variance for r in mine],
+                "o-",
+                ms=3,
+                color=color,
+                label=label,
+            )
+            exact = [r for r in mine if r.exact_per_sample_variance]
+            ax.plot(
+                [r.k for r in exact],
+                [r.exact_per_sample_variance for r in exact],
+                "o",
+                mfc="none",
+                ms=8,
+                color=color,
+            )
+        ax.set_yscale("log")
+        ax.set_xlabel("k")
+        ax.set_ylabel(f"per-sample variance of ∂/∂{parameter}")
+        ax.set_title(parameter)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    n, repeats = rows[0].n, rows[0].repeats
+    fig.suptitle(f"{title}   (n={n}, {repeats} repeats; open circles: exact)", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
