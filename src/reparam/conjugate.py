@@ -50,29 +50,40 @@ class NormalNormal:
             if not bool(torch.all(torch.as_tensor(getattr(self, name)) > 0)):
                 raise ValueError(f"{name} must be positive; got {getattr(self, name)}.")
 
-    def shrinkage(self, n: int | Tensor) -> Tensor:
+    def _params(self, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(μ0, τ0, σ) as tensors in the dtype and on the device of ``like``."""
+        mean, prior_std, noise_std = (
+            torch.as_tensor(v, dtype=like.dtype, device=like.device)
+            for v in (self.prior_mean, self.prior_std, self.noise_std)
+        )
+        return mean, prior_std, noise_std
+
+    def shrinkage(self, n: int, like: Tensor | None = None) -> Tensor:
         r"""The factor :math:`B_n = \frac{\sigma^2/n}{\sigma^2/n + \tau_0^2}` towards the prior mean."""
-        noise_var = torch.as_tensor(self.noise_std) ** 2 / n
-        return noise_var / (noise_var + torch.as_tensor(self.prior_std) ** 2)
+        _, prior_std, noise_std = self._params(torch.empty(()) if like is None else like)
+        noise_var = noise_std**2 / n
+        return noise_var / (noise_var + prior_std**2)
 
     def posterior(self, y: Tensor, dim: int = 0) -> Normal:
         r""":math:`p(\theta \mid y_{1..n}) = \mathcal N(\mu_n, \tau_n^2)`."""
+        prior_mean, prior_std, noise_std = self._params(y)
         n = y.shape[dim]
         y_bar = y.mean(dim)
-        mean = y_bar - self.shrinkage(n).to(y) * (y_bar - self.prior_mean)
-        precision = (
-            1 / torch.as_tensor(self.prior_std) ** 2 + n / torch.as_tensor(self.noise_std) ** 2
-        )
-        return Normal(mean, precision.to(y).rsqrt().expand_as(mean))
+        mean = y_bar - self.shrinkage(n, y) * (y_bar - prior_mean)
+        precision = 1 / prior_std**2 + n / noise_std**2
+        return Normal(mean, precision.rsqrt().expand_as(mean))
 
-    def prior(self) -> Normal:
-        return Normal(torch.as_tensor(self.prior_mean), torch.as_tensor(self.prior_std))
+    def prior(self, like: Tensor) -> Normal:
+        r""":math:`\mathcal N(\mu_0, \tau_0^2)`, in the dtype and on the device of ``like``."""
+        prior_mean, prior_std, _ = self._params(like)
+        return Normal(prior_mean, prior_std)
 
     def log_joint(self, theta: Tensor, y: Tensor, dim: int = 0) -> Tensor:
         r""":math:`\log p(\theta) + \sum_i \log p(y_i \mid \theta)`; ``theta`` broadcasts against
         ``y.sum(dim)``, so a leading sample dimension is fine with ``dim=-1``."""
-        likelihood = Normal(theta.unsqueeze(dim), torch.as_tensor(self.noise_std))
-        return self.prior().log_prob(theta) + likelihood.log_prob(y).sum(dim)
+        _, _, noise_std = self._params(y)
+        likelihood = Normal(theta.unsqueeze(dim), noise_std)
+        return self.prior(y).log_prob(theta) + likelihood.log_prob(y).sum(dim)
 
     def log_marginal(self, y: Tensor, dim: int = 0) -> Tensor:
         r""":math:`\log p(y_{1..n})`, by the identity :math:`\log p(y) = \log p(y,\theta) -
@@ -88,14 +99,13 @@ class NormalNormal:
             \mathcal L(q) = \mathbb E_q[\log p(y, \theta)] + \mathbb H[q]
                           = \log p(y) - \mathrm{KL}(q \,\|\, p(\theta \mid y)).
         """
+        prior_mean, prior_std, noise_std = self._params(y)
         m, s2 = q.mean, q.variance
-        noise_var = torch.as_tensor(self.noise_std) ** 2
-        prior_var = torch.as_tensor(self.prior_std) ** 2
         n = y.shape[dim]
-        likelihood = -0.5 * n * torch.log(2 * math.pi * noise_var) - (
+        likelihood = -0.5 * n * torch.log(2 * math.pi * noise_std**2) - (
             ((y - m.unsqueeze(dim)) ** 2).sum(dim) + n * s2
-        ) / (2 * noise_var)
-        prior = -0.5 * torch.log(2 * math.pi * prior_var) - ((m - self.prior_mean) ** 2 + s2) / (
-            2 * prior_var
+        ) / (2 * noise_std**2)
+        prior = -0.5 * torch.log(2 * math.pi * prior_std**2) - ((m - prior_mean) ** 2 + s2) / (
+            2 * prior_std**2
         )
         return likelihood + prior + q.entropy()
