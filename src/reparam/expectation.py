@@ -24,9 +24,9 @@ def expect(
     is :math:`\frac1n\sum_i f(z_i)` (for the relaxed estimators, the relaxed objective; for
     ``"enumerate"``, the exact sum); its gradient, with respect to q's parameters and to
     anything ``f`` closes over, is the estimator's. Value and gradient travel in one tensor,
-    through a surrogate whose extra terms are zero in value (the "magic box"
-    :math:`e^{\log q - \lfloor\log q\rfloor}`), so results compose with ordinary autograd,
-    optimizers and each other.
+    through a surrogate whose extra terms are zero in value (the first-order "magic box"
+    :math:`u - \lfloor u\rfloor`, with :math:`\lfloor\cdot\rfloor` the stop-gradient), so
+    results compose with ordinary autograd, optimizers and each other.
 
     .. math::
         \nabla_\theta\,\mathtt{expect}(f, q_\theta) \approx \nabla_\theta\,\mathbb{E}_{q_\theta}[f(z)]

@@ -17,11 +17,14 @@ def plot_variance(rows: Sequence[StudyRow], title: str, path: str | Path) -> Pat
     """Per-sample variance against k, one panel per parameter, one line per estimator.
 
     Measured values are solid lines with dots; exact values, where known, are open circles.
-    The layout follows Mohamed et al. (2020), Fig. 2.
+    Estimators with zero variance (enumeration) cannot sit on a log axis and are named in the
+    title instead. The layout follows Mohamed et al. (2020), Fig. 2.
     """
     parameters = list(dict.fromkeys(r.parameter for r in rows))
-    estimators = list(dict.fromkeys(r.estimator for r in rows))
-    fig, axes = plt.subplots(1, len(parameters), figsize=(5.5 * len(parameters), 4), squeeze=False)
+    zero = {r.estimator for r in rows if r.exact_per_sample_variance == 0}
+    estimators = [e for e in dict.fromkeys(r.estimator for r in rows) if e not in zero]
+    width = max(7.0, 5.5 * len(parameters))
+    fig, axes = plt.subplots(1, len(parameters), figsize=(width, 4.4), squeeze=False)
     for ax, parameter in zip(axes[0], parameters, strict=True):
         for i, label in enumerate(estimators):
             mine = [r for r in rows if r.parameter == parameter and r.estimator == label]
@@ -50,7 +53,8 @@ def plot_variance(rows: Sequence[StudyRow], title: str, path: str | Path) -> Pat
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8)
     n, repeats = rows[0].n, rows[0].repeats
-    fig.suptitle(f"{title}   (n={n}, {repeats} repeats; open circles: exact)", fontsize=10)
+    note = f"; zero variance: {', '.join(sorted(zero))}" if zero else ""
+    fig.suptitle(f"{title}\nn={n}, {repeats} repeats; open circles: exact{note}", fontsize=10)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch.distributions import Distribution
 
-from reparam.estimators.base import Estimator, magic_box, score_surrogate
+from reparam.estimators.base import Estimator, score_surrogate
 from reparam.estimators.baselines import LeaveOneOut, MovingAverage, Optimal
 from reparam.estimators.enumerate import Enumerate
 from reparam.estimators.grep import GeneralizedReparam
@@ -62,7 +62,6 @@ __all__ = [
     "ScoreFunction",
     "StraightThrough",
     "gumbel_max",
-    "magic_box",
     "resolve",
     "score_surrogate",
 ]

@@ -34,22 +34,26 @@ class Estimator(ABC):
         return f"{type(self).__name__}({fields})"
 
 
-def magic_box(log_prob: Tensor) -> Tensor:
-    r"""``exp(log_prob − stop_gradient(log_prob))``: value 1, gradient ``∇ log_prob``.
-
-    References:
-        Foerster et al. (2018), DiCE: The Infinitely Differentiable Monte Carlo Estimator.
-    """
-    return torch.exp(log_prob - log_prob.detach())
+def zero_with_gradient(x: Tensor) -> Tensor:
+    """``x − stop_gradient(x)``: value 0, gradient that of ``x``."""
+    return x - x.detach()
 
 
 def score_surrogate(cost: Tensor, log_prob: Tensor, baseline: Tensor | float = 0.0) -> Tensor:
-    r"""Per-sample surrogate with value ``cost`` and gradient ``∇cost + (cost − b) ∇log_prob``.
+    r"""Sample mean with value ``mean(cost)`` and gradient ``mean(∇cost + (cost − b) ∇log_prob)``.
 
-    ``cost`` and ``log_prob`` have shape ``[n, *batch]``; the baseline ``b`` must not depend
-    on the sample it multiplies, or the gradient is biased.
+    ``cost`` and ``log_prob`` have shape ``[n, *batch]``; the result has shape ``[*batch]``.
+    The baseline ``b`` must not depend on the sample it multiplies, or the gradient is biased.
+    This is the first-order form of the "magic box" (Foerster et al. 2018, DiCE): the term
+    ``x − stop_gradient(x)`` is taken after the mean over samples, so it costs one pass over
+    the samples, like a hand-written surrogate loss.
     """
-    return cost + (cost.detach() - baseline) * (magic_box(log_prob) - 1.0)
+    weight = (
+        cost.detach()
+        if isinstance(baseline, float) and baseline == 0.0
+        else cost.detach() - baseline
+    )
+    return cost.mean(0) + zero_with_gradient((weight * log_prob).mean(0))
 
 
 def evaluate(f: CostFn, z: Tensor, q: Distribution, n: int) -> Tensor:

@@ -31,16 +31,19 @@ def gamma_standardization(
     the value of an exact Gamma sample and the gradient :math:`\nabla_v T(\varepsilon; v)` at
     fixed ε; ``log_q_eps`` has the gradient :math:`\nabla_v \log q_\varepsilon(\varepsilon; v)`.
     """
+    digamma = torch.digamma(concentration)
+    log_scale = 0.5 * torch.polygamma(1, concentration).log()
+    log_rate = rate.log()
     with torch.no_grad():
         tiny = torch.finfo(concentration.dtype).tiny
-        z = Gamma(concentration, rate).sample(sample_shape).clamp_min(tiny)
-        eps = (z.log() - torch.digamma(concentration) + rate.log()) / torch.polygamma(
-            1, concentration
-        ).sqrt()
-    log_scale = 0.5 * torch.polygamma(1, concentration).log()
-    log_z = eps * log_scale.exp() + torch.digamma(concentration) - rate.log()
+        x = Gamma(concentration, rate, validate_args=False).sample(sample_shape).clamp_min(tiny)
+        eps = (x.log() - digamma + log_rate) * torch.exp(-log_scale)
+    log_z = eps * log_scale.exp() + digamma - log_rate
     z = log_z.exp()
-    log_q_eps = Gamma(concentration, rate).log_prob(z) + log_z + log_scale
+    # log Gamma(z; α, β) + log z + log √ψ₁(α), written out: α log β + α log z − β z − log Γ(α) + ...
+    log_q_eps = (
+        concentration * (log_rate + log_z) - rate * z - torch.lgamma(concentration) + log_scale
+    )
     return z, log_q_eps
 
 
@@ -59,8 +62,11 @@ class GeneralizedReparam(Estimator):
     the sum unbiased; for a Normal, :math:`g^{corr} = 0`. Implemented for Gamma (the
     log-standardization above), and for Beta and Dirichlet through their Gamma
     representations :math:`z_k = x_k / \sum_j x_j`, :math:`x_k \sim \mathrm{Gamma}(\alpha_k, 1)`.
-    ``f`` must be differentiable. Lower variance than the score function; an optional
-    ``baseline`` (as for :class:`ScoreFunction`) reduces the variance of :math:`g^{corr}`.
+    ``f`` must be differentiable. For shape α ≥ 1 its variance is well below the score
+    function's (for f = z², about a quarter or less at α ≥ 2) and near torch's implicit pathwise
+    gradient; for α < 1 the correction term dominates and it can exceed the score function's
+    (``reparam variance --problem gamma`` shows both). An optional ``baseline`` (as for
+    :class:`ScoreFunction`) reduces the variance of :math:`g^{corr}`.
 
     References:
         Ruiz, Titsias & Blei (2016), The Generalized Reparameterization Gradient, NeurIPS.
@@ -96,7 +102,7 @@ class GeneralizedReparam(Estimator):
                 f"pathwise), or 'score'."
             )
         cost = evaluate(f, z, q, n)
-        return self.correction.surrogate(cost, log_q_eps, q).mean(0)
+        return self.correction.surrogate(cost, log_q_eps, q)
 
     def __repr__(self) -> str:
         return f"GeneralizedReparam(baseline={self.correction.baseline!r})"

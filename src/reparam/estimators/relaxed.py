@@ -54,11 +54,12 @@ def relaxed_one_hot(
     r"""Gumbel-softmax samples :math:`y = \mathrm{softmax}((\log\pi + g)/\tau)`, shape
     ``sample_shape + logits.shape``.
 
-    Computed as ``exp(log_softmax(·))`` of finite Gumbel noise, so logits of ±1e4, ``-inf``
-    entries and temperatures down to 1e-6 give finite values and gradients.
+    The noise is always finite (see :func:`gumbel_noise`) and the softmax subtracts its
+    maximum, so logits of ±1e4, ``-inf`` entries and temperatures down to 1e-6 give finite
+    values and gradients.
     """
     shape = torch.Size(sample_shape) + logits.shape
-    return torch.log_softmax((logits + gumbel_noise(shape, logits)) / temperature, -1).exp()
+    return torch.softmax((logits + gumbel_noise(shape, logits)) / temperature, -1)
 
 
 def straight_through(hard: Tensor, soft: Tensor) -> Tensor:

@@ -35,7 +35,7 @@ class ScoreFunction(Estimator):
     unbiased for any baseline :math:`b` independent of :math:`z`. Works for any ``q`` with
     ``sample`` and ``log_prob``, discrete or continuous, and any ``f``, differentiable or not.
     The returned tensor carries the gradient through the surrogate
-    ``f + (f − b)·(exp(log q − stop_grad(log q)) − 1)``, whose value is ``f``.
+    ``mean(f) + u − stop_grad(u)`` with ``u = mean((f − b)·log q)``, whose value is ``mean(f)``.
 
     Arguments:
         baseline: ``None`` (plain REINFORCE), ``"moving-average"`` (an exponential average of
@@ -68,9 +68,9 @@ class ScoreFunction(Estimator):
     def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
         z = q.sample((n,))
         cost = evaluate(f, z, q, n)
-        return self.surrogate(cost, q.log_prob(z), q).mean(0)
+        return self.surrogate(cost, q.log_prob(z), q)
 
     def surrogate(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
-        """Per-sample surrogate for costs whose samples have density ``log_prob``."""
+        """Mean surrogate over costs ``[n, *batch]`` whose samples have density ``log_prob``."""
         b = 0.0 if self.baseline is None else self.baseline(cost.detach(), log_prob, q)
         return score_surrogate(cost, log_prob, b)
