@@ -9,7 +9,7 @@ from torch.distributions import Bernoulli, Categorical, Normal, OneHotCategorica
 
 import reparam as rp
 from reparam.estimators import GumbelSoftmax, StraightThrough, gumbel_max
-from reparam.estimators.relaxed import relaxed_one_hot
+from reparam.estimators.relaxed import gumbel_noise, relaxed_one_hot
 
 LOGITS = torch.tensor([0.0, 1.0, -1.0, 2.0, -3.0], dtype=torch.float64)
 
@@ -141,3 +141,10 @@ def test_relaxed_estimators_refuse_other_distributions() -> None:
         rp.expect(lambda z: z, q, estimator="straight-through")
     with pytest.raises(ValueError, match="temperature must be positive"):
         GumbelSoftmax(0.0)
+
+
+@pytest.mark.parametrize("edge", [0.0, 1.0])
+def test_gumbel_noise_is_finite_at_the_edges_of_the_uniform(monkeypatch, edge: float) -> None:
+    """u = 0 or u = 1 exactly (possible in float32) must not give ±inf noise."""
+    monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.full(shape[0], edge, **kw))
+    assert torch.isfinite(gumbel_noise((4, 3), torch.zeros(1))).all()

@@ -18,8 +18,8 @@ def gumbel_noise(shape: torch.Size | tuple[int, ...], like: Tensor) -> Tensor:
     ``-inf`` logit is NaN.
     """
     info = torch.finfo(like.dtype)
-    u = torch.rand(shape, dtype=like.dtype, device=like.device).clamp(info.tiny, 1.0 - info.eps)
-    return -torch.log(-torch.log(u))
+    u = torch.rand(shape, dtype=like.dtype, device=like.device).clamp_(info.tiny, 1.0 - info.eps)
+    return u.log_().neg_().log_().neg_()
 
 
 def categorical_logits(q: Distribution, estimator: str) -> Tensor:
