@@ -165,8 +165,8 @@ def gaussian_estimators(n: int) -> dict[str, Estimator]:
 def categorical_estimators(n: int) -> dict[str, Estimator]:
     return {
         **score_family(n),
-        "gumbel-softmax(τ=0.5)": GumbelSoftmax(0.5),
-        "gumbel-softmax-hard(τ=0.5)": GumbelSoftmax(0.5, hard=True),
+        "gumbel-softmax": GumbelSoftmax(0.5),
+        "gumbel-softmax-hard": GumbelSoftmax(0.5, hard=True),
         "straight-through": StraightThrough(),
         "enumerate": Enumerate(),
     }
@@ -216,7 +216,7 @@ PROBLEMS: dict[str, Problem] = {
     ),
     "categorical": Problem(
         "categorical",
-        "f(z) = (index(z) - k)^2 under a uniform 10-way OneHotCategorical",
+        "f(z) = (index(z) - k)^2 under a uniform 10-way OneHotCategorical; Gumbel τ = 0.5",
         lambda k: (
             (lambda z: (class_index(z) - k) ** 2),
             {"logits": torch.zeros(10, dtype=torch.float64)},
