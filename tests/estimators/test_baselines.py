@@ -6,7 +6,7 @@ from torch.distributions import Categorical, Normal
 
 from reparam.diagnostics import gradient_variance
 from reparam.estimators import MovingAverage, ScoreFunction
-from reparam.estimators.baselines import leave_one_out_mean, parameters_of
+from reparam.estimators.baselines import leave_one_out_mean, parameters_of, squared_score_norm
 
 
 def offset_quadratic(z: torch.Tensor) -> torch.Tensor:
@@ -81,3 +81,14 @@ def test_parameters_of_finds_transform_parameters() -> None:
         Normal(0.0, 1.0), [torch.distributions.AffineTransform(loc * 1, scale * 1)]
     )
     assert len(parameters_of(q)) == 2
+
+
+def test_squared_score_norm_matches_the_analytic_score_in_any_block_size() -> None:
+    loc = torch.zeros(7, requires_grad=True)
+    scale = torch.full((7,), 2.0, requires_grad=True)
+    q = Normal(loc * 1, scale * 1)
+    z = q.sample((9,))
+    eps = (z - loc) / scale
+    analytic = (eps / scale) ** 2 + ((eps**2 - 1) / scale) ** 2  # ∂/∂loc, ∂/∂scale of log N
+    for budget in (2**24, 7 * 9, 1):
+        torch.testing.assert_close(squared_score_norm(q.log_prob(z), q, budget), analytic.detach())

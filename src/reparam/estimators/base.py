@@ -39,7 +39,7 @@ def zero_with_gradient(x: Tensor) -> Tensor:
     return x - x.detach()
 
 
-def score_surrogate(cost: Tensor, log_prob: Tensor, baseline: Tensor | float = 0.0) -> Tensor:
+def score_surrogate(cost: Tensor, log_prob: Tensor, baseline: Tensor | None = None) -> Tensor:
     r"""Sample mean with value ``mean(cost)`` and gradient ``mean(∇cost + (cost − b) ∇log_prob)``.
 
     ``cost`` and ``log_prob`` have shape ``[n, *batch]``; the result has shape ``[*batch]``.
@@ -48,11 +48,7 @@ def score_surrogate(cost: Tensor, log_prob: Tensor, baseline: Tensor | float = 0
     ``x − stop_gradient(x)`` is taken after the mean over samples, so it costs one pass over
     the samples, like a hand-written surrogate loss.
     """
-    weight = (
-        cost.detach()
-        if isinstance(baseline, float) and baseline == 0.0
-        else cost.detach() - baseline
-    )
+    weight = cost.detach() if baseline is None else cost.detach() - baseline
     return cost.mean(0) + zero_with_gradient((weight * log_prob).mean(0))
 
 

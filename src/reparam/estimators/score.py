@@ -72,5 +72,5 @@ class ScoreFunction(Estimator):
 
     def surrogate(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
         """Mean surrogate over costs ``[n, *batch]`` whose samples have density ``log_prob``."""
-        b = 0.0 if self.baseline is None else self.baseline(cost.detach(), log_prob, q)
+        b = None if self.baseline is None else self.baseline(cost.detach(), log_prob, q)
         return score_surrogate(cost, log_prob, b)
