@@ -148,3 +148,14 @@ def test_gumbel_noise_is_finite_at_the_edges_of_the_uniform(monkeypatch, edge: f
     """u = 0 or u = 1 exactly (possible in float32) must not give ±inf noise."""
     monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.full(shape[0], edge, **kw))
     assert torch.isfinite(gumbel_noise((4, 3), torch.zeros(1))).all()
+
+
+@pytest.mark.parametrize("estimator", ["gumbel-softmax", "straight-through", "score"])
+def test_independent_latent_vectors_get_one_cost_per_sample(estimator: str) -> None:
+    """20 categorical codes of 10 classes per data point: f sees [n, B, 20, 10], returns [n, B]."""
+    logits = torch.zeros(3, 20, 10, requires_grad=True)
+    q = torch.distributions.Independent(OneHotCategorical(logits=logits), 1)
+    value = rp.expect(lambda y: (y * torch.arange(10.0)).sum((-1, -2)), q, n=4, estimator=estimator)
+    assert value.shape == (3,)
+    value.sum().backward()
+    assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution
+from torch.distributions import Distribution, Independent
 
 CostFn = Callable[[Tensor], Tensor]
 
@@ -64,6 +64,14 @@ def evaluate(f: CostFn, z: Tensor, q: Distribution, n: int) -> Tensor:
             f"(e.g. .sum(-1)) and keep the leading sample dimension."
         )
     return cost
+
+
+def unwrap_independent(q: Distribution) -> Distribution:
+    """The base of (nested) ``Independent`` wrappers: its samples are q's samples, its batch
+    dimensions include the ones q reinterprets as event dimensions."""
+    while isinstance(q, Independent):
+        q = q.base_dist
+    return q
 
 
 def require(condition: bool, message: str) -> None:

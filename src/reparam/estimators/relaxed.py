@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Bernoulli, Categorical, Distribution, OneHotCategorical
 
-from reparam.estimators.base import CostFn, Estimator, evaluate, require
+from reparam.estimators.base import CostFn, Estimator, evaluate, require, unwrap_independent
 
 
 def gumbel_noise(shape: torch.Size | tuple[int, ...], like: Tensor) -> Tensor:
@@ -23,13 +23,15 @@ def gumbel_noise(shape: torch.Size | tuple[int, ...], like: Tensor) -> Tensor:
 
 
 def categorical_logits(q: Distribution, estimator: str) -> Tensor:
-    """Normalized logits ``[*batch, K]`` of a Categorical or OneHotCategorical."""
+    """Normalized logits ``[*batch, K]`` of a Categorical or OneHotCategorical, possibly
+    wrapped in ``Independent`` (then ``*batch`` includes the reinterpreted dimensions)."""
+    base = unwrap_independent(q)
     require(
-        isinstance(q, Categorical | OneHotCategorical),
-        f"{estimator} needs a Categorical or OneHotCategorical q; got {type(q).__name__}. Use "
-        f"'pathwise' for continuous q with rsample, or 'score' for any q.",
+        isinstance(base, Categorical | OneHotCategorical),
+        f"{estimator} needs a Categorical or OneHotCategorical q (or an Independent of one); "
+        f"got {type(q).__name__}. Use 'pathwise' for continuous q with rsample, or 'score'.",
     )
-    return q.logits
+    return base.logits
 
 
 def gumbel_max(logits: Tensor, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
@@ -120,6 +122,8 @@ class StraightThrough(Estimator):
     Carlo estimate; the backward pass treats :math:`\partial z/\partial p` as the identity,
     :math:`z \approx p + (z - p)` with :math:`z - p` held constant. Biased, low variance.
     For Categorical and OneHotCategorical, ``f`` receives one-hot vectors ``[n, *batch, K]``.
+    ``Independent`` wrappers are looked through, so a vector of latents (a VAE's 20
+    categorical codes, say) gets one cost per sample of the whole vector.
 
     References:
         Bengio, Léonard & Courville (2013), Estimating or Propagating Gradients Through
@@ -133,16 +137,18 @@ class StraightThrough(Estimator):
     """
 
     def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+        base = unwrap_independent(q)
         require(
-            isinstance(q, Bernoulli | Categorical | OneHotCategorical),
-            f"straight-through needs a Bernoulli, Categorical or OneHotCategorical q; got "
-            f"{type(q).__name__}. Use 'pathwise' for continuous q with rsample, or 'score'.",
+            isinstance(base, Bernoulli | Categorical | OneHotCategorical),
+            f"straight-through needs a Bernoulli, Categorical or OneHotCategorical q (or an "
+            f"Independent of one); got {type(q).__name__}. Use 'pathwise' for continuous q "
+            f"with rsample, or 'score'.",
         )
-        if isinstance(q, Bernoulli):
-            probs = q.probs
-            hard = q.sample((n,))
+        if isinstance(base, Bernoulli):
+            probs = base.probs
+            hard = base.sample((n,))
         else:
-            logits = categorical_logits(q, "straight-through")
+            logits = categorical_logits(base, "straight-through")
             probs = logits.softmax(-1)
             hard = F.one_hot(gumbel_max(logits, (n,)), logits.shape[-1]).to(probs)
         return evaluate(f, straight_through(hard, probs), q, n).mean(0)
