@@ -1,0 +1,142 @@
+r"""Variational objectives: the ELBO, the importance-weighted bound, and KL annealing.
+
+Both bounds are written in terms of the model's log joint :math:`\log p(x, z)` (or its
+likelihood and prior) and the posterior ``q``, so any model — Gaussian, flow, hierarchical,
+categorical — uses them the same way, and the gradient estimator is one argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor
+from torch.distributions import Distribution, kl_divergence
+
+from reparam.estimators import Estimator, Pathwise
+from reparam.estimators.bounds import VIMCO, DReG, LogJoint, log_mean_exp, pathwise_bound
+from reparam.expectation import expect
+
+BOUND_ESTIMATORS = ("auto", "pathwise", "dreg", "vimco")
+
+
+def iwae_bound(log_w: Tensor, dim: int = 0) -> Tensor:
+    r"""The importance-weighted bound from log-weights :math:`\log w_i = \log p(x,z_i) - \log q(z_i)`:
+
+    .. math:: \mathcal L_k = \log \frac1k \sum_{i=1}^k w_i,
+
+    by ``logsumexp`` along ``dim``, stable for log-weights of any magnitude.
+
+    References:
+        Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders.
+
+    Example:
+        >>> import torch
+        >>> iwae_bound(torch.tensor([[-1e4], [-1e4 + 1.0]]))
+        tensor([-9999.3799])
+    """
+    return log_mean_exp(log_w, dim)
+
+
+def iwae(
+    log_joint: LogJoint, q: Distribution, k: int, estimator: str | Pathwise | DReG | VIMCO = "auto"
+) -> Tensor:
+    r"""The IWAE bound :math:`\mathcal L_k` of one batch, with the chosen gradient.
+
+    Arguments:
+        log_joint: samples ``[k, *batch, *event]`` to :math:`\log p(x, z)`, ``[k, *batch]``.
+        q: the posterior; its batch shape is the data batch.
+        k: importance samples.
+        estimator: ``"pathwise"`` (reparameterized, Burda et al. 2016), ``"dreg"``
+            (:class:`~reparam.estimators.bounds.DReG`, Tucker et al. 2019), ``"vimco"``
+            (:class:`~reparam.estimators.bounds.VIMCO`, Mnih & Rezende 2016, for discrete q), an
+            object of one of those, or ``"auto"``: pathwise when ``q.has_rsample``, else VIMCO.
+
+    Returns:
+        :math:`\mathcal L_k` per data point, shape ``q.batch_shape``.
+    """
+    if estimator == "auto":
+        estimator = "pathwise" if q.has_rsample else "vimco"
+    if estimator == "pathwise" or isinstance(estimator, Pathwise):
+        return pathwise_bound(log_joint, q, k)
+    if estimator == "dreg":
+        estimator = DReG()
+    elif estimator == "vimco":
+        estimator = VIMCO()
+    if not isinstance(estimator, DReG | VIMCO):
+        raise ValueError(
+            f"the IWAE bound takes estimator in {BOUND_ESTIMATORS} or a Pathwise, DReG or VIMCO "
+            f"object; got {estimator!r}. Per-sample estimators (score, gumbel-softmax, ...) fit "
+            f"the ELBO: use reparam.objectives.elbo."
+        )
+    return estimator.iwae(log_joint, q, k)
+
+
+def elbo(
+    log_likelihood: Callable[[Tensor], Tensor],
+    q: Distribution,
+    prior: Distribution,
+    *,
+    k: int = 1,
+    estimator: str | Estimator = "auto",
+    beta: float = 1.0,
+) -> Tensor:
+    r"""The evidence lower bound with a KL weight β, estimated from k samples of q.
+
+    .. math::
+        \mathcal L_\beta = \mathbb E_q[\log p(x \mid z)] - \beta\,\mathrm{KL}(q \,\|\, p(z))
+
+    The KL term is analytic where torch knows it (Gaussian, categorical); otherwise (flows,
+    hierarchical posteriors) it is estimated inside the expectation as
+    :math:`\mathbb E_q[\log q(z) - \log p(z)]`. The expectation goes through
+    :func:`reparam.expect`, so any per-sample estimator applies (pathwise, score with a
+    baseline, Gumbel-softmax, straight-through — the relaxed ones need the analytic KL, which
+    the categorical latents have).
+
+    Arguments:
+        log_likelihood: samples ``[k, *batch, *event]`` to :math:`\log p(x\mid z)`, ``[k, *batch]``.
+        q: the posterior; its batch shape is the data batch.
+        prior: :math:`p(z)`, broadcastable against ``q``.
+        k: samples.
+        estimator: as for :func:`reparam.expect`.
+        beta: the KL weight (β-VAE; :class:`KLAnnealing` schedules it).
+
+    Returns:
+        :math:`\mathcal L_\beta` per data point, shape ``q.batch_shape``.
+    """
+    try:
+        kl = kl_divergence(q, prior)
+    except NotImplementedError:
+        return expect(
+            lambda z: log_likelihood(z) + beta * (prior.log_prob(z) - q.log_prob(z)),
+            q,
+            n=k,
+            estimator=estimator,
+        )
+    return expect(log_likelihood, q, n=k, estimator=estimator) - beta * kl
+
+
+@dataclass(frozen=True)
+class KLAnnealing:
+    r"""KL weight :math:`\beta_t = \beta\,\min(1, t / T)`: a linear warm-up over T steps.
+
+    ``warmup=0`` gives the constant β (β = 1: the plain ELBO; β > 1: the β-VAE of Higgins et
+    al. 2017). References: Bowman et al. (2016), Generating Sentences from a Continuous Space;
+    Sønderby et al. (2016), Ladder VAEs.
+
+    Example:
+        >>> KLAnnealing(warmup=100)(50)
+        0.5
+    """
+
+    warmup: int = 0
+    beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.warmup < 0 or self.beta < 0:
+            raise ValueError(f"warmup and beta must be >= 0; got {self.warmup}, {self.beta}.")
+
+    def __call__(self, step: int) -> float:
+        if self.warmup == 0:
+            return self.beta
+        return self.beta * min(1.0, step / self.warmup)
