@@ -1,0 +1,19 @@
+"""Deep latent-variable models: VAE/IWAE (1–2 stochastic layers, optional flow), the
+categorical VAE, the convolutional VAE."""
+
+from reparam.models.base import LatentModel
+from reparam.models.categorical import CategoricalVAE
+from reparam.models.chain import GaussianChain
+from reparam.models.conv import ConvVAE, Unpool2d
+from reparam.models.vae import ONE_LAYER, TWO_LAYERS, VAE
+
+__all__ = [
+    "ONE_LAYER",
+    "TWO_LAYERS",
+    "VAE",
+    "CategoricalVAE",
+    "ConvVAE",
+    "GaussianChain",
+    "LatentModel",
+    "Unpool2d",
+]

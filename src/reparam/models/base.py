@@ -1,0 +1,65 @@
+"""What every deep latent-variable model offers the objectives and the training loop."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Distribution
+
+from reparam.estimators import Estimator
+from reparam.objectives import elbo, iwae
+
+OBJECTIVES = ("elbo", "iwae")
+
+
+class LatentModel(nn.Module, ABC):
+    r"""A model :math:`p(x, z) = p(z)\,p(x \mid z)` with Bernoulli pixels and an amortized
+    posterior :math:`q(z \mid x)`.
+
+    Subclasses give the posterior, the prior and the decoder's logits; the bounds follow:
+    :meth:`bound` is the ELBO or the IWAE bound per data point, with any estimator of
+    :mod:`reparam.estimators`.
+    """
+
+    @abstractmethod
+    def posterior(self, x: Tensor) -> Distribution:
+        """:math:`q(z \\mid x)`, batch shape ``[B]``."""
+
+    @abstractmethod
+    def prior(self) -> Distribution:
+        """:math:`p(z)`, batch shape ``[]``."""
+
+    @abstractmethod
+    def decoder_logits(self, z: Tensor) -> Tensor:
+        """Bernoulli logits of :math:`p(x \\mid z)`, ``z [*, *event]`` to ``[*, x_dim]``."""
+
+    def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
+        """:math:`\\log p(x \\mid z)` summed over pixels: ``z [k, B, *event]`` to ``[k, B]``."""
+        logits = self.decoder_logits(z)
+        return -F.binary_cross_entropy_with_logits(
+            logits, x.expand_as(logits), reduction="none"
+        ).sum(-1)
+
+    def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
+        """:math:`\\log p(x, z)`, ``[k, B]``."""
+        return self.log_likelihood(x, z) + self.prior().log_prob(z)
+
+    def bound(
+        self,
+        x: Tensor,
+        *,
+        objective: str = "iwae",
+        k: int = 1,
+        estimator: str | Estimator | object = "auto",
+        beta: float = 1.0,
+    ) -> Tensor:
+        """The ELBO (with KL weight β) or the IWAE bound :math:`\\mathcal L_k` of each row of x."""
+        q = self.posterior(x)
+        if objective == "iwae":
+            return iwae(lambda z: self.log_joint(x, z), q, k, estimator)
+        if objective == "elbo":
+            likelihood = lambda z: self.log_likelihood(x, z)  # noqa: E731
+            return elbo(likelihood, q, self.prior(), k=k, estimator=estimator, beta=beta)
+        raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}.")
