@@ -46,6 +46,10 @@ class LatentModel(nn.Module, ABC):
         """:math:`\\log p(x, z)`, ``[k, B]``."""
         return self.log_likelihood(x, z) + self.prior().log_prob(z)
 
+    def forward(self, x: Tensor, **options: object) -> Tensor:
+        """:meth:`bound`; the forward pass that DistributedDataParallel wraps."""
+        return self.bound(x, **options)  # type: ignore[arg-type]
+
     def bound(
         self,
         x: Tensor,
