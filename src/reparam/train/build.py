@@ -19,12 +19,13 @@ def build_model(config: TrainConfig, x_dim: int) -> LatentModel:
         if side * side != x_dim:
             raise ValueError(f"conv-vae needs square images; {x_dim} pixels are not a square.")
         return ConvVAE(side)
-    layers = TWO_LAYERS if config.layers == 2 else ONE_LAYER
     if config.model == "flow-vae":
-        ((hidden, z_dim),) = layers if config.layers == 1 else (None,)
+        if config.layers != 1:
+            raise ValueError("flow-vae has one stochastic layer; drop --layers 2.")
+        hidden, z_dim = ONE_LAYER[0]
         flow = PosteriorFlow(config.flow, config.flow_length, z_dim, hidden[-1])
-        return VAE(x_dim, layers, flow=flow)
-    return VAE(x_dim, layers)
+        return VAE(x_dim, ONE_LAYER, flow=flow)
+    return VAE(x_dim, TWO_LAYERS if config.layers == 2 else ONE_LAYER)
 
 
 def temperature(step: int, rate: float) -> float:

@@ -32,7 +32,7 @@ def tile(images: Tensor, columns: int) -> Tensor:
 
 def save_grid(images: Tensor, columns: int, title: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 6 * math.ceil(len(images) / columns) / columns + 0.4))
-    ax.imshow(tile(images.detach().cpu().float(), columns), cmap="gray", vmin=0, vmax=1)
+    ax.imshow(tile(images.detach().cpu().float(), columns).numpy(), cmap="gray", vmin=0, vmax=1)
     ax.set_title(title, fontsize=10)
     ax.axis("off")
     fig.tight_layout()

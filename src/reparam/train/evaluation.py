@@ -33,8 +33,8 @@ def bounds(model: LatentModel, x: Tensor, k: int, chunk: int) -> tuple[Tensor, T
     r""":math:`\mathcal L_k` and the ELBO (the mean log-weight) of each row of x, drawing the k
     samples ``chunk`` at a time and merging them with ``logaddexp``, so memory grows with
     ``chunk``, never with k."""
-    total = torch.full((x.shape[0],), -math.inf, device=x.device)
-    mean = torch.zeros(x.shape[0], device=x.device)
+    total = x.new_full((x.shape[0],), -math.inf)
+    mean = x.new_zeros(x.shape[0])
     for start in range(0, k, chunk):
         log_w = log_weights(model, x, min(chunk, k - start))
         total = torch.logaddexp(total, torch.logsumexp(log_w, 0))
@@ -98,6 +98,10 @@ def evaluate_saved_run(
     also written to ``RUN/eval-SPLIT-kK.json``."""
     if k < 1 or chunk < 1:
         raise ValueError(f"k and chunk must be >= 1; got k={k}, chunk={chunk}.")
+    if not (run / "config.json").exists():
+        raise FileNotFoundError(
+            f"{run} is not a run folder (no config.json); train one with `reparam train --out {run}`."
+        )
     config = TrainConfig.load(run / "config.json")
     chosen = resolve_device(device)
     data = load(config.dataset, split, config.data_dir).to(chosen)
