@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,15 +15,21 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from reparam.data.commands import data_app
 from reparam.diagnostics import PROBLEMS
 from reparam.diagnostics.plot import plot_variance
 from reparam.diagnostics.study import StudyRow, run_study
+from reparam.train import MODELS, TrainConfig
+from reparam.train import train as run_training
+from reparam.train.evaluation import evaluate_saved_run
+from reparam.train.schedule import BURDA_EPOCHS
 
 app = typer.Typer(
     help="reparam: gradients of expectations, and the models built on them.",
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(data_app, name="data")
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 
@@ -135,3 +142,117 @@ def variance_table(rows: list[StudyRow], title: str) -> Table:
 
 def main() -> None:
     app()
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Argument(help=f"one of {', '.join(MODELS)}")] = "iwae",
+    dataset: Annotated[str, typer.Option(help="a name from `reparam data list`")] = "digits",
+    data_dir: Annotated[str | None, typer.Option(help="data folder (else $REPARAM_DATA)")] = None,
+    layers: Annotated[int, typer.Option(help="stochastic layers: 1 or 2 (vae, iwae)")] = 1,
+    k: Annotated[int, typer.Option(help="samples per data point")] = 5,
+    objective: Annotated[
+        str | None, typer.Option(help="elbo or iwae (default: iwae for iwae, else elbo)")
+    ] = None,
+    estimator: Annotated[
+        str,
+        typer.Option(
+            help="auto, pathwise, dreg, vimco, score, gumbel-softmax, st-gumbel, straight-through"
+        ),
+    ] = "auto",
+    flow: Annotated[str, typer.Option(help="planar, radial or iaf (flow-vae)")] = "planar",
+    flow_length: Annotated[int, typer.Option(help="flow steps K (flow-vae)")] = 10,
+    epochs: Annotated[
+        int | None, typer.Option(help="passes over the data (default 3280 for burda, else 100)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="examples per step")] = 100,
+    lr: Annotated[float, typer.Option(help="learning rate (burda: the first stage's)")] = 1e-3,
+    schedule: Annotated[
+        str, typer.Option(help="constant, or burda: 3^i passes at lr·10^(-i/7)")
+    ] = "constant",
+    kl_warmup: Annotated[int, typer.Option(help="steps of linear KL warm-up (elbo)")] = 0,
+    temperature_rate: Annotated[
+        float, typer.Option(help="Gumbel τ = max(0.5, exp(-rate·step)) (cat-vae)")
+    ] = 1e-4,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="run folder (default runs/MODEL-DATASET)")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out to --epochs")] = False,
+) -> None:
+    """Train a latent-variable model and write its run folder.
+
+    The folder holds config.json, metrics.csv, checkpoint.pt (the last epoch, for --resume),
+    best.pt (best validation bound), samples.png, reconstructions.png and curves.png. Under
+    `torchrun --nproc_per_node=N` the same command trains with DistributedDataParallel.
+    """
+    epochs = epochs or (BURDA_EPOCHS if schedule == "burda" else 100)
+    try:
+        config = TrainConfig(
+            model=model,
+            dataset=dataset,
+            data_dir=data_dir,
+            layers=layers,
+            k=k,
+            objective=objective,
+            estimator=estimator,
+            flow=flow,
+            flow_length=flow_length,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            schedule=schedule,
+            kl_warmup=kl_warmup,
+            temperature_rate=temperature_rate,
+            device=device,
+            seed=seed,
+            out=str(out or Path("runs") / f"{model}-{dataset}"),
+        )
+        start = time.perf_counter()
+        history = run_training(config, resume=resume)
+    except (ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error)) from error
+    if history and int(os.environ.get("RANK", "0")) == 0:
+        last = history[-1]
+        best = max(row["valid_bound"] for row in history)
+        console.print(
+            f"{config.model} on {config.dataset}: {last['epoch']} epochs in "
+            f"{time.perf_counter() - start:.1f} s; train bound {last['train_bound']:.2f}, "
+            f"best valid bound {best:.2f} nats; wrote {config.out}"
+        )
+
+
+@app.command(name="eval")
+def evaluate_run(
+    run: Annotated[Path, typer.Argument(help="a run folder written by `reparam train`")],
+    k: Annotated[int, typer.Option(help="importance samples for L_k")] = 5000,
+    chunk: Annotated[int, typer.Option(help="samples drawn at a time (bounds memory)")] = 100,
+    split: Annotated[str, typer.Option(help="test (final report) or valid")] = "test",
+    batch_size: Annotated[int, typer.Option(help="examples at a time")] = 100,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+) -> None:
+    """Test NLL as -mean L_k, the negative ELBO and active units of a run's best model."""
+    try:
+        result = evaluate_saved_run(
+            run,
+            k=k,
+            chunk=chunk,
+            split=split,
+            batch_size=batch_size,
+            device=device,
+            progress=console.is_terminal,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error)) from error
+    table = Table(title=f"{run} on {split} ({result['examples']} examples)")
+    for column in ("NLL = -L_k", "k", "-ELBO", "active units", "seconds"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{result['nll']:.2f}",
+        str(k),
+        f"{result['negative_elbo']:.2f}",
+        str(result["active_units"]),
+        f"{result['seconds']:.1f}",
+    )
+    console.print(table)
