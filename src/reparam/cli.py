@@ -22,6 +22,7 @@ from reparam.diagnostics.study import StudyRow, run_study
 from reparam.train import MODELS, TrainConfig
 from reparam.train import train as run_training
 from reparam.train.evaluation import evaluate_saved_run
+from reparam.train.repro import TABLES, reproduce
 from reparam.train.schedule import BURDA_EPOCHS
 
 app = typer.Typer(
@@ -163,7 +164,7 @@ def train(
     flow: Annotated[str, typer.Option(help="planar, radial or iaf (flow-vae)")] = "planar",
     flow_length: Annotated[int, typer.Option(help="flow steps K (flow-vae)")] = 10,
     epochs: Annotated[
-        int | None, typer.Option(help="passes over the data (default 3280 for burda, else 100)")
+        int | None, typer.Option(help="passes over the data (default 3280 for burda, else 200)")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 100,
     lr: Annotated[float, typer.Option(help="learning rate (burda: the first stage's)")] = 1e-3,
@@ -187,7 +188,7 @@ def train(
     best.pt (best validation bound), samples.png, reconstructions.png and curves.png. Under
     `torchrun --nproc_per_node=N` the same command trains with DistributedDataParallel.
     """
-    epochs = epochs or (BURDA_EPOCHS if schedule == "burda" else 100)
+    epochs = epochs or (BURDA_EPOCHS if schedule == "burda" else 200)
     try:
         config = TrainConfig(
             model=model,
@@ -229,6 +230,9 @@ def evaluate_run(
     k: Annotated[int, typer.Option(help="importance samples for L_k")] = 5000,
     chunk: Annotated[int, typer.Option(help="samples drawn at a time (bounds memory)")] = 100,
     split: Annotated[str, typer.Option(help="test (final report) or valid")] = "test",
+    subset: Annotated[
+        int | None, typer.Option(help="a random subset of this many examples (default: all)")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="examples at a time")] = 100,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
 ) -> None:
@@ -239,6 +243,7 @@ def evaluate_run(
             k=k,
             chunk=chunk,
             split=split,
+            subset=subset,
             batch_size=batch_size,
             device=device,
             progress=console.is_terminal,
@@ -256,3 +261,47 @@ def evaluate_run(
         f"{result['seconds']:.1f}",
     )
     console.print(table)
+
+
+@app.command()
+def repro(
+    table: Annotated[str, typer.Argument(help=f"one of {', '.join(TABLES)}")],
+    dataset: Annotated[
+        str, typer.Option(help="the papers used binarized-mnist")
+    ] = "binarized-mnist",
+    data_dir: Annotated[str | None, typer.Option(help="data folder (else $REPARAM_DATA)")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="passes per model (default 3280, the paper's schedule)")
+    ] = None,
+    schedule: Annotated[str, typer.Option(help="burda (the paper's) or constant")] = "burda",
+    batch_size: Annotated[int, typer.Option(help="examples per step")] = 20,
+    eval_k: Annotated[int, typer.Option(help="importance samples of the test bound")] = 5000,
+    eval_subset: Annotated[
+        int | None, typer.Option(help="evaluate on a random subset of the test set")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    out: Annotated[Path | None, typer.Option(help="folder (default runs/repro-TABLE)")] = None,
+) -> None:
+    """Train and evaluate every model of a paper's table; write TABLE.md beside its numbers."""
+    base = dict(
+        dataset=dataset,
+        data_dir=data_dir,
+        schedule=schedule,
+        batch_size=batch_size,
+        device=device,
+        seed=seed,
+        out=str(out or Path("runs") / f"repro-{table}"),
+        epochs=epochs or (BURDA_EPOCHS if schedule == "burda" else 200),
+    )
+    try:
+        markdown = reproduce(
+            table,
+            TrainConfig(**base),
+            eval_k=eval_k,
+            eval_subset=eval_subset,
+            on_row=lambda label: console.print(f"[bold]{table}[/bold]: {label}"),
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error)) from error
+    console.print(markdown)

@@ -90,12 +90,14 @@ def evaluate_saved_run(
     k: int = 5000,
     chunk: int = 100,
     split: str = "test",
+    subset: int | None = None,
     batch_size: int = 100,
     device: str = "auto",
     progress: bool = False,
 ) -> dict[str, float | int | None]:
-    """Evaluate a run folder's best model (chosen on validation) on ``split``; the result is
-    also written to ``RUN/eval-SPLIT-kK.json``."""
+    """Evaluate a run folder's best model (chosen on validation) on ``split``, or on a random
+    ``subset`` of it (fixed seed; never a prefix: the files are ordered); the result is also
+    written to ``RUN/eval-SPLIT-kK.json``."""
     if k < 1 or chunk < 1:
         raise ValueError(f"k and chunk must be >= 1; got k={k}, chunk={chunk}.")
     if not (run / "config.json").exists():
@@ -104,7 +106,10 @@ def evaluate_saved_run(
         )
     config = TrainConfig.load(run / "config.json")
     chosen = resolve_device(device)
-    data = load(config.dataset, split, config.data_dir).to(chosen)
+    data = load(config.dataset, split, config.data_dir)
+    if subset is not None and subset < len(data):
+        data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:subset]]
+    data = data.to(chosen)
     model = build_model(config, data.shape[1]).to(chosen)
     model.load_state_dict(load_checkpoint(run / "best.pt", chosen)["model"])
     start = time.perf_counter()
