@@ -1,6 +1,6 @@
 """reparam: gradients of expectations, and the models built on them, in PyTorch."""
 
-from reparam import conjugate, diagnostics, estimators
+from reparam import conjugate, data, diagnostics, estimators, flows, models, objectives
 from reparam.estimators import (
     Enumerate,
     Estimator,
@@ -24,8 +24,12 @@ __all__ = [
     "ScoreFunction",
     "StraightThrough",
     "conjugate",
+    "data",
     "diagnostics",
     "estimators",
     "expect",
+    "flows",
     "gumbel_max",
+    "models",
+    "objectives",
 ]

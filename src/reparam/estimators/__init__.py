@@ -6,6 +6,7 @@ from torch.distributions import Distribution
 
 from reparam.estimators.base import Estimator, score_surrogate
 from reparam.estimators.baselines import LeaveOneOut, MovingAverage, Optimal
+from reparam.estimators.bounds import VIMCO, DReG
 from reparam.estimators.enumerate import Enumerate
 from reparam.estimators.grep import GeneralizedReparam
 from reparam.estimators.pathwise import Pathwise
@@ -51,6 +52,8 @@ def resolve(name: str, q: Distribution, n: int) -> Estimator:
 
 __all__ = [
     "NAMES",
+    "VIMCO",
+    "DReG",
     "Enumerate",
     "Estimator",
     "GeneralizedReparam",
