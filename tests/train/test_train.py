@@ -167,3 +167,32 @@ def test_ddp_two_processes_stay_in_sync_and_learn(tmp_path) -> None:
     history = results[0]["history"]
     assert history[-1]["train_bound"] > history[0]["train_bound"] + 1
     assert (tmp_path / "ddp" / "metrics.csv").exists()
+
+
+def test_repro_writes_the_table_beside_the_paper(tmp_path) -> None:
+    out = tmp_path / "repro"
+    args = [
+        "repro",
+        "flows",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "1",
+        "--schedule",
+        "constant",
+        "--eval-k",
+        "5",
+        "--batch-size",
+        "200",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = (out / "flows.md").read_text()
+    assert "planar flow, K=80" in table and "| 85.10 |" in table
+    assert "used digits" in table
+    result = runner.invoke(app, ["repro", "vae-gan"])
+    assert result.exit_code != 0 and "unknown table" in plain(result.output)

@@ -17,11 +17,11 @@ from reparam.models import LatentModel
 
 
 def tile(images: Tensor, columns: int) -> Tensor:
-    """``[N, side²]`` images to one ``[rows·side, columns·side]`` grid with 1-pixel gaps."""
+    """``[N, side²]`` images to one ``[rows·side, columns·side]`` grid with grey 1-pixel gaps."""
     n, pixels = images.shape
     side = math.isqrt(pixels)
     rows = math.ceil(n / columns)
-    grid = torch.ones(rows * (side + 1) + 1, columns * (side + 1) + 1)
+    grid = torch.full((rows * (side + 1) + 1, columns * (side + 1) + 1), 0.5)
     for i, image in enumerate(images.view(n, side, side)):
         r, c = divmod(i, columns)
         grid[
