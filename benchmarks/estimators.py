@@ -32,19 +32,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from machine_info import cores, machine
 from torch import Tensor
 from torch.distributions import Categorical, Gamma, Normal, OneHotCategorical
 from torch.utils.benchmark import Timer
 
 import reparam as rp
+from reparam.train.distributed import resolve_device
 
 BATCH = 256
 CATEGORIES = 10
@@ -235,25 +235,6 @@ def median_us(step: Step, params: Sequence[Tensor], n: int, min_run_time: float)
     return timer.blocked_autorange(min_run_time=min_run_time).median * 1e6
 
 
-def cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def machine(device: torch.device) -> dict[str, str | int]:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
-    return {
-        "device": device.type,
-        "device_name": name,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-    }
-
-
 def benchmark(
     device: torch.device, sample_sizes: Sequence[int], min_run_time: float
 ) -> list[dict[str, object]]:
@@ -306,18 +287,6 @@ def markdown(records: Sequence[dict[str, object]]) -> str:
         for r in records
     ]
     return "\n".join(lines) + "\n"
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def main() -> None:

@@ -10,6 +10,13 @@ from reparam.models.base import LatentModel
 from reparam.models.networks import mlp
 
 
+def one_hot_codes(logits: Tensor) -> Independent:
+    """Independent one-hot categoricals over ``logits [..., latents, classes]``, unchecked."""
+    return Independent(
+        OneHotCategorical(logits=logits, validate_args=False), 1, validate_args=False
+    )
+
+
 class CategoricalVAE(LatentModel):
     r"""Latents :math:`z \in \{\text{one-hot}_{10}\}^{20}` with a uniform prior, ReLU MLPs
     784–512–256–(20×10) and (20×10)–256–512–784, a Bernoulli decoder.
@@ -41,10 +48,10 @@ class CategoricalVAE(LatentModel):
 
     def posterior(self, x: Tensor) -> Distribution:
         logits = self.encoder(x).view(*x.shape[:-1], self.latents, self.classes)
-        return Independent(OneHotCategorical(logits=logits), 1)
+        return one_hot_codes(logits)
 
     def prior(self) -> Distribution:
-        return Independent(OneHotCategorical(logits=self.prior_logits), 1)
+        return one_hot_codes(self.prior_logits)
 
     def decoder_logits(self, z: Tensor) -> Tensor:
         return self.decoder(z.flatten(-2))

@@ -7,7 +7,9 @@ from typing import ClassVar
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, Independent, Normal, constraints
+from torch.distributions import Distribution, constraints
+
+from reparam.models.networks import diagonal_normal
 
 Link = Callable[[Tensor], tuple[Tensor, ...]]
 
@@ -48,5 +50,5 @@ class GaussianChain(Distribution):
         total = self.root.log_prob(parts[0])
         for link, previous, current in zip(self.links, parts[:-1], parts[1:], strict=True):
             loc, scale = link(previous)[:2]
-            total = total + Independent(Normal(loc, scale), 1).log_prob(current)
+            total = total + diagonal_normal(loc, scale).log_prob(current)
         return total

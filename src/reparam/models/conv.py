@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Distribution, Independent, Normal
+from torch.distributions import Distribution
 
 from reparam.models.base import LatentModel
+from reparam.models.networks import diagonal_normal
 
 
 class Unpool2d(nn.Module):
@@ -73,10 +74,10 @@ class ConvVAE(LatentModel):
 
     def posterior(self, x: Tensor) -> Distribution:
         loc, log_scale = self.encoder(x.view(-1, 1, self.side, self.side)).chunk(2, -1)
-        return Independent(Normal(loc, log_scale.exp()), 1)
+        return diagonal_normal(loc, log_scale.exp())
 
     def prior(self) -> Distribution:
-        return Independent(Normal(self.prior_loc, torch.ones_like(self.prior_loc)), 1)
+        return diagonal_normal(self.prior_loc, torch.ones_like(self.prior_loc))
 
     def decoder_logits(self, z: Tensor) -> Tensor:
         return self.decoder(z.reshape(-1, self.z_dim)).view(*z.shape[:-1], -1)

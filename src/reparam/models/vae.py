@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Distribution, Independent, Normal, TransformedDistribution
+from torch.distributions import Distribution, TransformedDistribution
 
 from reparam.models.base import LatentModel
 from reparam.models.chain import GaussianChain
-from reparam.models.networks import GaussianHead, mlp
+from reparam.models.networks import GaussianHead, diagonal_normal, mlp
 
 ONE_LAYER = (((200, 200), 50),)
 TWO_LAYERS = (((200, 200), 100), ((100, 100), 50))
@@ -64,7 +64,7 @@ class VAE(LatentModel):
 
     def posterior(self, x: Tensor) -> Distribution:
         loc, scale, h = self.encoders[0](x)
-        root = Independent(Normal(loc, scale), 1)
+        root = diagonal_normal(loc, scale)
         if self.flow is not None:
             return TransformedDistribution(root, self.flow(h))
         if len(self.encoders) == 1:
@@ -72,7 +72,7 @@ class VAE(LatentModel):
         return GaussianChain(root, list(self.encoders[1:]), self.sizes)
 
     def prior(self) -> Distribution:
-        root = Independent(Normal(self.prior_loc, torch.ones_like(self.prior_loc)), 1)
+        root = diagonal_normal(self.prior_loc, torch.ones_like(self.prior_loc))
         if not len(self.conditionals):
             return root
         return GaussianChain(root, list(self.conditionals), self.sizes[::-1], reverse=True)
