@@ -150,6 +150,9 @@ def train(
     model: Annotated[str, typer.Argument(help=f"one of {', '.join(MODELS)}")] = "iwae",
     dataset: Annotated[str, typer.Option(help="a name from `reparam data list`")] = "digits",
     data_dir: Annotated[str | None, typer.Option(help="data folder (else $REPARAM_DATA)")] = None,
+    subset: Annotated[
+        int | None, typer.Option(help="train and validate on this many random rows")
+    ] = None,
     layers: Annotated[int, typer.Option(help="stochastic layers: 1 or 2 (vae, iwae)")] = 1,
     k: Annotated[int, typer.Option(help="samples per data point")] = 5,
     objective: Annotated[
@@ -194,6 +197,7 @@ def train(
             model=model,
             dataset=dataset,
             data_dir=data_dir,
+            subset=subset,
             layers=layers,
             k=k,
             objective=objective,

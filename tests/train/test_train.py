@@ -196,3 +196,39 @@ def test_repro_writes_the_table_beside_the_paper(tmp_path) -> None:
     assert "used digits" in table
     result = runner.invoke(app, ["repro", "vae-gan"])
     assert result.exit_code != 0 and "unknown table" in plain(result.output)
+
+
+@pytest.mark.skipif(
+    not (
+        os.environ.get("REPARAM_DATA")
+        and os.path.isdir(os.path.join(os.environ.get("REPARAM_DATA", ""), "binarized_mnist"))
+    ),
+    reason="binarized MNIST is not under $REPARAM_DATA",
+)
+def test_trains_and_evaluates_on_a_slice_of_binarized_mnist(tmp_path) -> None:
+    out = tmp_path / "mnist"
+    args = [
+        "train",
+        "iwae",
+        "--dataset",
+        "binarized-mnist",
+        "--subset",
+        "600",
+        "--epochs",
+        "3",
+        "--k",
+        "5",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with open(out / "metrics.csv") as file:
+        bounds = [float(row["train_bound"]) for row in csv.DictReader(file)]
+    assert bounds[-1] > bounds[0] + 20  # from ~-540 nats at initialization
+    result = runner.invoke(
+        app, ["eval", str(out), "--k", "100", "--subset", "200", "--device", "cpu"]
+    )
+    assert result.exit_code == 0, result.output

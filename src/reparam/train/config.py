@@ -22,6 +22,7 @@ class TrainConfig:
     model: str = "iwae"
     dataset: str = "digits"
     data_dir: str | None = None
+    subset: int | None = None
     layers: int = 1
     k: int = 5
     objective: str | None = None
@@ -49,6 +50,8 @@ class TrainConfig:
         for name in ("k", "epochs", "batch_size", "eval_k", "flow_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}.")
+        if self.subset is not None and self.subset < 1:
+            raise ValueError(f"subset must be >= 1; got {self.subset}.")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive; got {self.lr}.")
         if self.objective is None:

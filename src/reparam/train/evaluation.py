@@ -18,6 +18,7 @@ from reparam.train.build import build_model
 from reparam.train.checkpoint import load as load_checkpoint
 from reparam.train.config import TrainConfig
 from reparam.train.distributed import resolve_device
+from reparam.train.loop import random_rows
 
 
 @torch.no_grad()
@@ -106,10 +107,7 @@ def evaluate_saved_run(
         )
     config = TrainConfig.load(run / "config.json")
     chosen = resolve_device(device)
-    data = load(config.dataset, split, config.data_dir)
-    if subset is not None and subset < len(data):
-        data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:subset]]
-    data = data.to(chosen)
+    data = random_rows(load(config.dataset, split, config.data_dir), subset).to(chosen)
     model = build_model(config, data.shape[1]).to(chosen)
     model.load_state_dict(load_checkpoint(run / "best.pt", chosen)["model"])
     start = time.perf_counter()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from reparam.data import load
@@ -41,6 +42,14 @@ def train(config: TrainConfig, *, resume: bool = False) -> list[dict]:
         stop(ranks)
 
 
+def random_rows(data: Tensor, count: int | None) -> Tensor:
+    """``count`` rows drawn at random with a fixed seed (all rows when None): the binarized
+    MNIST files are ordered, so a prefix is not a fair sample."""
+    if count is None or count >= len(data):
+        return data
+    return data[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:count]]
+
+
 def validation_estimator(objective: str) -> str:
     """An estimator whose value is the plain Monte Carlo bound (relaxed ones are not)."""
     return "score" if objective == "elbo" else "auto"
@@ -53,8 +62,9 @@ class Trainer:
             config = replace(TrainConfig.load(self.out / "config.json"), epochs=config.epochs)
         self.config, self.ranks = config, ranks
         device = ranks.device
-        self.train_x = load(config.dataset, "train", config.data_dir).to(device)
-        self.valid_x = load(config.dataset, "valid", config.data_dir).to(device)
+        self.train_x = random_rows(load(config.dataset, "train", config.data_dir), config.subset)
+        self.valid_x = random_rows(load(config.dataset, "valid", config.data_dir), config.subset)
+        self.train_x, self.valid_x = self.train_x.to(device), self.valid_x.to(device)
         torch.manual_seed(config.seed)
         self.model: LatentModel = build_model(config, self.train_x.shape[1]).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, eps=1e-4)
