@@ -161,7 +161,8 @@ def train(
     estimator: Annotated[
         str,
         typer.Option(
-            help="auto, pathwise, dreg, vimco, score, gumbel-softmax, st-gumbel, straight-through"
+            help="auto, pathwise, dreg, vimco, score, score+leave-one-out, score+optimal, "
+            "score+moving-average, gumbel-softmax, st-gumbel, straight-through"
         ),
     ] = "auto",
     flow: Annotated[str, typer.Option(help="planar, radial or iaf (flow-vae)")] = "planar",
@@ -175,6 +176,7 @@ def train(
         str, typer.Option(help="constant, or burda: 3^i passes at lr·10^(-i/7)")
     ] = "constant",
     kl_warmup: Annotated[int, typer.Option(help="steps of linear KL warm-up (elbo)")] = 0,
+    beta: Annotated[float, typer.Option(help="KL weight β after the warm-up (elbo; β-VAE)")] = 1.0,
     temperature_rate: Annotated[
         float, typer.Option(help="Gumbel τ = max(0.5, exp(-rate·step)) (cat-vae)")
     ] = 1e-4,
@@ -209,6 +211,7 @@ def train(
             lr=lr,
             schedule=schedule,
             kl_warmup=kl_warmup,
+            beta=beta,
             temperature_rate=temperature_rate,
             device=device,
             seed=seed,

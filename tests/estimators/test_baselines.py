@@ -54,17 +54,9 @@ def test_leave_one_out_mean() -> None:
 def test_moving_average_uses_only_the_past() -> None:
     baseline = MovingAverage(decay=0.5)
     cost = torch.tensor([[2.0, 4.0], [4.0, 8.0]])
-    first = baseline(cost, cost, None)
-    torch.testing.assert_close(first, torch.zeros(2))  # no history yet
-    second = baseline(cost * 10, cost, None)
-    torch.testing.assert_close(second, torch.tensor([3.0, 6.0]))  # bias-corrected mean of call 1
-
-
-def test_moving_average_refuses_a_new_batch_shape() -> None:
-    baseline = MovingAverage()
-    baseline(torch.zeros(3, 2), torch.zeros(3, 2), None)
-    with pytest.raises(ValueError, match="one estimator object per objective"):
-        baseline(torch.zeros(3, 5), torch.zeros(3, 5), None)
+    assert float(baseline(cost, cost, None)) == 0.0  # no history yet
+    assert float(baseline(cost * 10, cost, None)) == 4.5  # bias-corrected mean of call 1
+    assert float(baseline(torch.ones(3, 5), torch.ones(3, 5), None)) == 31.5  # any batch shape
 
 
 def test_bad_baseline_arguments() -> None:

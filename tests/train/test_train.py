@@ -232,3 +232,11 @@ def test_trains_and_evaluates_on_a_slice_of_binarized_mnist(tmp_path) -> None:
         app, ["eval", str(out), "--k", "100", "--subset", "200", "--device", "cpu"]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_moving_average_baseline_resumes_exactly(tmp_path) -> None:
+    options = {"model": "cat-vae", "estimator": "score+moving-average", "k": 2}
+    straight = train(tiny(tmp_path / "a", epochs=2, **options))
+    train(tiny(tmp_path / "b", epochs=1, **options))
+    resumed = train(tiny(tmp_path / "b", epochs=2, **options), resume=True)
+    assert [r["train_bound"] for r in straight] == [r["train_bound"] for r in resumed]

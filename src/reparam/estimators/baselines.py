@@ -54,36 +54,27 @@ class MovingAverage:
     .. math:: m_t = \beta m_{t-1} + (1-\beta)\,\bar f_t, \qquad
               \hat m_t = m_t / (1-\beta^t)
 
-    It uses only earlier calls, so it is independent of the current samples and leaves the
-    gradient unbiased; the first call has no history and uses b = 0. It keeps one average per
-    batch element, so one object serves one objective.
+    :math:`\bar f_t` is the mean cost of call t over its samples and batch, so the baseline
+    is one number and batches of any size (a training set's last, short batch) share it. It
+    uses only earlier calls, so it is independent of the current samples and leaves the
+    gradient unbiased; the first call has no history and uses b = 0.
 
     References:
         Williams (1992); Mnih & Gregor (2014), Neural Variational Inference and Learning in
-        Belief Networks.
+        Belief Networks, §3.3.
     """
 
     def __init__(self, decay: float = 0.9) -> None:
         require(0.0 <= decay < 1.0, f"decay must lie in [0, 1); got {decay}.")
         self.decay = decay
-        self.average: Tensor | None = None
+        self.average = 0.0
         self.steps = 0
 
     def __call__(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
-        mean = cost.mean(0)
-        if self.average is None:
-            self.average = torch.zeros_like(mean)
-        require(
-            self.average.shape == mean.shape,
-            f"this moving-average baseline tracks batch shape {tuple(self.average.shape)}, "
-            f"but was called with {tuple(mean.shape)}: use one estimator object per objective.",
-        )
-        baseline = (
-            self.average / (1.0 - self.decay**self.steps) if self.steps else torch.zeros_like(mean)
-        )
-        self.average = self.decay * self.average.to(mean) + (1.0 - self.decay) * mean
+        baseline = self.average / (1.0 - self.decay**self.steps) if self.steps else 0.0
+        self.average = self.decay * self.average + (1.0 - self.decay) * float(cost.mean())
         self.steps += 1
-        return baseline
+        return cost.new_tensor(baseline)
 
     def __repr__(self) -> str:
         return f"MovingAverage(decay={self.decay})"

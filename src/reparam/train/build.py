@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from reparam.estimators import Estimator, GumbelSoftmax
+from reparam.estimators import Estimator, GumbelSoftmax, ScoreFunction
 from reparam.flows import PosteriorFlow
 from reparam.models import ONE_LAYER, TWO_LAYERS, VAE, CategoricalVAE, ConvVAE, LatentModel
 from reparam.train.config import TrainConfig
@@ -33,9 +33,21 @@ def temperature(step: int, rate: float) -> float:
     return max(0.5, math.exp(-rate * (step // 500 * 500)))
 
 
-def estimator_at(config: TrainConfig, step: int) -> str | Estimator:
-    """The estimator of training step ``step``: Gumbel-softmax names get the annealed τ."""
-    if config.estimator in ("gumbel-softmax", "st-gumbel"):
-        tau = temperature(step, config.temperature_rate)
-        return GumbelSoftmax(tau, hard=config.estimator == "st-gumbel")
-    return config.estimator
+class EstimatorSchedule:
+    """The estimator of each training step. ``gumbel-softmax`` and ``st-gumbel`` get the
+    annealed τ; ``score+BASELINE`` (``score+leave-one-out``, ``score+optimal``,
+    ``score+moving-average``) one score-function object for the whole run, so that a moving
+    average carries over (and is saved in checkpoints); any other name goes to the objective
+    as it is."""
+
+    def __init__(self, name: str, temperature_rate: float) -> None:
+        self.name, self.temperature_rate = name, temperature_rate
+        self.fixed = (
+            ScoreFunction(name.removeprefix("score+")) if name.startswith("score+") else None
+        )
+
+    def __call__(self, step: int) -> str | Estimator:
+        if self.name in ("gumbel-softmax", "st-gumbel"):
+            tau = temperature(step, self.temperature_rate)
+            return GumbelSoftmax(tau, hard=self.name == "st-gumbel")
+        return self.fixed or self.name

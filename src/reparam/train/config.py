@@ -34,6 +34,7 @@ class TrainConfig:
     lr: float = 1e-3
     schedule: str = "constant"
     kl_warmup: int = 0
+    beta: float = 1.0
     temperature_rate: float = 1e-4
     eval_k: int = 100
     device: str = "auto"

@@ -17,7 +17,7 @@ from reparam.data import load
 from reparam.models import LatentModel
 from reparam.objectives import KLAnnealing
 from reparam.train import pictures
-from reparam.train.build import build_model, estimator_at, temperature
+from reparam.train.build import EstimatorSchedule, build_model, temperature
 from reparam.train.checkpoint import load as load_checkpoint
 from reparam.train.checkpoint import save_atomic
 from reparam.train.config import TrainConfig
@@ -69,6 +69,7 @@ class Trainer:
         self.model: LatentModel = build_model(config, self.train_x.shape[1]).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, eps=1e-4)
         self.epoch, self.step, self.history, self.best = 0, 0, [], -float("inf")
+        self.estimator = EstimatorSchedule(config.estimator, config.temperature_rate)
         torch.manual_seed(config.seed + ranks.rank)
         if resume:
             self.restore(load_checkpoint(self.out / "checkpoint.pt", device))
@@ -78,7 +79,7 @@ class Trainer:
             with open(self.out / "metrics.csv", "w", newline="") as file:
                 csv.writer(file).writerow(COLUMNS)
         self.net = DistributedDataParallel(self.model) if ranks.world > 1 else self.model
-        self.annealing = KLAnnealing(config.kl_warmup)
+        self.annealing = KLAnnealing(config.kl_warmup, config.beta)
         self.board = tensorboard(self.out) if ranks.main else None
 
     def run(self) -> list[dict]:
@@ -121,7 +122,7 @@ class Trainer:
                 x,
                 objective=config.objective,
                 k=config.k,
-                estimator=estimator_at(config, self.step),
+                estimator=self.estimator(self.step),
                 beta=self.annealing(self.step),
             )
             loss = -bound.mean()
@@ -184,6 +185,7 @@ class Trainer:
             "step": self.step,
             "history": self.history,
             "best": self.best,
+            "estimator": self.estimator,
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         }
@@ -193,6 +195,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.step = state["epoch"], state["step"]
         self.history, self.best = state["history"], state["best"]
+        self.estimator = state["estimator"]
         torch.set_rng_state(state["rng"].cpu())
         if state["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
