@@ -1,6 +1,6 @@
 """reparam: gradients of expectations, and the models built on them, in PyTorch."""
 
-from reparam import conjugate, data, diagnostics, estimators, flows, models, objectives
+from reparam import bayes, conjugate, data, diagnostics, estimators, flows, models, objectives
 from reparam.estimators import (
     Enumerate,
     Estimator,
@@ -23,6 +23,7 @@ __all__ = [
     "Pathwise",
     "ScoreFunction",
     "StraightThrough",
+    "bayes",
     "conjugate",
     "data",
     "diagnostics",

@@ -1,7 +1,8 @@
 """Deep latent-variable models: VAE/IWAE (1–2 stochastic layers, optional flow), the
-categorical VAE, the convolutional VAE."""
+categorical VAE, the convolutional VAE; Bayesian MLPs."""
 
 from reparam.models.base import LatentModel
+from reparam.models.bnn import BayesMLP
 from reparam.models.categorical import CategoricalVAE
 from reparam.models.chain import GaussianChain
 from reparam.models.conv import ConvVAE, Unpool2d
@@ -11,6 +12,7 @@ __all__ = [
     "ONE_LAYER",
     "TWO_LAYERS",
     "VAE",
+    "BayesMLP",
     "CategoricalVAE",
     "ConvVAE",
     "GaussianChain",
