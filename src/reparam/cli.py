@@ -16,6 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from reparam.data.commands import data_app
+from reparam.data.uci import UCI_FOLDERS
 from reparam.diagnostics import PROBLEMS
 from reparam.diagnostics.plot import plot_variance
 from reparam.diagnostics.study import StudyRow, run_study
@@ -24,6 +25,8 @@ from reparam.train import train as run_training
 from reparam.train.evaluation import evaluate_saved_run
 from reparam.train.repro import TABLES, reproduce
 from reparam.train.schedule import BURDA_EPOCHS
+from reparam.train.uci import UCIConfig, UCIResult, run_uci
+from reparam.train.uci_table import uci_table
 
 app = typer.Typer(
     help="reparam: gradients of expectations, and the models built on them.",
@@ -147,8 +150,10 @@ def main() -> None:
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Argument(help=f"one of {', '.join(MODELS)}")] = "iwae",
-    dataset: Annotated[str, typer.Option(help="a name from `reparam data list`")] = "digits",
+    model: Annotated[str, typer.Argument(help=f"one of {', '.join(MODELS)}, bnn")] = "iwae",
+    dataset: Annotated[
+        str, typer.Option(help="a name from `reparam data list` (bnn: uci:NAME or mnist-test)")
+    ] = "digits",
     data_dir: Annotated[str | None, typer.Option(help="data folder (else $REPARAM_DATA)")] = None,
     subset: Annotated[
         int | None, typer.Option(help="train and validate on this many random rows")
@@ -162,7 +167,8 @@ def train(
         str,
         typer.Option(
             help="auto, pathwise, dreg, vimco, score, score+leave-one-out, score+optimal, "
-            "score+moving-average, gumbel-softmax, st-gumbel, straight-through"
+            "score+moving-average, gumbel-softmax, st-gumbel, straight-through; "
+            "bnn: local (auto), weight, flipout, separate"
         ),
     ] = "auto",
     flow: Annotated[str, typer.Option(help="planar, radial or iaf (flow-vae)")] = "planar",
@@ -170,7 +176,9 @@ def train(
     epochs: Annotated[
         int | None, typer.Option(help="passes over the data (default 3280 for burda, else 200)")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="examples per step")] = 100,
+    batch_size: Annotated[
+        int | None, typer.Option(help="examples per step (default 100; bnn: per data set)")
+    ] = None,
     lr: Annotated[float, typer.Option(help="learning rate (burda: the first stage's)")] = 1e-3,
     schedule: Annotated[
         str, typer.Option(help="constant, or burda: 3^i passes at lr·10^(-i/7)")
@@ -186,14 +194,49 @@ def train(
         Path | None, typer.Option(help="run folder (default runs/MODEL-DATASET)")
     ] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out to --epochs")] = False,
+    splits: Annotated[
+        int | None, typer.Option(help="bnn on uci: the first N standard splits (default all)")
+    ] = None,
+    prior_sigmas: Annotated[
+        str, typer.Option(help="bnn on uci: candidate prior scales, chosen on validation")
+    ] = "0.1,0.3,1",
+    kl_weighting: Annotated[
+        str, typer.Option(help="bnn: uniform (1/M) or blundell (2^(M-i)/(2^M-1))")
+    ] = "uniform",
 ) -> None:
-    """Train a latent-variable model and write its run folder.
+    """Train a latent-variable model (or a Bayesian network) and write its run folder.
 
     The folder holds config.json, metrics.csv, checkpoint.pt (the last epoch, for --resume),
     best.pt (best validation bound), samples.png, reconstructions.png and curves.png. Under
     `torchrun --nproc_per_node=N` the same command trains with DistributedDataParallel.
+
+    `train bnn --dataset uci:NAME` runs the UCI protocol (all standard splits side by side)
+    and writes results.json; `train bnn --dataset mnist-test` trains the MNIST classifiers.
     """
+    if model == "bnn":
+        estimator = "local" if estimator == "auto" else estimator
+        out = out or Path("runs") / f"bnn-{dataset.replace(':', '-')}"
+        if dataset.startswith("uci:"):
+            train_uci(
+                UCIConfig(
+                    dataset=dataset,
+                    estimator=estimator,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    lr=lr,
+                    prior_sigmas=tuple(parse_floats(prior_sigmas)),
+                    kl_weighting=kl_weighting,
+                    splits=splits,
+                    device=device,
+                    seed=seed,
+                    data_dir=data_dir,
+                    out=str(out),
+                )
+            )
+            return
+        raise typer.BadParameter(f"bnn trains on uci:NAME or mnist-test, not {dataset!r}")
     epochs = epochs or (BURDA_EPOCHS if schedule == "burda" else 200)
+    batch_size = batch_size or 100
     try:
         config = TrainConfig(
             model=model,
@@ -229,6 +272,22 @@ def train(
             f"{time.perf_counter() - start:.1f} s; train bound {last['train_bound']:.2f}, "
             f"best valid bound {best:.2f} nats; wrote {config.out}"
         )
+
+
+def train_uci(config: UCIConfig) -> UCIResult:
+    """Run the UCI protocol and print its line of the table."""
+    try:
+        result = run_uci(config)
+    except (ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error)) from error
+    rmse, rmse_se = UCIResult.summary(result.rmse)
+    ll, ll_se = UCIResult.summary(result.log_likelihood)
+    console.print(
+        f"{result.dataset}, {len(result.rmse)} splits, {config.estimator}: test RMSE "
+        f"{rmse:.3f} ± {rmse_se:.3f}, test log-likelihood {ll:.3f} ± {ll_se:.3f} "
+        f"({result.seconds:.0f} s); wrote {config.out}/results.json"
+    )
+    return result
 
 
 @app.command(name="eval")
@@ -272,7 +331,7 @@ def evaluate_run(
 
 @app.command()
 def repro(
-    table: Annotated[str, typer.Argument(help=f"one of {', '.join(TABLES)}")],
+    table: Annotated[str, typer.Argument(help=f"one of {', '.join(TABLES)}, uci")],
     dataset: Annotated[
         str, typer.Option(help="the papers used binarized-mnist")
     ] = "binarized-mnist",
@@ -281,7 +340,9 @@ def repro(
         int | None, typer.Option(help="passes per model (default 3280, the paper's schedule)")
     ] = None,
     schedule: Annotated[str, typer.Option(help="burda (the paper's) or constant")] = "burda",
-    batch_size: Annotated[int, typer.Option(help="examples per step")] = 20,
+    batch_size: Annotated[
+        int | None, typer.Option(help="examples per step (default 20; uci: per data set)")
+    ] = None,
     eval_k: Annotated[int, typer.Option(help="importance samples of the test bound")] = 5000,
     eval_subset: Annotated[
         int | None, typer.Option(help="evaluate on a random subset of the test set")
@@ -289,13 +350,43 @@ def repro(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     out: Annotated[Path | None, typer.Option(help="folder (default runs/repro-TABLE)")] = None,
+    datasets: Annotated[
+        str | None, typer.Option(help="uci: comma-separated short names (default all nine)")
+    ] = None,
+    splits: Annotated[
+        int | None, typer.Option(help="uci: the first N standard splits (default all)")
+    ] = None,
 ) -> None:
-    """Train and evaluate every model of a paper's table; write TABLE.md beside its numbers."""
+    """Train and evaluate every model of a paper's table; write TABLE.md beside its numbers.
+
+    `repro uci` runs `train bnn` (local reparameterization) on the nine UCI sets: --epochs and
+    --batch-size default per data set, --datasets picks some.
+    """
+    if table == "uci":
+        folder = out or Path("runs") / "repro-uci"
+        names = datasets.split(",") if datasets else list(UCI_FOLDERS)
+        results = []
+        for name in names:
+            config = UCIConfig(
+                dataset=name,
+                epochs=epochs,
+                batch_size=batch_size,
+                splits=splits,
+                device=device,
+                seed=seed,
+                data_dir=data_dir,
+                out=str(folder / name),
+            )
+            results.append(train_uci(config))
+        markdown = uci_table(results, "BayesLinear, local reparameterization, N(0, s²) prior")
+        (folder / "uci.md").write_text(markdown + "\n")
+        console.print(markdown)
+        return
     base = dict(
         dataset=dataset,
         data_dir=data_dir,
         schedule=schedule,
-        batch_size=batch_size,
+        batch_size=batch_size or 20,
         device=device,
         seed=seed,
         out=str(out or Path("runs") / f"repro-{table}"),

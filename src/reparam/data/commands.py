@@ -1,4 +1,8 @@
-"""``reparam data``: the datasets, where their files are looked up, and whether they are sound."""
+"""``reparam data``: the datasets, where their files are looked up, and whether they are sound.
+
+Besides the registry's datasets (``DATASETS``), the nine UCI regression sets (``uci:boston``
+… ``uci:yacht``, see ``reparam.data.uci``) are listed and verified.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from reparam.data import files
+from reparam.data import files, uci
 from reparam.data.registry import DATASETS, Dataset, load
 
 data_app = typer.Typer(help="Datasets: list them, and verify their files.", no_args_is_help=True)
@@ -38,6 +42,30 @@ def list_datasets(data_dir: DataDir = None) -> None:
             dataset.name, splits, *whereabouts(dataset, root), escape(dataset.description)
         )
     console.print(table)
+    table = Table(title=f"UCI regression sets, standard splits (data folder {root})")
+    for column in ("name", "size", "splits", "hidden", "looked up in", "files"):
+        table.add_column(column, overflow="fold")
+    for name, size in uci.UCI_SIZES.items():
+        table.add_row(
+            uci.PREFIX + name,
+            f"{size.rows}×{size.inputs}",
+            str(size.splits),
+            str(size.hidden),
+            *uci_whereabouts(name, root),
+        )
+    console.print(table)
+    console.print(f"UCI sets: from {uci.SOURCE}, not downloaded", markup=False)
+
+
+def uci_whereabouts(name: str, root: Path) -> tuple[str, str]:
+    """The folder where the UCI set ``name``'s files are looked up, and which are missing."""
+    folder = uci.uci_folder(name, root)
+    if not folder.is_dir():
+        return escape(str(folder)), "[red]missing[/] (no folder)"
+    missing = uci.missing_files(name, root)
+    if not missing:
+        return escape(str(folder)), "[green]present[/]"
+    return escape(str(folder)), "[red]missing[/] " + escape(", ".join(missing))
 
 
 def whereabouts(dataset: Dataset, root: Path) -> tuple[str, str]:
@@ -54,29 +82,97 @@ def whereabouts(dataset: Dataset, root: Path) -> tuple[str, str]:
 
 @data_app.command()
 def verify(
-    name: Annotated[str | None, typer.Argument(help="dataset (default: all)")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="dataset, uci:<name>, or uci for all nine (default: all)")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Load and check every split of dataset NAME (default: all); exit 1 on any problem.
 
-    Absent files are downloaded first; shapes and values are checked.
+    Absent files are downloaded first (the UCI sets are not downloaded); shapes and values are
+    checked.
     """
-    if name is not None and name not in DATASETS:
-        raise typer.BadParameter(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    datasets, uci_sets = select(name)
     problems = 0
-    for dataset in [DATASETS[name]] if name else DATASETS.values():
+    for dataset in datasets:
         for split in dataset.shapes:
             start = time.perf_counter()
             try:
                 data = load(dataset.name, split, data_dir)
             except (FileNotFoundError, ValueError) as error:
                 problems += 1
-                console.print(f"[red]problem[/] {dataset.name} {split}:")
-                console.print(textwrap.indent(str(error), "  "), markup=False, soft_wrap=True)
+                report_problem(f"{dataset.name} {split}", str(error))
                 continue
             elapsed = time.perf_counter() - start
             shape = "×".join(map(str, data.shape))
             console.print(f"[green]OK[/] {dataset.name} {split}: {shape} in {elapsed:.1f} s")
+    uci_problems = sum(not verify_uci(short, data_dir) for short in uci_sets)
     if problems:
         console.print(f"[red]{problems} split(s) with problems[/]")
+    if uci_problems:
+        console.print(f"[red]{uci_problems} UCI set(s) with problems[/]")
+    if problems or uci_problems:
         raise typer.Exit(1)
+
+
+def select(name: str | None) -> tuple[list[Dataset], list[str]]:
+    """The registry's datasets and the UCI sets (short names) that ``verify NAME`` checks.
+
+    >>> select("uci:wine")
+    ([], ['wine'])
+    """
+    if name is None:
+        return list(DATASETS.values()), list(uci.UCI_FOLDERS)
+    if name in DATASETS:
+        return [DATASETS[name]], []
+    if name == "uci":
+        return [], list(uci.UCI_FOLDERS)
+    if name.startswith(uci.PREFIX):
+        try:
+            return [], [uci.parse_uci_name(name)]
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from error
+    raise typer.BadParameter(
+        f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}, uci, {uci.uci_names()}"
+    )
+
+
+def verify_uci(name: str, data_dir: Path | None) -> bool:
+    """Load the UCI set ``name``, compare it with its standard size, and say how it went."""
+    start = time.perf_counter()
+    try:
+        data = uci.load_uci(name, data_dir)
+    except (FileNotFoundError, ValueError) as error:
+        report_problem(uci.PREFIX + name, str(error))
+        return False
+    elapsed = time.perf_counter() - start
+    rows, inputs = data.x.shape
+    found = uci.UCISize(rows, inputs, data.splits, data.hidden)
+    if found != uci.UCI_SIZES[name]:
+        expected = uci.UCI_SIZES[name]
+        report_problem(
+            uci.PREFIX + name,
+            f"{describe(found)}; the standard files have {describe(expected)}",
+        )
+        return False
+    parts = f"{len(data.train[0])}/{len(data.test[0])}"
+    console.print(
+        f"[green]OK[/] {uci.PREFIX}{name}: {describe(found)} (train/test {parts}) "
+        f"in {elapsed:.1f} s"
+    )
+    return True
+
+
+def describe(size: uci.UCISize) -> str:
+    """``size`` in words.
+
+    >>> describe(uci.UCISize(506, 13, 20, 50))
+    '506×13, 20 splits, 50 hidden'
+    """
+    return f"{size.rows}×{size.inputs}, {size.splits} splits, {size.hidden} hidden"
+
+
+def report_problem(what: str, message: str) -> None:
+    """Print that ``what`` has a problem, and the ``message`` indented below."""
+    console.print(f"[red]problem[/] {escape(what)}:")
+    console.print(textwrap.indent(message, "  "), markup=False, soft_wrap=True)
