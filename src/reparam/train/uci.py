@@ -122,7 +122,7 @@ def scale(x: Tensor, y: Tensor, fit: Tensor, *parts: Tensor) -> tuple[Scaled, ..
 
 
 @torch.no_grad()
-def test_metrics(model: BayesMLP, data: Scaled, samples: int) -> tuple[Tensor, Tensor]:
+def held_out_metrics(model: BayesMLP, data: Scaled, samples: int) -> tuple[Tensor, Tensor]:
     """RMSE and mean log-likelihood [R] in the original units of every replica."""
     outputs = torch.stack([model(data.x) for _ in range(samples)]).double()
     noise = model.log_noise_std.double().exp()[:, None]
@@ -163,7 +163,7 @@ def fit(
             loss.backward()
             optimizer.step()
         if epoch in marks:
-            metrics = test_metrics(model, evaluate, config.samples)
+            metrics = held_out_metrics(model, evaluate, config.samples)
             rmse.append(metrics[0])
             log_lik.append(metrics[1])
         on_epoch()
@@ -196,6 +196,11 @@ def run_uci(config: UCIConfig, progress: bool | None = None) -> UCIResult:
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     x, y = data.x.to(device), data.y.to(device)
+    if len({len(rows) for rows in data.train[:splits]}) > 1:
+        raise ValueError(
+            f"{data.name}: the splits' training parts differ in size; the protocol "
+            "trains them side by side and needs one size"
+        )
     train_rows = torch.stack(data.train[:splits]).to(device)
     test_rows = torch.stack(data.test[:splits]).to(device)
     shuffled = train_rows[:, torch.randperm(train_rows.shape[1], generator=generator)]
@@ -221,7 +226,8 @@ def run_uci(config: UCIConfig, progress: bool | None = None) -> UCIResult:
             model, *scale(x, y, fit_part, valid_part), config, epochs, batch_size, tick
         )
         best = valid_ll.T.reshape(splits, candidates * len(marks)).argmax(1)
-        chosen_sigma = torch.tensor(config.prior_sigmas, device=device)[best // len(marks)]
+        chosen = [config.prior_sigmas[c] for c in (best // len(marks)).tolist()]
+        chosen_sigma = torch.tensor(chosen, device=device)
         chosen_mark = best % len(marks)
         bar.update(task, info="retrain")
         model = build(config, x.shape[1], data.hidden, chosen_sigma).to(device)
@@ -233,7 +239,7 @@ def run_uci(config: UCIConfig, progress: bool | None = None) -> UCIResult:
         dataset=data.name,
         rmse=rmse[chosen_mark, index].tolist(),
         log_likelihood=log_lik[chosen_mark, index].tolist(),
-        prior_sigma=chosen_sigma.tolist(),
+        prior_sigma=chosen,
         epochs=[marks[m] for m in chosen_mark.tolist()],
         seconds=time.perf_counter() - start,
         config={**asdict(config), "epochs": epochs, "batch_size": batch_size, "splits": splits},
