@@ -50,7 +50,9 @@ class Prior:
     def kl_monte_carlo(self, q: Normal, samples: int = 1) -> Tensor:
         """The Monte Carlo estimate of the elementwise KL from ``samples`` draws."""
         w = q.rsample((samples,))
-        return (q.log_prob(w) - self.log_prob(w)).mean(0)
+        # the draws go last for the prior, whose per-replica parameters index leading dimensions
+        log_p = self.log_prob(w.movedim(0, -1)).movedim(-1, 0)
+        return (q.log_prob(w) - log_p).mean(0)
 
 
 class NormalPrior(Prior):
