@@ -362,6 +362,9 @@ def test_conv_identical_examples(estimator: str) -> None:
     assert out.shape == (2, 4, 5, 5)
     if estimator == "weight":
         assert torch.equal(out[0], out[1])
+    elif estimator == "flipout":
+        # a corner pixel sees few inputs, whose ±1 signs can coincide by chance (p = 2^-k)
+        assert torch.isclose(out[0], out[1]).float().mean() < 0.1
     else:
         assert not torch.isclose(out[0], out[1]).any()
 

@@ -56,7 +56,7 @@ def inverse_softplus(x: float) -> float:
 
 def random_signs(shape: torch.Size, like: Tensor) -> Tensor:
     """Independent ±1 entries of ``shape``, in ``like``'s dtype and device."""
-    return torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(0.5).mul_(2).sub_(1)
+    return torch.randint(0, 2, shape, dtype=like.dtype, device=like.device).mul_(2).sub_(1)
 
 
 class Bayesian(nn.Module):
@@ -129,9 +129,15 @@ class BayesLayer(Bayesian):
 
     def kl(self) -> Tensor:
         """KL(q ‖ p) summed over the weights and biases: one value per replica."""
+        keep = len(self.batch_shape)
+        if isinstance(self.prior, NormalPrior):
+            total = self.prior.kl_sum(self.weight_mu, self.weight_rho, keep)
+            if self.bias_mu is not None:
+                total = total + self.prior.kl_sum(self.bias_mu, self.bias_rho, keep)
+            return total
         total = torch.zeros(self.batch_shape, device=self.weight_mu.device)
         for q in self.posteriors():
-            total = total + self.prior.kl(q).flatten(len(self.batch_shape)).sum(-1)
+            total = total + self.prior.kl(q).flatten(keep).sum(-1)
         return total
 
     def sample(self) -> tuple[Tensor, Tensor | None]:

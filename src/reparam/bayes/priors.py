@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Normal
 
@@ -55,6 +56,28 @@ class Prior:
         return (q.log_prob(w) - log_p).mean(0)
 
 
+class NormalKL(torch.autograd.Function):
+    r"""Σ KL(N(μ, softplus(ρ)²) ‖ N(0, σ²)) over all but the leading ``keep`` dimensions, in one
+    pass with the analytic backward :math:`∂/∂μ = μ/σ^2`,
+    :math:`∂/∂ρ = (s/σ^2 - 1/s)\,\operatorname{sigmoid}(ρ)` (s = softplus ρ): a third of the
+    kernels of the autograd graph of the same formula, which matters on every training step."""
+
+    @staticmethod
+    def forward(ctx, mu: Tensor, rho: Tensor, sigma: Tensor, keep: int) -> Tensor:
+        s = F.softplus(rho)
+        variance = sigma * sigma
+        terms = torch.log(sigma / s) + (s * s + mu * mu) / (2 * variance) - 0.5
+        ctx.save_for_backward(mu, rho, s, variance)
+        ctx.keep = keep
+        return terms.flatten(keep).sum(-1) if terms.dim() > keep else terms
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, None, None]:
+        mu, rho, s, variance = ctx.saved_tensors
+        grad = grad.reshape(grad.shape + (1,) * (mu.dim() - ctx.keep))
+        return grad * mu / variance, grad * (s / variance - 1 / s) * torch.sigmoid(rho), None, None
+
+
 class NormalPrior(Prior):
     r"""p(w) = N(0, σ²), with the closed-form
 
@@ -76,6 +99,12 @@ class NormalPrior(Prior):
         sigma = torch.as_tensor(align(self.sigma, q.loc), dtype=q.loc.dtype, device=q.loc.device)
         ratio = (q.scale / sigma) ** 2
         return 0.5 * (ratio + (q.loc / sigma) ** 2 - 1 - torch.log(ratio))
+
+    def kl_sum(self, mu: Tensor, rho: Tensor, keep: int) -> Tensor:
+        """The closed-form KL of q = N(μ, softplus(ρ)²), summed over all but the leading
+        ``keep`` dimensions (what a layer's ``kl()`` needs, fused)."""
+        sigma = torch.as_tensor(align(self.sigma, mu), dtype=mu.dtype, device=mu.device)
+        return NormalKL.apply(mu, rho, sigma, keep)
 
     def __repr__(self) -> str:
         return f"NormalPrior(sigma={self.sigma})"
