@@ -22,6 +22,7 @@ from reparam.diagnostics.plot import plot_variance
 from reparam.diagnostics.study import StudyRow, run_study
 from reparam.train import MODELS, TrainConfig
 from reparam.train import train as run_training
+from reparam.train.bnn_mnist import MNISTConfig, train_mnist_classifiers
 from reparam.train.evaluation import evaluate_saved_run
 from reparam.train.repro import TABLES, reproduce
 from reparam.train.schedule import BURDA_EPOCHS
@@ -293,7 +294,33 @@ def train(
                 )
             )
             return
-        raise typer.BadParameter(f"bnn trains on uci:NAME or mnist-test, not {dataset!r}")
+        if dataset in ("mnist-test", "digits"):
+            try:
+                results = train_mnist_classifiers(
+                    MNISTConfig(
+                        dataset=dataset,
+                        epochs=epochs or 20,
+                        batch_size=batch_size or 100,
+                        lr=lr,
+                        estimator=estimator,
+                        kl_weighting=kl_weighting,
+                        mc_dropout=True,
+                        device=device,
+                        seed=seed,
+                        data_dir=data_dir,
+                        out=str(out),
+                    )
+                )
+            except (ValueError, FileNotFoundError) as error:
+                raise typer.BadParameter(str(error)) from error
+            for name, row in results.items():
+                console.print(
+                    f"{name}: test error {row['test_error']:.2f} %, NLL {row['nll']:.4f}, "
+                    f"ECE {row['ece']:.2f} %"
+                )
+            console.print(f"wrote {out}/results.md and reliability.png")
+            return
+        raise typer.BadParameter(f"bnn trains on uci:NAME, mnist-test or digits, not {dataset!r}")
     epochs = epochs or (BURDA_EPOCHS if schedule == "burda" else 200)
     batch_size = batch_size or 100
     try:
