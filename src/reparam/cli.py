@@ -117,7 +117,8 @@ def variance(
     training, with the time per epoch of each. Writes OUT/bnn.png and OUT/bnn.json.
     """
     if problem == "bnn":
-        from reparam.diagnostics.bnn_variance import ESTIMATOR_ORDER, parse_sizes, run_and_report
+        from reparam.diagnostics.bnn_report import run_and_report
+        from reparam.diagnostics.bnn_variance import ESTIMATOR_ORDER, parse_sizes
 
         torch.manual_seed(seed)
         try:
