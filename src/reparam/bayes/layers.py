@@ -142,10 +142,10 @@ class BayesLayer(Bayesian):
 
     def sample(self) -> tuple[Tensor, Tensor | None]:
         """One draw of the weights and biases from q."""
-        weight = self.weight_mu + self.weight_sigma * torch.randn_like(self.weight_mu)
+        weight = torch.addcmul(self.weight_mu, self.weight_sigma, torch.randn_like(self.weight_mu))
         if self.bias_mu is None:
             return weight, None
-        return weight, self.bias_mu + self.bias_sigma * torch.randn_like(self.bias_mu)
+        return weight, torch.addcmul(self.bias_mu, self.bias_sigma, torch.randn_like(self.bias_mu))
 
     def forward(self, x: Tensor) -> Tensor:
         if self.estimator == "weight":
