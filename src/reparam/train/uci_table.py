@@ -41,16 +41,17 @@ def uci_table(results: list[UCIResult], label: str) -> str:
     wins_rmse = wins_ll = 0
     for result in results:
         (vi_rmse, pbp_rmse, drop_rmse), (vi_ll, pbp_ll, drop_ll) = PUBLISHED[result.dataset]
-        digits = 3 if vi_rmse < 0.5 else 2
+        digits = 4 if vi_rmse < 0.05 else 3 if vi_rmse < 0.5 else 2
         rmse, _ = UCIResult.summary(result.rmse)
         ll, _ = UCIResult.summary(result.log_likelihood)
         beats_rmse, beats_ll = rmse < vi_rmse, ll > pbp_ll
         wins_rmse += beats_rmse
         wins_ll += beats_ll
         lines.append(
-            f"| {result.dataset} | {len(result.rmse)} | {cell(result.rmse, digits)} | {vi_rmse} | "
-            f"{pbp_rmse} | {drop_rmse} | {cell(result.log_likelihood, 2)} | {vi_ll} | {pbp_ll} | "
-            f"{drop_ll} | {'yes' if beats_rmse else 'no'} | {'yes' if beats_ll else 'no'} |"
+            f"| {result.dataset} | {len(result.rmse)} | {cell(result.rmse, digits)} | {vi_rmse:.2f} | "
+            f"{pbp_rmse:.2f} | {drop_rmse:.2f} | {cell(result.log_likelihood, 2)} | {vi_ll:.2f} | "
+            f"{pbp_ll:.2f} | {drop_ll:.2f} | {'yes' if beats_rmse else 'no'} | "
+            f"{'yes' if beats_ll else 'no'} |"
         )
     lines += [
         "",
