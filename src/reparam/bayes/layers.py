@@ -152,7 +152,8 @@ class BayesLayer(Bayesian):
             return self.apply(x, *self.sample())
         if self.estimator == "local":
             mean = self.apply(x, self.weight_mu, self.bias_mu)
-            bias_var = None if self.bias_sigma is None else self.bias_sigma**2
+            bias_sigma = self.bias_sigma
+            bias_var = None if bias_sigma is None else bias_sigma**2
             var = self.apply(x * x, self.weight_sigma**2, bias_var)
             return mean + var.clamp_min(1e-16).sqrt() * torch.randn_like(mean)
         if self.estimator == "flipout":
