@@ -1,6 +1,16 @@
 """reparam: gradients of expectations, and the models built on them, in PyTorch."""
 
-from reparam import bayes, conjugate, data, diagnostics, estimators, flows, models, objectives
+from reparam import (
+    bayes,
+    conjugate,
+    data,
+    diagnostics,
+    estimators,
+    flows,
+    latent,
+    models,
+    objectives,
+)
 from reparam.estimators import (
     Enumerate,
     Estimator,
@@ -31,6 +41,7 @@ __all__ = [
     "expect",
     "flows",
     "gumbel_max",
+    "latent",
     "models",
     "objectives",
 ]

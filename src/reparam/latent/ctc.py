@@ -1,0 +1,417 @@
+r"""Connectionist temporal classification: loss, forward–backward lattice and decoding.
+
+A network emits per-frame log-probabilities :math:`y_t(k) = \log p(k \mid t)` over C classes,
+one of which is the blank. A path :math:`π \in \{0..C-1\}^T` maps to a labelling by
+:math:`\mathcal B`: merge repeated symbols, then drop blanks. The likelihood of a labelling
+:math:`l` of length S is the sum over all paths that collapse to it,
+
+.. math:: p(l \mid x) = \sum_{π \in \mathcal B^{-1}(l)} \prod_{t=1}^T e^{y_t(π_t)},
+
+computed on the blank-extended sequence :math:`l' = (b, l_1, b, l_2, …, l_S, b)` of length
+2S+1 by the forward recursion (log space throughout, :math:`\oplus` = log-sum-exp)
+
+.. math:: α_t(s) = y_t(l'_s) + \big[α_{t-1}(s) \oplus α_{t-1}(s-1)
+          \oplus 𝟙[l'_s \ne b,\ l'_s \ne l'_{s-2}]\, α_{t-1}(s-2)\big],
+
+started from :math:`α_0(0) = y_0(b)`, :math:`α_0(1) = y_0(l_1)`, and ended at
+:math:`\log p(l \mid x) = α_{T-1}(2S) \oplus α_{T-1}(2S-1)`. The skip transition (s−2 → s) is
+what lets a path leave out the blank between two different labels; between equal labels a
+blank is mandatory, so a labelling with r adjacent repeats needs T ≥ S + r frames, and
+shorter inputs have likelihood 0 (loss +∞). The backward variable
+:math:`β_t(s) = \log p(y_{t+1:T} \text{ completes } l \mid s \text{ at } t)` runs the same
+recursion from the end, and :math:`α_t(s) + β_t(s) - \log p(l \mid x)` is the log of the
+occupation probability :math:`γ_t(s)` of extended position s at frame t; for every t,
+:math:`\bigoplus_s α_t(s) + β_t(s) = \log p(l \mid x)`.
+
+:func:`ctc_loss` has the signature and semantics of :func:`torch.nn.functional.ctc_loss`;
+its gradient is Graves et al.'s (2006, eq. 16), from the occupation probabilities of the
+backward pass, not autograd's record of the recursion. :func:`greedy_decode` takes the best path; :func:`prefix_beam_search` is
+Hannun's prefix beam search, which sums over the paths of each candidate prefix.
+
+References:
+    Graves, Fernández, Gomez & Schmidhuber (2006), Connectionist temporal classification:
+    labelling unsegmented sequence data with recurrent neural networks, ICML.
+    Hannun (2017), Sequence modeling with CTC, Distill.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+REDUCTIONS = ("none", "mean", "sum")
+NEG_INF = float("-inf")
+
+Lengths = Tensor | Sequence[int]
+
+
+class CTCLattice(NamedTuple):
+    """Forward and backward variables of a batch, each ``[T, N, 2S+1]`` in log space and
+    ``-inf`` at frames past the input length and positions past 2·target length."""
+
+    log_alpha: Tensor
+    log_beta: Tensor
+    log_likelihood: Tensor  # [N], log p(l | x); -inf where no alignment exists
+    extended_labels: Tensor  # [N, 2S+1], l' (blank at even positions and in the padding)
+    input_lengths: Tensor
+    target_lengths: Tensor
+
+
+def _lengths(lengths: Lengths, name: str, n: int, device: torch.device) -> Tensor:
+    out = torch.as_tensor(lengths, device=device)
+    if out.dtype.is_floating_point or out.dtype == torch.bool or out.dtype.is_complex:
+        raise ValueError(f"{name} must be integers, got dtype {out.dtype}")
+    out = out.long().reshape(-1) if out.dim() == 0 and n == 1 else out.long()
+    if out.dim() != 1 or out.shape[0] != n:
+        raise ValueError(
+            f"{name} must have one entry per sequence (N = {n}), got shape {tuple(out.shape)}"
+        )
+    if (out < 0).any():
+        raise ValueError(f"{name} must be non-negative, got {out.tolist()}")
+    return out
+
+
+def _prepare(
+    log_probs: Tensor, targets: Tensor, input_lengths: Lengths, target_lengths: Lengths, blank: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Checks the inputs; returns padded targets ``[N, S]`` (blank past each length) and the
+    two length tensors."""
+    if not isinstance(log_probs, Tensor) or log_probs.dim() != 3:
+        shape = tuple(log_probs.shape) if isinstance(log_probs, Tensor) else type(log_probs)
+        raise ValueError(f"log_probs must be a 3-D tensor [T, N, C], got {shape}")
+    if not log_probs.dtype.is_floating_point:
+        raise ValueError(f"log_probs must be floating point, got dtype {log_probs.dtype}")
+    T, N, C = log_probs.shape
+    if not 0 <= blank < C:
+        raise ValueError(f"blank must be a class index in [0, {C}), got {blank}")
+    device = log_probs.device
+    in_len = _lengths(input_lengths, "input_lengths", N, device)
+    tgt_len = _lengths(target_lengths, "target_lengths", N, device)
+    if (in_len > T).any():
+        raise ValueError(f"input_lengths must be at most T = {T}, got {in_len.tolist()}")
+    targets = torch.as_tensor(targets, device=device)
+    if targets.dtype.is_floating_point or targets.dtype == torch.bool:
+        raise ValueError(f"targets must be integer class indices, got dtype {targets.dtype}")
+    targets = targets.long()
+    if targets.dim() == 2:
+        if targets.shape[0] != N:
+            raise ValueError(
+                f"padded targets must have N = {N} rows (the batch of log_probs), "
+                f"got {targets.shape[0]}"
+            )
+        if (tgt_len > targets.shape[1]).any():
+            raise ValueError(
+                f"target_lengths must be at most S = {targets.shape[1]} (the width of the "
+                f"padded targets), got {tgt_len.tolist()}"
+            )
+        padded = targets
+    elif targets.dim() == 1:
+        total = int(tgt_len.sum())
+        if total > targets.shape[0]:
+            raise ValueError(
+                f"concatenated targets hold {targets.shape[0]} labels but target_lengths "
+                f"sum to {total}"
+            )
+        width = int(tgt_len.max()) if N else 0
+        padded = targets.new_full((N, width), blank)
+        for i, piece in enumerate(torch.split(targets[:total], tgt_len.tolist())):
+            padded[i, : piece.shape[0]] = piece
+    else:
+        raise ValueError(
+            f"targets must be padded [N, S] or concatenated 1-D, got shape {tuple(targets.shape)}"
+        )
+    valid = torch.arange(padded.shape[1], device=device) < tgt_len[:, None]
+    used = padded[valid]
+    if ((used < 0) | (used >= C)).any():
+        raise ValueError(f"target labels must lie in [0, {C}), got {sorted(set(used.tolist()))}")
+    if (used == blank).any():
+        raise ValueError(f"targets must not contain the blank label {blank}")
+    return torch.where(valid, padded, blank), in_len, tgt_len
+
+
+def _extend(padded: Tensor, blank: int) -> tuple[Tensor, Tensor]:
+    """l' of each target ``[N, 2S+1]`` and the additive mask (0 or -inf) of the skip move."""
+    N, S = padded.shape
+    ext = padded.new_full((N, 2 * S + 1), blank)
+    ext[:, 1::2] = padded
+    skip = torch.zeros(ext.shape, dtype=torch.bool, device=ext.device)
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    return ext, skip
+
+
+def _emissions(log_probs: Tensor, ext: Tensor) -> Tensor:
+    """:math:`y_t(l'_s)` as ``[T, N, 2S+1]``."""
+    T = log_probs.shape[0]
+    return log_probs.gather(2, ext.unsqueeze(0).expand(T, -1, -1))
+
+
+def _skip_add(skip: Tensor, dtype: torch.dtype) -> Tensor:
+    """The skip mask as 0 / -inf to add."""
+    return torch.zeros(skip.shape, dtype=dtype, device=skip.device).masked_fill(~skip, NEG_INF)
+
+
+@torch.no_grad()
+def _alphas(emit: Tensor, skip: Tensor, in_len: Tensor) -> tuple[Tensor, Tensor]:
+    """α at every frame ``[T, N, L]`` (-inf past each input length) and α at each sequence's
+    last frame. The recursion starts from α_{-1} = (0, -inf, …), which makes the general
+    step give the usual initialisation at t = 0 and is the answer for empty inputs; each
+    step reads α_{t-1}(s-1) and α_{t-1}(s-2) as views of one buffer padded with -inf."""
+    T, N, L = emit.shape
+    skip_add = _skip_add(skip, emit.dtype)
+    padded = torch.full((N, L + 2), NEG_INF, dtype=emit.dtype, device=emit.device)
+    padded[:, 2] = 0.0
+    alphas = torch.empty((T + 1, N, L), dtype=emit.dtype, device=emit.device)
+    alphas[0] = padded[:, 2:]
+    for t in range(T):
+        moved = torch.logaddexp(padded[:, 2:], padded[:, 1:-1])
+        alphas[t + 1] = torch.logaddexp(moved, padded[:, :-2] + skip_add).add_(emit[t])
+        padded[:, 2:] = alphas[t + 1]
+    last = alphas.gather(0, in_len[None, :, None].expand(1, N, L)).squeeze(0)
+    active = torch.arange(T, device=emit.device)[:, None] < in_len[None, :]
+    return alphas[1:].masked_fill_(~active[..., None], NEG_INF), last
+
+
+@torch.no_grad()
+def _betas(emit: Tensor, skip: Tensor, in_len: Tensor, tgt_len: Tensor) -> Tensor:
+    """β at every frame ``[T, N, L]``: β_t(s) = u(s) ⊕ u(s+1) ⊕ [skip into s+2] u(s+2) with
+    u = β_{t+1} + y_{t+1}, α's step mirrored, started at each sequence's last frame from the
+    two final positions; -inf past the input length."""
+    T, N, L = emit.shape
+    positions = torch.arange(L, device=emit.device)
+    ends = (positions == 2 * tgt_len[:, None]) | (
+        (positions == 2 * tgt_len[:, None] - 1) & (tgt_len[:, None] > 0)
+    )
+    start = torch.zeros(ends.shape, dtype=emit.dtype, device=emit.device)
+    start = start.masked_fill(~ends, NEG_INF)
+    into = torch.zeros_like(skip)
+    into[:, :-2] = skip[:, 2:]  # into[s]: may a path skip from s to s + 2?
+    skip_add = _skip_add(into, emit.dtype)
+    betas = torch.full_like(emit, NEG_INF)
+    padded = torch.full((N, L + 2), NEG_INF, dtype=emit.dtype, device=emit.device)
+    beta = padded[:, :L].clone()
+    for t in range(T - 1, -1, -1):
+        if t < T - 1:
+            torch.add(beta, emit[t + 1], out=padded[:, :L])
+            moved = torch.logaddexp(padded[:, :L], padded[:, 1:-1])
+            beta = torch.logaddexp(moved, padded[:, 2:] + skip_add)
+        beta = torch.where((t == in_len - 1)[:, None], start, beta)
+        betas[t] = beta
+    return betas
+
+
+def _final(alpha: Tensor, tgt_len: Tensor) -> Tensor:
+    """log p(l | x) = α(2S) ⊕ α(2S-1), the latter only when S > 0."""
+    last = alpha.gather(1, (2 * tgt_len)[:, None]).squeeze(1)
+    before = alpha.gather(1, (2 * tgt_len - 1).clamp_min(0)[:, None]).squeeze(1)
+    before = torch.where(tgt_len > 0, before, torch.full_like(before, NEG_INF))
+    return torch.logaddexp(last, before)
+
+
+def _occupation(alphas: Tensor, betas: Tensor, log_likelihood: Tensor) -> Tensor:
+    """γ_t(s) = exp(α_t(s) + β_t(s) - log p(l | x)); zero for labellings with no alignment."""
+    feasible = torch.isfinite(log_likelihood)
+    log_gamma = alphas + betas - torch.where(feasible, log_likelihood, 0.0)[None, :, None]
+    return log_gamma.masked_fill(~feasible[None, :, None], NEG_INF).exp()
+
+
+class _NegativeLogLikelihood(torch.autograd.Function):
+    r"""-log p(l | x) per sequence by the α recursion, with Graves et al.'s gradient (eq. 16)
+    from the β recursion: :math:`∂(-\log p)/∂y_t(k) = -\sum_{s: l'_s = k} γ_t(s)`, computed
+    without autograd's record of the T-step recursion."""
+
+    @staticmethod
+    def forward(ctx, log_probs, ext, skip, in_len, tgt_len):  # type: ignore[override]
+        emit = _emissions(log_probs, ext)
+        alphas, alpha = _alphas(emit, skip, in_len)
+        log_likelihood = _final(alpha, tgt_len)
+        ctx.save_for_backward(log_probs, ext, skip, in_len, tgt_len, emit, alphas, log_likelihood)
+        return -log_likelihood
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        log_probs, ext, skip, in_len, tgt_len, emit, alphas, log_likelihood = ctx.saved_tensors
+        gamma = _occupation(alphas, _betas(emit, skip, in_len, tgt_len), log_likelihood)
+        index = ext.unsqueeze(0).expand_as(gamma)
+        grad_log_probs = torch.zeros_like(log_probs).scatter_add_(2, index, -gamma)
+        return grad_log_probs * grad[None, :, None], None, None, None, None
+
+
+def ctc_loss(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths: Lengths,
+    target_lengths: Lengths,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> Tensor:
+    r"""The CTC loss :math:`-\log p(l \mid x)`, as :func:`torch.nn.functional.ctc_loss`.
+
+    ``log_probs`` is ``[T, N, C]`` (log-softmax outputs), ``targets`` padded ``[N, S]`` or the
+    N targets concatenated in 1-D, the lengths tensors or sequences of N integers.
+    ``reduction``: ``"none"`` gives ``[N]``, ``"sum"`` their sum, ``"mean"`` the batch mean of
+    each loss divided by its target length (at least 1). Labellings no alignment reaches
+    (input too short) have loss +∞; ``zero_infinity`` turns those into 0 with zero gradient.
+    The gradient is the exact one w.r.t. ``log_probs``; torch's adds :math:`e^{y_t(k)}` (it
+    presumes a log-softmax), a term that log-softmax's backward removes, so the gradients of
+    the logits agree.
+
+    >>> lp = torch.tensor([[0.5, 0.5], [0.5, 0.5]]).log().unsqueeze(1)  # T = 2, N = 1, C = 2
+    >>> ctc_loss(lp, torch.tensor([[1]]), [2], [1], reduction="none").neg().exp()
+    tensor([0.7500])
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduction!r}; choose from {', '.join(REDUCTIONS)}")
+    padded, in_len, tgt_len = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
+    ext, skip = _extend(padded, blank)
+    loss = _NegativeLogLikelihood.apply(log_probs, ext, skip, in_len, tgt_len)
+    if zero_infinity:
+        loss = torch.where(loss == math.inf, torch.zeros_like(loss), loss)
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return (loss / tgt_len.clamp_min(1).to(loss.dtype)).mean()
+
+
+def ctc_alpha_beta(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths: Lengths,
+    target_lengths: Lengths,
+    blank: int = 0,
+) -> CTCLattice:
+    r"""The forward and backward variables :math:`α_t(s)` and :math:`β_t(s)` of each
+    sequence (arguments as :func:`ctc_loss`). α includes frame t's emission, β does not, so
+    :math:`\bigoplus_s α_t(s) + β_t(s) = \log p(l \mid x)` at every frame t < T_n.
+
+    >>> lp = torch.full((3, 1, 2), 0.5).log()
+    >>> lat = ctc_alpha_beta(lp, torch.tensor([[1]]), [3], [1])
+    >>> torch.logsumexp(lat.log_alpha + lat.log_beta, dim=2).squeeze(1) - lat.log_likelihood
+    tensor([0., 0., 0.])
+    """
+    padded, in_len, tgt_len = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
+    ext, skip = _extend(padded, blank)
+    emit = _emissions(log_probs, ext)
+    log_alpha, alpha = _alphas(emit, skip, in_len)
+    log_likelihood = _final(alpha, tgt_len)
+    log_beta = _betas(emit, skip, in_len, tgt_len)
+    return CTCLattice(log_alpha, log_beta, log_likelihood, ext, in_len, tgt_len)
+
+
+def ctc_posteriors(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths: Lengths,
+    target_lengths: Lengths,
+    blank: int = 0,
+) -> Tensor:
+    r"""Occupation probabilities :math:`γ_t(s) = \exp(α_t(s) + β_t(s) - \log p(l \mid x))`
+    of the extended positions, ``[T, N, 2S+1]``: each frame t < T_n sums to 1 over s; frames
+    past the input length and labellings with no alignment are all zeros.
+
+    >>> lp = torch.full((2, 1, 2), 0.5).log()
+    >>> ctc_posteriors(lp, torch.tensor([[1]]), [2], [1])[:, 0]
+    tensor([[0.3333, 0.6667, 0.0000],
+            [0.0000, 0.6667, 0.3333]])
+    """
+    lat = ctc_alpha_beta(log_probs, targets, input_lengths, target_lengths, blank)
+    return _occupation(lat.log_alpha, lat.log_beta, lat.log_likelihood)
+
+
+def _check_decode(log_probs: Tensor, input_lengths: Lengths, blank: int) -> Tensor:
+    if not isinstance(log_probs, Tensor) or log_probs.dim() != 3:
+        shape = tuple(log_probs.shape) if isinstance(log_probs, Tensor) else type(log_probs)
+        raise ValueError(f"log_probs must be a 3-D tensor [T, N, C], got {shape}")
+    T, N, C = log_probs.shape
+    if not 0 <= blank < C:
+        raise ValueError(f"blank must be a class index in [0, {C}), got {blank}")
+    in_len = _lengths(input_lengths, "input_lengths", N, log_probs.device)
+    if (in_len > T).any():
+        raise ValueError(f"input_lengths must be at most T = {T}, got {in_len.tolist()}")
+    return in_len
+
+
+def greedy_decode(log_probs: Tensor, input_lengths: Lengths, blank: int = 0) -> list[list[int]]:
+    """Best-path decoding: the most probable class of each frame, repeats merged, blanks
+    dropped (not the most probable labelling, which sums over paths).
+
+    >>> lp = torch.tensor([[0, 1, 1, 0, 2, 2]]).T.unsqueeze(2).eq(torch.arange(3)).float().log()
+    >>> greedy_decode(lp, [6])
+    [[1, 2]]
+    """
+    in_len = _check_decode(log_probs, input_lengths, blank)
+    best = log_probs.argmax(2).T.tolist()  # [N, T]
+    out = []
+    for path, n in zip(best, in_len.tolist(), strict=True):
+        labels, prev = [], None
+        for k in path[:n]:
+            if k != prev and k != blank:
+                labels.append(k)
+            prev = k
+        out.append(labels)
+    return out
+
+
+def _logadd(a: float, b: float) -> float:
+    if a == NEG_INF:
+        return b
+    if b == NEG_INF:
+        return a
+    m = max(a, b)
+    return m + math.log1p(math.exp(-abs(a - b)))
+
+
+def prefix_beam_search(
+    log_probs: Tensor, input_lengths: Lengths, beam_width: int = 8, blank: int = 0
+) -> list[tuple[list[int], float]]:
+    r"""Hannun's CTC prefix beam search: per sequence, the best labelling found and its log
+    probability :math:`\log p(l \mid x)`.
+
+    Each prefix keeps two log scores, of the paths ending in a blank (:math:`p_b`) and in
+    its last label (:math:`p_{nb}`); at each frame, a blank or a repeat of the last label
+    keeps the prefix, a new label extends it (a repeat extends it only after a blank), and
+    the ``beam_width`` prefixes of highest :math:`p_b \oplus p_{nb}` survive. With a beam as
+    wide as the number of prefixes the search is exact.
+
+    >>> lp = torch.tensor([[0.6, 0.4], [0.6, 0.4]]).log().unsqueeze(1)
+    >>> [(labels, round(score, 4)) for labels, score in prefix_beam_search(lp, [2])]
+    [([1], -0.4463)]
+    """
+    if beam_width < 1:
+        raise ValueError(f"beam_width must be at least 1, got {beam_width}")
+    in_len = _check_decode(log_probs, input_lengths, blank)
+    C = log_probs.shape[2]
+    table = log_probs.detach().double().transpose(0, 1).tolist()  # [N, T, C]
+    results = []
+    for frames, n in zip(table, in_len.tolist(), strict=True):
+        beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, NEG_INF)}
+        for y in frames[:n]:
+            nxt: dict[tuple[int, ...], list[float]] = {}
+
+            def cell(prefix: tuple[int, ...], table=nxt) -> list[float]:
+                return table.setdefault(prefix, [NEG_INF, NEG_INF])
+
+            for prefix, (pb, pnb) in beams.items():
+                total = _logadd(pb, pnb)
+                stay = cell(prefix)
+                stay[0] = _logadd(stay[0], total + y[blank])
+                last = prefix[-1] if prefix else None
+                for k in range(C):
+                    if k == blank:
+                        continue
+                    grown = cell((*prefix, k))
+                    if k == last:
+                        stay[1] = _logadd(stay[1], pnb + y[k])
+                        grown[1] = _logadd(grown[1], pb + y[k])
+                    else:
+                        grown[1] = _logadd(grown[1], total + y[k])
+            ranked = sorted(nxt.items(), key=lambda item: -_logadd(*item[1]))
+            beams = {prefix: (pb, pnb) for prefix, (pb, pnb) in ranked[:beam_width]}
+        best, (pb, pnb) = max(beams.items(), key=lambda item: _logadd(*item[1]))
+        results.append((list(best), _logadd(pb, pnb)))
+    return results
