@@ -162,14 +162,14 @@ def _alphas(emit: Tensor, skip: Tensor, in_len: Tensor) -> tuple[Tensor, Tensor]
     step reads α_{t-1}(s-1) and α_{t-1}(s-2) as views of one buffer padded with -inf."""
     T, N, L = emit.shape
     skip_add = _skip_add(skip, emit.dtype)
-    padded = torch.full((N, L + 2), NEG_INF, dtype=emit.dtype, device=emit.device)
-    padded[:, 2] = 0.0
-    alphas = torch.empty((T + 1, N, L), dtype=emit.dtype, device=emit.device)
-    alphas[0] = padded[:, 2:]
+    padded = torch.full((T + 1, N, L + 2), NEG_INF, dtype=emit.dtype, device=emit.device)
+    padded[0, :, 2] = 0.0
     for t in range(T):
-        moved = torch.logaddexp(padded[:, 2:], padded[:, 1:-1])
-        alphas[t + 1] = torch.logaddexp(moved, padded[:, :-2] + skip_add).add_(emit[t])
-        padded[:, 2:] = alphas[t + 1]
+        prev, new = padded[t], padded[t + 1, :, 2:]
+        torch.logaddexp(prev[:, 2:], prev[:, 1:-1], out=new)
+        torch.logaddexp(new, prev[:, :-2] + skip_add, out=new)
+        new.add_(emit[t])
+    alphas = padded[:, :, 2:]
     last = alphas.gather(0, in_len[None, :, None].expand(1, N, L)).squeeze(0)
     active = torch.arange(T, device=emit.device)[:, None] < in_len[None, :]
     return alphas[1:].masked_fill_(~active[..., None], NEG_INF), last
@@ -192,14 +192,14 @@ def _betas(emit: Tensor, skip: Tensor, in_len: Tensor, tgt_len: Tensor) -> Tenso
     skip_add = _skip_add(into, emit.dtype)
     betas = torch.full_like(emit, NEG_INF)
     padded = torch.full((N, L + 2), NEG_INF, dtype=emit.dtype, device=emit.device)
-    beta = padded[:, :L].clone()
+    starts = torch.arange(T, device=emit.device)[:, None] == in_len[None, :] - 1
     for t in range(T - 1, -1, -1):
+        beta = betas[t]
         if t < T - 1:
-            torch.add(beta, emit[t + 1], out=padded[:, :L])
-            moved = torch.logaddexp(padded[:, :L], padded[:, 1:-1])
-            beta = torch.logaddexp(moved, padded[:, 2:] + skip_add)
-        beta = torch.where((t == in_len - 1)[:, None], start, beta)
-        betas[t] = beta
+            torch.add(betas[t + 1], emit[t + 1], out=padded[:, :L])
+            torch.logaddexp(padded[:, :L], padded[:, 1:-1], out=beta)
+            torch.logaddexp(beta, padded[:, 2:] + skip_add, out=beta)
+        beta.copy_(torch.where(starts[t][:, None], start, beta))
     return betas
 
 
