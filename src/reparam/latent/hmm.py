@@ -201,22 +201,23 @@ def viterbi(
     tensor([[0, 0, 0]])
     """
     lengths, mask = _check(log_pi, log_A, log_b, lengths)
-    log_b = log_b.masked_fill(~mask[..., None], 0.0)
-    B, T, _ = log_b.shape
-    delta = log_pi + log_b[:, 0]
-    pointers = []
+    B, T, K = log_b.shape
+    active = mask.T.contiguous()
+    into = log_A.T.contiguous()  # into[k, j] = log A[j, k]
+    deltas = torch.empty((T, B, K), dtype=log_b.dtype, device=log_b.device)
+    deltas[0] = log_pi + log_b[:, 0]
     for t in range(1, T):
-        best, arg = torch.max(delta[:, :, None] + log_A, dim=1)
-        delta = torch.where(mask[:, t, None], best + log_b[:, t], delta)
-        pointers.append(arg)
-    score, state = torch.max(delta, dim=-1)
-    path = torch.full((B, T), -1, dtype=torch.long, device=log_b.device)
+        best = (deltas[t - 1, :, None, :] + into).amax(-1) + log_b[:, t]
+        torch.where(active[t, :, None], best, deltas[t - 1], out=deltas[t])
+    score, state = torch.max(deltas[-1], dim=-1)
+    # Back-pointers are recomputed for the chosen state only: B·K work a step, not B·K·K.
+    path = torch.empty((T, B), dtype=torch.long, device=log_b.device)
     for t in range(T - 1, -1, -1):
-        path[:, t] = torch.where(mask[:, t], state, -1)
+        path[t] = state
         if t > 0:
-            previous = pointers[t - 1].gather(1, state[:, None])[:, 0]
-            state = torch.where(mask[:, t], previous, state)
-    return path, score
+            previous = (deltas[t - 1] + into[state]).argmax(-1)
+            state = torch.where(active[t], previous, state)
+    return path.T.masked_fill(~mask, -1), score
 
 
 # --------------------------------------------------------------------------- the model
