@@ -10,6 +10,7 @@ from reparam import (
     latent,
     models,
     objectives,
+    transport,
 )
 from reparam.estimators import (
     Enumerate,
@@ -44,4 +45,5 @@ __all__ = [
     "latent",
     "models",
     "objectives",
+    "transport",
 ]

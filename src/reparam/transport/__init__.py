@@ -1,0 +1,35 @@
+"""Optimal transport: the exact Kantorovich LP with its dual, log-domain Sinkhorn, the
+Sinkhorn divergence, closed-form 1-D Wasserstein distances, and WGAN critic losses."""
+
+from reparam.transport.kantorovich import TransportResult, kantorovich
+from reparam.transport.sinkhorn import (
+    SinkhornResult,
+    sinkhorn,
+    sinkhorn_divergence,
+    wasserstein_1d,
+)
+from reparam.transport.wgan import (
+    CRITIC_CONSTRAINTS,
+    clip_weights_,
+    critic_loss,
+    critic_step,
+    generator_loss,
+    gradient_penalty,
+    lipschitz_estimate,
+)
+
+__all__ = [
+    "CRITIC_CONSTRAINTS",
+    "SinkhornResult",
+    "TransportResult",
+    "clip_weights_",
+    "critic_loss",
+    "critic_step",
+    "generator_loss",
+    "gradient_penalty",
+    "kantorovich",
+    "lipschitz_estimate",
+    "sinkhorn",
+    "sinkhorn_divergence",
+    "wasserstein_1d",
+]
