@@ -83,6 +83,20 @@ class SinkhornResult(NamedTuple):
     converged: bool
 
 
+def _broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """``torch.broadcast_shapes`` (RuntimeError if they do not broadcast) in plain Python: the
+    torch function imports sympy on its first call, which costs about half a second."""
+    ndim = max((len(shape) for shape in shapes), default=0)
+    out = [1] * ndim
+    for shape in shapes:
+        for k, size in enumerate(shape, ndim - len(shape)):
+            if size != 1:
+                if out[k] not in (1, size):
+                    raise RuntimeError(f"shapes {shapes} do not broadcast")
+                out[k] = size
+    return tuple(out)
+
+
 def _log_weights(w: Tensor) -> Tensor:
     """log w with log 0 = −inf and no NaN gradient at the zeros."""
     positive = w > 0
@@ -90,11 +104,58 @@ def _log_weights(w: Tensor) -> Tensor:
     return torch.where(positive, logs, torch.full_like(w, -math.inf))
 
 
+def _neg_logsumexp_into(shift: Tensor, M: Tensor, M_min: Tensor, buffer: Tensor) -> Tensor:
+    """:math:`-\\log\\sum_k e^{s_k - M_{rk}}` [..., r] for ``shift`` s [..., k] and a contiguous
+    ``M`` [..., r, k] whose minimum over (r, k) is ``M_min`` [..., 1, 1], reducing over the
+    contiguous last axis with ``buffer`` (shaped like ``M``) as scratch: no n × m allocation.
+
+    First with one shift per problem, :math:`c = \\max_k s_k - \\min M` ≥ every exponent (so
+    nothing overflows; two passes over n × m fewer than a per-row maximum); if some row's sum
+    comes out below 1e-200 (its terms near underflow) or is not finite, again with the
+    per-row maximum, as ``torch.logsumexp`` does. (Off the CPU only the latter: the checks
+    would synchronise with the device.)"""
+    top = shift.amax(-1, keepdim=True).unsqueeze(-1) - M_min  # [..., 1, 1]
+    if M.device.type == "cpu" and bool(top.isfinite().all()):
+        torch.sub((shift.unsqueeze(-2) - top), M, out=buffer)
+        sums = buffer.exp_().sum(-1)
+        if bool((sums >= 1e-200).all()) and bool(sums.isfinite().all()):
+            return sums.log_().add_(top.squeeze(-1)).neg_()
+    torch.sub(shift.unsqueeze(-2), M, out=buffer)
+    top = buffer.amax(-1, keepdim=True)
+    top = torch.where(top.isinf(), torch.zeros_like(top), top)
+    buffer.sub_(top).exp_()
+    return buffer.sum(-1).log_().add_(top.squeeze(-1)).neg_()
+
+
+def _iterate_no_grad(
+    u: Tensor, la: Tensor, lb: Tensor, C_eps: Tensor, a: Tensor, max_iter: int, tol: float
+) -> tuple[Tensor, Tensor, int, float]:
+    """:func:`_iterate` without autograd, for speed: both updates reduce over a contiguous
+    last axis (of C/ε and of a contiguous copy of its transpose) into one reused buffer."""
+    C_rows = C_eps.contiguous()
+    C_cols = C_eps.transpose(-1, -2).contiguous()
+    C_min = C_rows.amin((-2, -1), keepdim=True)
+    buffer = torch.empty_like(C_rows)
+    buffer_t = buffer.view(C_cols.shape)  # the same storage, [..., m, n]
+    err = math.inf
+    for it in range(1, max_iter + 1):
+        v = _neg_logsumexp_into(u + la, C_cols, C_min, buffer_t)
+        u_next = _neg_logsumexp_into(v + lb, C_rows, C_min, buffer)
+        err = (a * torch.expm1(u - u_next).abs_()).sum(-1).max().item()
+        if err < tol or it == max_iter:
+            return u, v, it, err
+        u = u_next
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _iterate(
     u: Tensor, la: Tensor, lb: Tensor, C_eps: Tensor, a: Tensor, max_iter: int, tol: float
 ) -> tuple[Tensor, Tensor, int, float]:
     """Log-domain Sinkhorn on scaled potentials u = f/ε, v = g/ε, from ``u``; returns (u, v)
     with exact column marginals, the iterations used and the row-marginal L1 error."""
+    if not torch.is_grad_enabled() or not any(t.requires_grad for t in (u, la, lb, C_eps, a)):
+        with torch.no_grad():
+            return _iterate_no_grad(u, la, lb, C_eps, a, max_iter, tol)
     err = math.inf
     for it in range(1, max_iter + 1):
         v = -torch.logsumexp((u + la).unsqueeze(-1) - C_eps, dim=-2)
@@ -160,7 +221,7 @@ def sinkhorn(
             f"C must have shape [..., len(a), len(b)] = [..., {n}, {m}], got {tuple(C.shape)}"
         )
     try:
-        batch = torch.broadcast_shapes(a.shape[:-1], b.shape[:-1], C.shape[:-2])
+        batch = _broadcast_shapes(a.shape[:-1], b.shape[:-1], C.shape[:-2])
     except RuntimeError as e:
         raise ValueError(
             f"batch shapes of a {tuple(a.shape)}, b {tuple(b.shape)} and C {tuple(C.shape)} "
@@ -289,7 +350,7 @@ def wasserstein_1d(x: Any, y: Any, p: float = 1, a: Any = None, b: Any = None) -
     n, m = x.shape[-1], y.shape[-1]
     if a is None and b is None and n == m:
         try:
-            batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+            batch = _broadcast_shapes(x.shape[:-1], y.shape[:-1])
         except RuntimeError as e:
             raise ValueError(f"batch shapes of x {x.shape} and y {y.shape} differ") from e
         xs = x.expand(*batch, n).sort(-1).values
@@ -303,7 +364,7 @@ def wasserstein_1d(x: Any, y: Any, p: float = 1, a: Any = None, b: Any = None) -
     check_marginal(a, "a")
     check_marginal(b, "b")
     try:
-        batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1], a.shape[:-1], b.shape[:-1])
+        batch = _broadcast_shapes(x.shape[:-1], y.shape[:-1], a.shape[:-1], b.shape[:-1])
     except RuntimeError as e:
         raise ValueError("batch shapes of x, y, a and b do not broadcast") from e
     x, a = x.expand(*batch, n), a.expand(*batch, n)

@@ -1,0 +1,371 @@
+"""Log-domain Sinkhorn: ``reparam.transport.sinkhorn`` against POT's ``sinkhorn_log``.
+
+Problems: n = 500, 1000, 2000 points drawn uniformly in [0, 1]² (two fixed-seed clouds X, Y
+of n points each, ``--sizes``), uniform weights, the squared Euclidean cost
+:math:`C_{ij} = \\lVert x_i - y_j\\rVert^2` divided by its maximum (so C ∈ [0, 1] and ε is
+relative to the largest cost), ε ∈ {0.1, 0.01} (``--eps``), float64.
+
+Contenders, all log-domain and all given the same tolerance ``--tol`` (default 1e-9):
+
+- ``reparam``: ``sinkhorn(a, b, C, eps, tol=tol, max_iter=...)`` on torch tensors;
+- ``POT torch``: ``ot.sinkhorn2(a, b, C, eps, method="sinkhorn_log", stopThr=tol,
+  numItermax=...)`` on the same torch tensors (POT's torch backend, same device);
+- ``POT numpy``: the same call on NumPy arrays (POT's NumPy backend, always on the CPU).
+
+The stopping rules differ. POT checks every 10 iterations the L2 norm of the column-marginal
+violation :math:`\\lVert γ^\\top\\mathbf 1 - b\\rVert_2` (its rows are exact after its last
+update); reparam checks every iteration the L1 norm of the row-marginal violation
+:math:`\\lVert γ\\mathbf 1 - a\\rVert_1` (its columns are exact), which for the same tolerance is
+stricter (L1 ≥ L2, by up to √n). The iteration counts therefore differ, so the tables give both
+the time to the tolerance and the time per iteration, and, for each contender, the cost
+:math:`\\langle C, γ\\rangle` it returned and its relative distance to a reference cost
+computed (untimed) by reparam at tolerance 1e-12: equal accuracy shows there. The time per
+iteration is the median time of a call divided by its iterations, so it includes each
+call's fixed costs (input checks, the final plan and cost; POT: its own set-up).
+
+Timing: every contender is warmed up by a 3-iteration solve of the same problem, then
+``--repeats`` rounds (default 3) time each contender once, the order rotating from round to
+round; on CUDA the device is synchronized before each clock reading. A time is the median over
+the rounds; ratios compare medians, POT ÷ reparam (higher = reparam faster). ``--threads`` sets
+torch's threads and, through threadpoolctl, NumPy's.
+
+POT is optional (``pip install pot``); without it only reparam is timed and the output says why.
+
+Run from the repository root::
+
+    OMP_NUM_THREADS=1 python benchmarks/sinkhorn.py --threads 1    # ~3 min on one CPU core
+    python benchmarks/sinkhorn.py --quick                          # smoke test, n = 200
+    python benchmarks/sinkhorn.py --device cuda --sizes 1000,4000
+
+It writes ``DIR/sinkhorn.json`` (settings, machine, versions, every round's time, iterations
+and costs) and ``DIR/sinkhorn.md`` (the table, also printed); DIR defaults to
+``benchmarks/results``. Timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+from machine_info import cores, machine
+
+from reparam.train.distributed import resolve_device
+from reparam.transport import sinkhorn
+
+SEED = 0
+SIZES = (500, 1000, 2000)
+EPSILONS = (0.1, 0.01)
+TOL = 1e-9
+REFERENCE_TOL = 1e-12
+MAX_ITER = 100_000
+REPEATS = 3
+WARMUP_ITER = 3
+QUICK_SIZES = (200,)
+QUICK_REPEATS = 2
+
+OURS, POT_TORCH, POT_NUMPY = "reparam", "POT torch", "POT numpy"
+
+
+# ---------------------------------------------------------------------------- peers
+
+
+def import_pot() -> tuple[ModuleType | None, str]:
+    """POT, and its version or why it could not be imported."""
+    try:
+        import ot
+    except Exception as error:  # ImportError, or a dependency broken here
+        return None, f"missing ({type(error).__name__}: {error})"
+    return ot, version("pot")
+
+
+def available(found: str) -> bool:
+    return not found.startswith("missing")
+
+
+# ---------------------------------------------------------------------------- timing
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds(run: Callable[[], object], device: torch.device) -> float:
+    """Wall time of one call, the device synchronized before both clock readings."""
+    synchronize(device)
+    start = time.perf_counter()
+    run()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def interleaved(
+    contenders: dict[str, tuple[Callable[[], object], torch.device]], repeats: int
+) -> dict[str, list[float]]:
+    """Seconds per call of each contender in each of ``repeats`` rounds, the order rotating."""
+    names = list(contenders)
+    rounds: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            rounds[name].append(seconds(*contenders[name]))
+    return rounds
+
+
+# ---------------------------------------------------------------------------- problems
+
+
+def problem(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Uniform weights a, b [n] and the squared Euclidean cost [n, n] scaled to max 1."""
+    rng = np.random.default_rng(SEED)
+    X, Y = rng.random((n, 2)), rng.random((n, 2))
+    C = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+    w = np.full(n, 1.0 / n)
+    return w, w.copy(), C / C.max()
+
+
+def run_case(
+    n: int, eps: float, tol: float, repeats: int, device: torch.device, ot: ModuleType | None
+) -> dict[str, object]:
+    a_np, b_np, C_np = problem(n)
+    a, b, C = (torch.as_tensor(x, device=device) for x in (a_np, b_np, C_np))
+    cpu = torch.device("cpu")
+    out: dict[str, tuple[float, int]] = {}  # name -> (cost, iterations)
+
+    def ours(max_iter: int = MAX_ITER) -> None:
+        res = sinkhorn(a, b, C, eps, tol=tol, max_iter=max_iter)
+        out[OURS] = (float(res.cost), res.iterations)
+
+    contenders: dict[str, tuple[Callable[..., None], torch.device]] = {OURS: (ours, device)}
+    if ot is not None:
+
+        def pot(name: str, a_: object, b_: object, C_: object) -> Callable[..., None]:
+            def run(max_iter: int = MAX_ITER) -> None:
+                value, log = ot.sinkhorn2(
+                    a_,
+                    b_,
+                    C_,
+                    eps,
+                    method="sinkhorn_log",
+                    stopThr=tol,
+                    numItermax=max_iter,
+                    log=True,
+                    warn=False,
+                )
+                out[name] = (float(value), int(log["niter"]))
+
+            return run
+
+        contenders[POT_TORCH] = (pot(POT_TORCH, a, b, C), device)
+        contenders[POT_NUMPY] = (pot(POT_NUMPY, a_np, b_np, C_np), cpu)
+
+    for run, dev in contenders.values():  # warm-up: a short solve of the same problem
+        run(WARMUP_ITER)
+        synchronize(dev)
+    rounds = interleaved(contenders, repeats)
+    reference = sinkhorn(a, b, C, eps, tol=REFERENCE_TOL, max_iter=MAX_ITER)
+    ref_cost = float(reference.cost)
+
+    times: dict[str, dict[str, object]] = {}
+    for name, r in rounds.items():
+        cost, iterations = out[name]
+        median = statistics.median(r)
+        times[name] = {
+            "device": contenders[name][1].type,
+            "median_s": median,
+            "min_s": min(r),
+            "max_s": max(r),
+            "rounds_s": [round(s, 6) for s in r],
+            "iterations": iterations,
+            "ms_per_iteration": 1e3 * median / iterations,
+            "cost": cost,
+            "cost_relative_error": abs(cost - ref_cost) / abs(ref_cost),
+        }
+    result: dict[str, object] = {
+        "n": n,
+        "eps": eps,
+        "tol": tol,
+        "reference_cost": ref_cost,
+        "reference_iterations": reference.iterations,
+        "times": times,
+    }
+    for name in (POT_TORCH, POT_NUMPY):
+        if name in times:
+            mine, theirs = times[OURS], times[name]
+            result[f"{name} ÷ reparam"] = {
+                "time": theirs["median_s"] / mine["median_s"],  # type: ignore[operator]
+                "per_iteration": theirs["ms_per_iteration"] / mine["ms_per_iteration"],  # type: ignore[operator]
+                "cost_difference": theirs["cost"] - mine["cost"],  # type: ignore[operator]
+            }
+    return result
+
+
+# ---------------------------------------------------------------------------- output
+
+
+def markdown(report: dict[str, object]) -> str:
+    info: dict[str, object] = report["machine"]  # type: ignore[assignment]
+    pot_found: str = report["pot"]  # type: ignore[assignment]
+    settings: dict[str, object] = report["settings"]  # type: ignore[assignment]
+    pot_text = f"POT {pot_found}" if available(pot_found) else "POT not importable"
+    lines = [
+        f"Log-domain Sinkhorn, reparam against POT's `sinkhorn_log`, on {info['device']} "
+        f"({info['device_name']}), torch {info['torch']}, {info['threads']} threads; "
+        f"{pot_text}, NumPy {report['numpy']}.",
+        "",
+        f"n uniform points in [0, 1]² per side, uniform weights, squared Euclidean cost scaled "
+        f"to max 1, float64, tolerance {settings['tol']:g} for all (POT: column-marginal L2 "
+        "error every 10 iterations; reparam: row-marginal L1 error every iteration). Median "
+        f"over {settings['repeats']} interleaved rounds after warm-up. Relative error: of the "
+        f"returned cost ⟨C, γ⟩ against reparam at tolerance {REFERENCE_TOL:g}. Ratio: "
+        "POT ÷ reparam (higher = reparam faster).",
+        "",
+        "| n | ε | contender | device | ms: median (min–max) | iterations | ms / iteration "
+        "| cost | relative error | POT ÷ reparam (time) | POT ÷ reparam (per iteration) |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    summaries = []
+    for case in report["results"]:  # type: ignore[attr-defined]
+        times = case["times"]
+        mine = times[OURS]
+        for name, t in times.items():
+            if name == OURS:
+                total = per_it = "1.00"
+            else:
+                total = f"{t['median_s'] / mine['median_s']:.2f}"
+                per_it = f"{t['ms_per_iteration'] / mine['ms_per_iteration']:.2f}"
+            lines.append(
+                f"| {case['n']} | {case['eps']:g} | {name} | {t['device']} "
+                f"| {t['median_s'] * 1e3:,.1f} ({t['min_s'] * 1e3:,.1f}–{t['max_s'] * 1e3:,.1f}) "
+                f"| {t['iterations']} | {t['ms_per_iteration']:.2f} | {t['cost']:.12f} "
+                f"| {t['cost_relative_error']:.1e} | {total} | {per_it} |"
+            )
+        for name in (POT_TORCH, POT_NUMPY):
+            key = f"{name} ÷ reparam"
+            if key in case:
+                r = case[key]
+                summaries.append(
+                    f"n={case['n']} ε={case['eps']:g} {name}: {r['time']:.2f} "
+                    f"({r['per_iteration']:.2f} per iteration), costs differ by "
+                    f"{r['cost_difference']:.1e}"
+                )
+    lines.append("")
+    if summaries:
+        lines.append(f"Summary (POT ÷ reparam, higher = reparam faster): {'; '.join(summaries)}.")
+    else:
+        lines.append(f"POT not timed, {pot_found}.")
+    lines += ["", f"Total time: {report['elapsed_s']:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite positive number, got {text!r}")
+    return value
+
+
+def listed(kind: Callable[[str], object]) -> Callable[[str], list[object]]:
+    def parse(text: str) -> list[object]:
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return [kind(part) for part in parts]
+
+    return parse
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", type=listed(positive), default=None, help="n, e.g. 500,1000,2000 (default)"
+    )
+    parser.add_argument(
+        "--eps", type=listed(positive_float), default=list(EPSILONS), help="e.g. 0.1,0.01"
+    )
+    parser.add_argument("--tol", type=positive_float, default=TOL, help=f"default {TOL:g}")
+    parser.add_argument("--repeats", type=positive, default=None, help=f"default {REPEATS}")
+    parser.add_argument("--quick", action="store_true", help="n = 200, 2 rounds: a smoke test")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--threads", type=positive, default=None, help="default: the cores usable")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    return parser.parse_args()
+
+
+def thread_limits(threads: int) -> contextlib.AbstractContextManager[object]:
+    """NumPy's BLAS and OpenMP pools limited to ``threads``."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads)
+
+
+def main() -> None:
+    args = parse_args()
+    threads = args.threads or cores()
+    torch.set_num_threads(threads)
+    device = resolve_device(args.device)
+    sizes = args.sizes or list(QUICK_SIZES if args.quick else SIZES)
+    repeats = args.repeats or (QUICK_REPEATS if args.quick else REPEATS)
+    start = time.perf_counter()
+
+    ot, pot_found = import_pot()
+    if ot is None:
+        print(f"POT is not importable, so only reparam is timed: {pot_found}")
+
+    results = []
+    with thread_limits(threads):
+        for n in sizes:
+            for eps in args.eps:
+                print(f"n = {n}, ε = {eps:g} …", flush=True)
+                results.append(run_case(n, eps, args.tol, repeats, device, ot))
+
+    report: dict[str, object] = {
+        "machine": machine(device),
+        "numpy": np.__version__,
+        "pot": pot_found,
+        "settings": {
+            "sizes": sizes,
+            "eps": args.eps,
+            "tol": args.tol,
+            "reference_tol": REFERENCE_TOL,
+            "repeats": repeats,
+            "warmup_iterations": WARMUP_ITER,
+            "dtype": "float64",
+            "cost": "squared Euclidean, divided by its maximum",
+            "quick": args.quick,
+            "threads": threads,
+        },
+        "results": results,
+    }
+    report["elapsed_s"] = round(time.perf_counter() - start, 1)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sinkhorn.json").write_text(json.dumps(report, indent=2) + "\n")
+    table = markdown(report)
+    (args.out / "sinkhorn.md").write_text(table)
+    print(table, end="")
+
+
+if __name__ == "__main__":
+    main()
