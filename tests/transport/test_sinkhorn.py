@@ -211,3 +211,14 @@ def test_bad_inputs() -> None:
         wasserstein_1d(X[:, 0], Y[:, 0], a=a * 0.5)
     with pytest.raises(ValueError, match="non-empty"):
         wasserstein_1d(torch.tensor([]), Y[:, 0])
+
+
+def test_float32_matches_float64_at_small_eps() -> None:
+    """The no-grad loop's single shift per problem must fall back to per-row maxima when
+    float32 terms near underflow (exp(-C/ε) with C/ε up to 100)."""
+    C = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    a, b = torch.tensor([0.5, 0.5]), torch.tensor([0.25, 0.75])
+    single = sinkhorn(a, b, C, eps=0.01)
+    double = sinkhorn(a.double(), b.double(), C.double(), eps=0.01)
+    assert abs(float(single.cost) - float(double.cost)) < 1e-5
+    assert abs(float(double.cost) - 0.25) < 1e-6

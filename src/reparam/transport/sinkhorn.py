@@ -111,14 +111,17 @@ def _neg_logsumexp_into(shift: Tensor, M: Tensor, M_min: Tensor, buffer: Tensor)
 
     First with one shift per problem, :math:`c = \\max_k s_k - \\min M` ≥ every exponent (so
     nothing overflows; two passes over n × m fewer than a per-row maximum); if some row's sum
-    comes out below 1e-200 (its terms near underflow) or is not finite, again with the
+    comes out below tiny^(2/3) of the dtype (1e-205 in float64, 5e-26 in float32: its terms
+    near underflow) or is not finite, again with the
     per-row maximum, as ``torch.logsumexp`` does. (Off the CPU only the latter: the checks
     would synchronise with the device.)"""
     top = shift.amax(-1, keepdim=True).unsqueeze(-1) - M_min  # [..., 1, 1]
     if M.device.type == "cpu" and bool(top.isfinite().all()):
         torch.sub((shift.unsqueeze(-2) - top), M, out=buffer)
         sums = buffer.exp_().sum(-1)
-        if bool((sums >= 1e-200).all()) and bool(sums.isfinite().all()):
+        if bool((sums >= torch.finfo(sums.dtype).tiny ** (2 / 3)).all()) and bool(
+            sums.isfinite().all()
+        ):
             return sums.log_().add_(top.squeeze(-1)).neg_()
     torch.sub(shift.unsqueeze(-2), M, out=buffer)
     top = buffer.amax(-1, keepdim=True)
