@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from reparam.cli import app
 from reparam.data import files
 from reparam.data.registry import load_labelled
-from reparam.diagnostics.bnn_variance import (
+from reparam.experiments.bnn_variance import (
     ESTIMATOR_ORDER,
     NO_NOISE,
     gradient_variances,

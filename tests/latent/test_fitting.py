@@ -11,14 +11,14 @@ import torch
 from typer.testing import CliRunner
 
 from reparam.cli import app
-from reparam.latent.fitting import (
+from reparam.experiments.fitting import (
     ctc_toy_demo,
     label_error_rate,
     match_states,
     parse_rows,
     read_csv,
 )
-from reparam.latent.plots import plot_ctc_alignment, plot_mixture, plot_states
+from reparam.plots.latent import plot_ctc_alignment, plot_mixture, plot_states
 
 runner = CliRunner()
 

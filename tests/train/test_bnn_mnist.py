@@ -5,15 +5,15 @@ import math
 import pytest
 import torch
 
-import reparam.train.bnn_mnist as bnn_mnist
+import reparam.experiments.bnn_mnist as bnn_mnist
 from reparam.bayes import predict
-from reparam.models.bnn import BayesMLP
-from reparam.train.bnn_mnist import (
+from reparam.experiments.bnn_mnist import (
     MNISTConfig,
     load_split,
     predictive_log_probs,
     train_mnist_classifiers,
 )
+from reparam.models.bnn import BayesMLP
 
 
 def test_end_to_end_on_digits(tmp_path) -> None:

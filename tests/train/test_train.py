@@ -8,13 +8,13 @@ import torch
 import torch.multiprocessing as mp
 from typer.testing import CliRunner
 
-import reparam.train.evaluation as evaluate_module
+import reparam.experiments.vae_evaluation as evaluate_module
 from reparam.cli import app
+from reparam.experiments.schedule import BURDA_EPOCHS, burda_stage, learning_rate
+from reparam.experiments.vae import Trainer, train
+from reparam.experiments.vae_config import TrainConfig
 from reparam.objectives import iwae_bound
-from reparam.train import TrainConfig, train
 from reparam.train.distributed import start, stop
-from reparam.train.loop import Trainer
-from reparam.train.schedule import BURDA_EPOCHS, burda_stage, learning_rate
 
 runner = CliRunner()
 

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from reparam.cli import app
 from reparam.data.uci import UCIDataset
-from reparam.train.uci import UCIConfig, UCIResult, budget, held_out_metrics, run_uci, scale
-from reparam.train.uci_table import PUBLISHED, uci_table
+from reparam.experiments.uci import UCIConfig, UCIResult, budget, held_out_metrics, run_uci, scale
+from reparam.experiments.uci_table import PUBLISHED, uci_table
 
 SHARED = Path(os.environ.get("REPARAM_DATA", "/nonexistent"))
 runner = CliRunner()
@@ -64,7 +64,7 @@ class Fixed(torch.nn.Module):
 
 
 def test_metrics_are_in_original_units() -> None:
-    from reparam.train.uci import Scaled
+    from reparam.experiments.uci import Scaled
 
     data = Scaled(
         x=torch.tensor([[[0.5], [-1.0]]]),

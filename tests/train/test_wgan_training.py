@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from reparam.cli import app
 from reparam.data.ring import ring_centres, sample_ring
-from reparam.train.wgan import WGANConfig, exact_w1
+from reparam.experiments.wgan import WGANConfig, exact_w1
 
 runner = CliRunner()
 

@@ -20,7 +20,11 @@ from rich.table import Table
 from reparam.data import files, uci
 from reparam.data.registry import DATASETS, Dataset, load
 
-data_app = typer.Typer(help="Datasets: list them, and verify their files.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Datasets: list them, and verify their files.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 DataDir = Annotated[

@@ -291,8 +291,9 @@ def ctc_alpha_beta(
 
     >>> lp = torch.full((3, 1, 2), 0.5).log()
     >>> lat = ctc_alpha_beta(lp, torch.tensor([[1]]), [3], [1])
-    >>> torch.logsumexp(lat.log_alpha + lat.log_beta, dim=2).squeeze(1) - lat.log_likelihood
-    tensor([0., 0., 0.])
+    >>> gap = torch.logsumexp(lat.log_alpha + lat.log_beta, dim=2).squeeze(1) - lat.log_likelihood
+    >>> bool(gap.abs().max() < 1e-6)
+    True
     """
     padded, in_len, tgt_len = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
     ext, skip = _extend(padded, blank)

@@ -1,67 +1,116 @@
-"""Everything a training run is made of, saved as ``config.json`` in its folder."""
+"""Run settings: one frozen dataclass a trainer, saved as ``config.json`` in its run folder."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+import math
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any, ClassVar, TypeVar
 
-MODELS = ("vae", "iwae", "flow-vae", "cat-vae", "conv-vae")
-SCHEDULES = ("constant", "burda")
+from reparam.train.run_folder import RunError
+
+C = TypeVar("C", bound="RunConfig")
 
 
-@dataclass
-class TrainConfig:
-    """Settings of one run; ``reparam train`` exposes each as an option.
+@dataclass(frozen=True)
+class RunConfig:
+    """The base of every trainer's settings.
 
-    ``model`` picks the architecture and its default objective: ``vae`` (ELBO), ``iwae``
-    (:math:`\\mathcal L_k`), ``flow-vae`` (ELBO through a posterior flow), ``cat-vae`` (ELBO
-    over 20 ten-way categorical latents), ``conv-vae`` (ELBO, convolutional).
+    A subclass lists its fields with their defaults and checks them in ``__post_init__``
+    (:func:`positive`, :func:`finite`, :func:`one_of`). :meth:`to_dict` is what ``config.json``
+    holds: the fields that apply (:meth:`applies`), after every default has been resolved.
+
+    ``ENDS`` name the fields that say where the run ends (``epochs``, ``steps``): the only
+    ones a ``--resume`` may change, besides the ``FREE`` ones, which say how the run is
+    computed rather than what it computes (``device``).
     """
 
-    model: str = "iwae"
-    dataset: str = "digits"
-    data_dir: str | None = None
-    subset: int | None = None
-    layers: int = 1
-    k: int = 5
-    objective: str | None = None
-    estimator: str = "auto"
-    flow: str = "planar"
-    flow_length: int = 10
-    epochs: int = 60
-    batch_size: int = 100
-    lr: float = 1e-3
-    schedule: str = "constant"
-    kl_warmup: int = 0
-    beta: float = 1.0
-    temperature_rate: float = 1e-4
-    eval_k: int = 100
-    device: str = "auto"
-    seed: int = 0
-    out: str = "runs/iwae-digits"
+    ENDS: ClassVar[tuple[str, ...]] = ("epochs",)
+    FREE: ClassVar[tuple[str, ...]] = ("device",)
 
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}.")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}.")
-        if self.layers not in (1, 2):
-            raise ValueError(f"layers must be 1 or 2; got {self.layers}.")
-        for name in ("k", "epochs", "batch_size", "eval_k", "flow_length"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}.")
-        if self.subset is not None and self.subset < 1:
-            raise ValueError(f"subset must be >= 1; got {self.subset}.")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive; got {self.lr}.")
-        if self.objective is None:
-            self.objective = "iwae" if self.model == "iwae" else "elbo"
+    def applies(self, name: str) -> bool:
+        """Whether field ``name`` means something for this run (``flow`` only with a flow)."""
+        return True
 
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=1))
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if self.applies(k)}
 
     @classmethod
-    def load(cls, path: Path) -> TrainConfig:
+    def from_dict(cls: type[C], values: dict[str, Any]) -> C:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in json.loads(path.read_text()).items() if k in known})
+        return cls(**{k: _tuples(v) for k, v in values.items() if k in known})
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+
+    @classmethod
+    def resumed(cls: type[C], saved: dict[str, Any], given: dict[str, Any]) -> C:
+        """The saved run's config with the ``given`` options that may change on resume;
+        any other given option that differs from the saved value is refused, all of them
+        named in one message."""
+        movable = (*cls.ENDS, *cls.FREE)
+        conflicts = [
+            f"--{key.replace('_', '-')} {_show(value)} (the run has {_show(saved.get(key))})"
+            for key, value in given.items()
+            if key not in movable and _plain(value) != _plain(saved.get(key, _plain(value)))
+        ]
+        if conflicts:
+            ends = " and ".join(f"--{e.replace('_', '-')}" for e in cls.ENDS)
+            raise RunError(
+                "--resume keeps the run's settings, but "
+                + "; ".join(conflicts)
+                + f". Only {ends} may change: drop the others, or start a new run (another "
+                f"--out, or --overwrite)"
+            )
+        return cls.from_dict({**saved, **{k: v for k, v in given.items() if k in movable}})
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def positive(name: str, value: float | int | None, *, integer: bool = False) -> None:
+    """``ValueError`` naming ``name`` unless ``value`` is None or a finite number > 0."""
+    if value is None:
+        return
+    if integer and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{name} must be a whole number; got {value!r}")
+    finite(name, value)
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0; got {value}")
+
+
+def non_negative(name: str, value: float | int | None) -> None:
+    if value is None:
+        return
+    finite(name, value)
+    if not value >= 0:
+        raise ValueError(f"{name} must be >= 0; got {value}")
+
+
+def finite(name: str, value: float | int | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value}")
+
+
+def in_range(name: str, value: float | None, low: float, high: float) -> None:
+    """``ValueError`` unless ``low <= value <= high`` (None passes)."""
+    if value is None:
+        return
+    finite(name, value)
+    if not low <= value <= high:
+        raise ValueError(f"{name} must lie in [{low:g}, {high:g}]; got {value}")
+
+
+def one_of(name: str, value: Any, choices: tuple[Any, ...] | list[Any]) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(str, choices))}")

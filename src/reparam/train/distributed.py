@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when present, else CPU; anything else as ``torch.device`` reads it."""
+    """``auto`` → CUDA when present, else CPU; ``cpu``, ``cuda`` or ``cuda:N`` as asked, with a
+    ``ValueError`` naming the choices for anything else or a GPU that is not there.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if not isinstance(name, str) or not DEVICE_PATTERN.fullmatch(name):
+        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda or cuda:N")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("CUDA was asked for but torch sees no GPU; use --device cpu or auto.")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name} was asked for but torch sees no GPU; use cpu or auto")
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {name} does not exist: torch sees {torch.cuda.device_count()} GPU(s)"
+            )
     return torch.device(name)
 
 

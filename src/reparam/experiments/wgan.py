@@ -53,8 +53,8 @@ from torch import Tensor, nn
 
 from reparam.data.registry import load
 from reparam.data.ring import RADIUS, sample_ring
+from reparam.plots.grids import save_grid
 from reparam.train.distributed import resolve_device
-from reparam.train.pictures import save_grid
 from reparam.transport.kantorovich import kantorovich
 from reparam.transport.wgan import (
     CRITIC_CONSTRAINTS,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from reparam.estimators import Estimator, GumbelSoftmax, ScoreFunction
+from reparam.experiments.vae_config import TrainConfig
 from reparam.flows import PosteriorFlow
 from reparam.models import ONE_LAYER, TWO_LAYERS, VAE, CategoricalVAE, ConvVAE, LatentModel
-from reparam.train.config import TrainConfig
 
 
 def build_model(config: TrainConfig, x_dim: int) -> LatentModel:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from reparam.train.config import TrainConfig
-from reparam.train.evaluation import evaluate_saved_run
-from reparam.train.loop import train
+from reparam.experiments.vae import train
+from reparam.experiments.vae_config import TrainConfig
+from reparam.experiments.vae_evaluation import evaluate_saved_run
 
 
 @dataclass(frozen=True)

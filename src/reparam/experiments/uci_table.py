@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reparam.train.uci import UCIResult
+from reparam.experiments.uci import UCIResult
 
 SOURCE = (
     "Hernández-Lobato & Adams (2015), Table 1 (VI: Graves 2011; PBP) and Gal & Ghahramani "

@@ -13,12 +13,12 @@ from rich.progress import Progress
 from torch import Tensor
 
 from reparam.data import load
+from reparam.experiments.vae import random_rows
+from reparam.experiments.vae_build import build_model
+from reparam.experiments.vae_config import TrainConfig
 from reparam.models import LatentModel
-from reparam.train.build import build_model
 from reparam.train.checkpoint import load as load_checkpoint
-from reparam.train.config import TrainConfig
 from reparam.train.distributed import resolve_device
-from reparam.train.loop import random_rows
 
 
 @torch.no_grad()

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from reparam.diagnostics.bnn_variance import (
+from reparam.experiments.bnn_variance import (
     CAVEAT,
     DETERMINISTIC,
     ESTIMATOR_ORDER,

@@ -14,15 +14,15 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from reparam.data import load
+from reparam.experiments.schedule import learning_rate
+from reparam.experiments.vae_build import EstimatorSchedule, build_model, temperature
+from reparam.experiments.vae_config import TrainConfig
 from reparam.models import LatentModel
 from reparam.objectives import KLAnnealing
-from reparam.train import pictures
-from reparam.train.build import EstimatorSchedule, build_model, temperature
+from reparam.plots import vae as pictures
 from reparam.train.checkpoint import load as load_checkpoint
 from reparam.train.checkpoint import save_atomic
-from reparam.train.config import TrainConfig
 from reparam.train.distributed import Ranks, start, stop
-from reparam.train.schedule import learning_rate
 
 COLUMNS = ("epoch", "step", "lr", "beta", "temperature", "train_bound", "valid_bound", "seconds")
 

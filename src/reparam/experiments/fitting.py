@@ -20,7 +20,7 @@ from reparam.data.uci import load_uci
 from reparam.latent.ctc import ctc_loss, greedy_decode
 from reparam.latent.gmm import GaussianMixture
 from reparam.latent.hmm import HMM
-from reparam.latent.plots import plot_ctc_alignment, plot_mixture, plot_states
+from reparam.plots.latent import plot_ctc_alignment, plot_mixture, plot_states
 
 UCI_COLUMNS = {
     "power": [

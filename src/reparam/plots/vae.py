@@ -1,43 +1,16 @@
-"""What a run shows: samples from the prior, reconstructions, and its learning curves."""
+"""What a VAE run shows: samples from the prior, reconstructions, its learning curves."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
 from reparam.models import LatentModel
-
-
-def tile(images: Tensor, columns: int) -> Tensor:
-    """``[N, side²]`` images to one ``[rows·side, columns·side]`` grid with grey 1-pixel gaps."""
-    n, pixels = images.shape
-    side = math.isqrt(pixels)
-    rows = math.ceil(n / columns)
-    grid = torch.full((rows * (side + 1) + 1, columns * (side + 1) + 1), 0.5)
-    for i, image in enumerate(images.view(n, side, side)):
-        r, c = divmod(i, columns)
-        grid[
-            1 + r * (side + 1) : (r + 1) * (side + 1), 1 + c * (side + 1) : (c + 1) * (side + 1)
-        ] = image
-    return grid
-
-
-def save_grid(images: Tensor, columns: int, title: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 6 * math.ceil(len(images) / columns) / columns + 0.4))
-    ax.imshow(tile(images.detach().cpu().float(), columns).numpy(), cmap="gray", vmin=0, vmax=1)
-    ax.set_title(title, fontsize=10)
-    ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+from reparam.plots import pyplot
+from reparam.plots.grids import save_grid
 
 
 @torch.no_grad()
@@ -60,6 +33,7 @@ def draw_reconstructions(model: LatentModel, x: Tensor, path: Path) -> None:
 def draw_curves(rows: Sequence[dict], path: Path) -> None:
     """Training loss and validation bound per epoch."""
     epochs = [r["epoch"] for r in rows]
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(epochs, [-r["train_bound"] for r in rows], label="train −bound (nats)")
     ax.plot(epochs, [-r["valid_bound"] for r in rows], label="valid −bound (nats)")

@@ -1,0 +1,5 @@
+"""The ``reparam`` command line: one module a command (``train`` has one a model)."""
+
+from reparam.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,25 @@
+"""Experiments: the trainers, studies and tables built from the library's algorithms.
+
+Algorithms live in :mod:`reparam.estimators`, :mod:`reparam.objectives`, :mod:`reparam.bayes`,
+:mod:`reparam.latent` and :mod:`reparam.transport`; the code here puts them to work on data and
+writes run folders through :mod:`reparam.train`.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reparam.train import Trainer
+
+# Every trainer the run engine knows, by the name `reparam train NAME` and config.json use.
+TRAINERS: dict[str, str] = {}
+
+
+def trainer_class(name: str) -> type[Trainer]:
+    """The trainer class registered as ``name`` (imported on first use)."""
+    if name not in TRAINERS:
+        raise ValueError(f"unknown trainer {name!r}; known: {', '.join(TRAINERS) or 'none'}")
+    module, _, attribute = TRAINERS[name].partition(":")
+    return getattr(import_module(module), attribute)
