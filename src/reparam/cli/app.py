@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=False, prog_name="reparam")
     except Interrupted as stop:
         errors.print(
-            f"interrupted at {stop.where}; checkpoint saved. Resume with: reparam train "
-            f"{stop.trainer} --out {stop.folder} --resume",
+            f"interrupted at {stop.where}; checkpoint saved. Resume with: reparam "
+            f"{stop.command} --out {stop.folder} --resume",
             markup=False,
             soft_wrap=True,
         )

@@ -14,7 +14,20 @@ if TYPE_CHECKING:
     from reparam.train import Trainer
 
 # Every trainer the run engine knows, by the name `reparam train NAME` and config.json use.
-TRAINERS: dict[str, str] = {}
+# Each helper module defines its trainer class; the names are fixed here so that config.json,
+# load_run and the command line agree.
+TRAINERS: dict[str, str] = {
+    "vae": "reparam.experiments.vae:VAETrainer",
+    "iwae": "reparam.experiments.vae:IWAETrainer",
+    "flow-vae": "reparam.experiments.vae:FlowVAETrainer",
+    "cat-vae": "reparam.experiments.vae:CategoricalVAETrainer",
+    "conv-vae": "reparam.experiments.vae:ConvVAETrainer",
+    "wgan": "reparam.experiments.wgan:WGANTrainer",
+    "bnn-uci": "reparam.experiments.uci:UCITrainer",
+    "bnn-mnist": "reparam.experiments.bnn_mnist:MNISTTrainer",
+    "bnn-variance": "reparam.experiments.bnn_variance:VarianceStudyTrainer",
+    "ctc-demo": "reparam.experiments.ctc_demo:CTCDemoTrainer",
+}
 
 
 def trainer_class(name: str) -> type[Trainer]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -18,15 +18,36 @@ def diagonal_normal(loc: Tensor, scale: Tensor) -> Independent:
 
 
 def mlp(
-    sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh, last: bool = True
+    sizes: Sequence[int],
+    activation: Callable[[], nn.Module] = nn.Tanh,
+    last: bool | nn.Module = True,
+    dropout: float | None = None,
 ) -> nn.Sequential:
-    """Linear layers between consecutive ``sizes``, each followed by ``activation`` (the last
-    one too when ``last``)."""
+    """The one MLP builder: linear layers between consecutive ``sizes``, each hidden one
+    followed by ``activation()`` (and ``nn.Dropout(dropout)`` when given). ``last`` says what
+    follows the output layer: ``True`` the activation too, ``False`` nothing, a module (such
+    as ``nn.Sigmoid()``) that module.
+
+    Example:
+        >>> mlp([4, 8, 2], nn.ReLU, last=False, dropout=0.5)
+        Sequential(
+          (0): Linear(in_features=4, out_features=8, bias=True)
+          (1): ReLU()
+          (2): Dropout(p=0.5, inplace=False)
+          (3): Linear(in_features=8, out_features=2, bias=True)
+        )
+    """
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
-        if last or i < len(sizes) - 2:
+        if i < len(sizes) - 2:
             layers.append(activation())
+            if dropout is not None:
+                layers.append(nn.Dropout(dropout))
+        elif last is True:
+            layers.append(activation())
+        elif isinstance(last, nn.Module):
+            layers.append(last)
     return nn.Sequential(*layers)
 
 

@@ -89,13 +89,16 @@ class Trainer(ABC):
     :meth:`start_period` again. The state must be tensors and plain values (checkpoints load
     with ``weights_only=True``).
 
-    Class attributes: ``name`` (the ``reparam train`` sub-command), ``Config`` (its
+    Class attributes: ``name`` (the trainer, as ``config.json`` records it), ``command``
+    (the command that trains it, e.g. ``"train wgan"``; the Ctrl-C message tells the user to
+    resume with ``reparam COMMAND --out OUT --resume``), ``Config`` (its
     :class:`~reparam.train.RunConfig`), ``unit``, ``monitor`` (the row's column that picks
     ``best.pt``, higher is better; None: no best.pt) and ``outputs`` (the files :meth:`draw`
     writes, which ``--overwrite`` removes).
     """
 
     name: ClassVar[str]
+    command: ClassVar[str] = ""
     Config: ClassVar[type[RunConfig]]
     unit: ClassVar[str] = "epoch"
     monitor: ClassVar[str | None] = None
@@ -166,11 +169,12 @@ class Trainer(ABC):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a run after its checkpoint was saved; :attr:`folder` resumes it."""
+    """Ctrl-C stopped a run after its checkpoint was saved; ``reparam COMMAND --out FOLDER
+    --resume`` continues it."""
 
-    def __init__(self, folder: Path, trainer: str, where: str) -> None:
-        super().__init__(f"interrupted {trainer} at {where}; checkpoint saved in {folder}")
-        self.folder, self.trainer, self.where = folder, trainer, where
+    def __init__(self, folder: Path, command: str, where: str) -> None:
+        super().__init__(f"interrupted at {where}; checkpoint saved in {folder}")
+        self.folder, self.command, self.where = folder, command, where
 
 
 @dataclass(frozen=True)
@@ -399,7 +403,8 @@ class Engine:
     def _interrupted(self) -> Interrupted:
         s = self.state
         where = f"{self.trainer.unit} {s.period + 1}, step {s.step}"
-        return Interrupted(self.folder.path, self.trainer.name, where)
+        command = self.trainer.command or f"train {self.trainer.name}"
+        return Interrupted(self.folder.path, command, where)
 
     @contextmanager
     def _catch_interrupts(self) -> Iterator[None]:
