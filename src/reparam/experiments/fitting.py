@@ -464,7 +464,7 @@ def label_error_rate(decoded: list[list[int]], targets: list[list[int]]) -> floa
 
 
 def ctc_toy_demo(
-    out: str | Path = "docs/latent",
+    out: str | Path = "docs/results/latent",
     steps: int = 400,
     labels: int = 4,
     batch: int = 32,
