@@ -71,7 +71,7 @@ from reparam.train.checkpoint import save_atomic
 from reparam.train.config import RunConfig
 from reparam.train.distributed import Ranks, start, stop
 from reparam.train.progress import RunProgress
-from reparam.train.run_folder import RunFolder
+from reparam.train.run_folder import RunError, RunFolder
 
 
 class Trainer(ABC):
@@ -245,27 +245,18 @@ def run(
     """
     started = time.perf_counter()
     given = config if isinstance(config, dict) else _given(config)
-    ranks = start(str(given.get("device", trainer_class.Config.defaults().get("device", "cpu"))))
     folder = RunFolder(options.out, outputs=trainer_class.outputs)
+    if options.resume:
+        chosen = _resumed_config(trainer_class, folder, given)
+    elif isinstance(config, RunConfig):
+        chosen = config
+    else:
+        chosen = trainer_class.Config.from_dict(given)
+    ranks = start(str(getattr(chosen, "device", "cpu")))
     try:
         if ranks.main:
             folder.acquire(resume=options.resume, overwrite=options.overwrite)
         try:
-            if options.resume:
-                saved = folder.read_config()
-                if saved.get("trainer") not in (None, trainer_class.name):
-                    from reparam.train.run_folder import RunError
-
-                    raise RunError(
-                        f"{folder.path} holds a {saved.get('trainer')} run, not {trainer_class.name}"
-                    )
-                chosen = trainer_class.Config.resumed(saved, given)
-            else:
-                chosen = (
-                    config
-                    if isinstance(config, RunConfig)
-                    else trainer_class.Config.from_dict(given)
-                )
             trainer = trainer_class(chosen, ranks)  # type: ignore[call-arg]
             engine = Engine(trainer, folder, options, ranks)
             history = engine.fit()
@@ -276,6 +267,23 @@ def run(
             folder.release()
     finally:
         stop(ranks)
+
+
+def _resumed_config(
+    trainer_class: type[Trainer], folder: RunFolder, given: dict[str, Any]
+) -> RunConfig:
+    """The saved run's config with the given options that may change (see RunConfig.resumed)."""
+    if not folder.checkpoint_path.exists():
+        raise RunError(
+            f"--resume: {folder.path} holds no checkpoint.pt to continue (start the run "
+            f"without --resume)"
+        )
+    saved = folder.read_config()
+    if saved.get("trainer") not in (None, trainer_class.name):
+        raise RunError(
+            f"{folder.path} holds a {saved.get('trainer')} run, not {trainer_class.name}"
+        )
+    return trainer_class.Config.resumed(saved, given)
 
 
 def _given(config: RunConfig) -> dict[str, Any]:
