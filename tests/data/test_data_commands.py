@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from reparam.cli import app
+from reparam.cli.commands import app
 from reparam.data import files
 
 runner = CliRunner()
@@ -53,7 +53,7 @@ def test_verify_fails_on_corrupt_and_missing_files(tmp_path) -> None:
     assert "line 2: value '2'" in result.output
     assert "binarized_mnist_train.amat" in result.output and "no network" in result.output
     assert "OK digits train" in result.output
-    assert "4 split(s) with problems" in result.output
+    assert "6 split(s) with problems" in result.output
 
 
 @pytest.mark.skipif(

@@ -39,7 +39,7 @@ def test_data_dir_prefers_argument_then_environment_then_home(tmp_path, monkeypa
 
 
 def test_registry_describes_every_dataset() -> None:
-    assert set(DATASETS) == {"binarized-mnist", "mnist-test", "digits"}
+    assert set(DATASETS) == {"binarized-mnist", "mnist-test", "mnist-resplit", "digits"}
     for name, dataset in DATASETS.items():
         assert dataset.name == name and dataset.description
         assert set(dataset.files) == set(dataset.shapes)
@@ -134,3 +134,25 @@ def test_values_are_checked_whatever_the_reader(monkeypatch) -> None:
         monkeypatch.setitem(DATASETS, "fake", fake)
         with pytest.raises(ValueError, match=message):
             load("fake", "all")
+
+
+def test_the_mnist_resplit_cuts_the_test_set_at_8000(tmp_path) -> None:
+    (tmp_path / "mnist").mkdir()
+    pixels = (torch.arange(10_000) % 256).to(torch.uint8)[:, None].expand(10_000, 784)
+    images = [2051, 10_000, 28, 28]
+    labels = [2049, 10_000]
+    (tmp_path / "mnist" / "t10k-images-idx3-ubyte").write_bytes(
+        b"".join(d.to_bytes(4, "big") for d in images) + pixels.contiguous().numpy().tobytes()
+    )
+    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte").write_bytes(
+        b"".join(d.to_bytes(4, "big") for d in labels) + bytes(i % 10 for i in range(10_000))
+    )
+    x, y = load_labelled("mnist-test", "test", tmp_path)
+    x_train, y_train = load_labelled("mnist-resplit", "train", tmp_path)
+    x_test, y_test = load_labelled("mnist-resplit", "test", tmp_path)
+    assert x_train.shape == (8000, 784) and x_test.shape == (2000, 784)
+    assert torch.equal(torch.cat([x_train, x_test]), x)
+    assert torch.equal(torch.cat([y_train, y_test]), y)
+    assert DATASETS["mnist-resplit"].files["train"] == DATASETS["mnist-test"].files["test"]
+    with pytest.raises(ValueError, match="mnist-resplit has no split 'valid'; choose from train"):
+        load("mnist-resplit", "valid", tmp_path)

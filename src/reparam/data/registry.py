@@ -38,6 +38,8 @@ class Dataset:
         return self.url + Path(name).name
 
 
+MNIST_TEST_FILES = ("mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz")
+MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 BINARIZED_SPLITS = {"train": 50_000, "valid": 10_000, "test": 10_000}
 
 DATASETS: dict[str, Dataset] = {
@@ -60,9 +62,19 @@ DATASETS: dict[str, Dataset] = {
             description="the MNIST test set: 784 grey levels in [0, 1], labels 0-9",
             shapes={"test": (10_000, 784)},
             binary=False,
-            files={"test": ("mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz")},
-            url="https://ossci-datasets.s3.amazonaws.com/mnist/",
+            files={"test": MNIST_TEST_FILES},
+            url=MNIST_URL,
             read=mnist.read,
+        ),
+        Dataset(
+            name="mnist-resplit",
+            description="the MNIST test set re-split, fixed: images 0-7999 train, 8000-9999 "
+            "test (784 grey levels in [0, 1], labels 0-9)",
+            shapes={split: (rows, 784) for split, rows in mnist.RESPLIT.items()},
+            binary=False,
+            files={split: MNIST_TEST_FILES for split in mnist.RESPLIT},
+            url=MNIST_URL,
+            read=mnist.read_resplit,
         ),
         Dataset(
             name="digits",
