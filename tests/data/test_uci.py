@@ -7,7 +7,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from reparam.cli import app
+from reparam.cli.commands import app
 from reparam.data.uci import UCI_FOLDERS, UCI_SIZES, load_uci, parse_uci_name
 
 SHARED = Path(os.environ.get("REPARAM_DATA", "/nonexistent"))
