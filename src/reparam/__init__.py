@@ -23,6 +23,7 @@ from reparam.estimators import (
     gumbel_max,
 )
 from reparam.expectation import expect
+from reparam.runs import Run, load_run
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,7 @@ __all__ = [
     "GeneralizedReparam",
     "GumbelSoftmax",
     "Pathwise",
+    "Run",
     "ScoreFunction",
     "StraightThrough",
     "bayes",
@@ -43,6 +45,7 @@ __all__ = [
     "flows",
     "gumbel_max",
     "latent",
+    "load_run",
     "models",
     "objectives",
     "transport",
