@@ -5,6 +5,7 @@ from torch.distributions import Bernoulli, Categorical, Gamma, Normal, OneHotCat
 import reparam as rp
 from reparam import expectation
 from reparam.estimators import (
+    DReG,
     Enumerate,
     GeneralizedReparam,
     GumbelSoftmax,
@@ -70,8 +71,8 @@ def test_auto_resolution() -> None:
     assert isinstance(resolve("auto", Normal(0.0, 1.0), 1), Pathwise)
     loo = resolve("auto", Categorical(logits=torch.zeros(3)), 4)
     assert isinstance(loo, ScoreFunction) and repr(loo.baseline) == "LeaveOneOut()"
-    ma = resolve("auto", Categorical(logits=torch.zeros(3)), 1)
-    assert isinstance(ma.baseline, MovingAverage)
+    plain = resolve("auto", Categorical(logits=torch.zeros(3)), 1)
+    assert isinstance(plain, ScoreFunction) and plain.baseline is None and not plain.stateful
     for name, kind in [
         ("pathwise", Pathwise),
         ("score", ScoreFunction),
@@ -83,19 +84,45 @@ def test_auto_resolution() -> None:
         assert isinstance(resolve(name, Normal(0.0, 1.0), 1), kind)
 
 
-def test_named_moving_average_keeps_its_state_per_objective() -> None:
-    expectation._named_state.clear()
+def test_expect_holds_no_state() -> None:
+    """No module-level container, and a name never builds a baseline that outlives the call."""
+    containers = [
+        name
+        for name, value in vars(expectation).items()
+        if not name.startswith("__") and isinstance(value, dict | list | set)
+    ]
+    assert containers == []
     logits = torch.zeros(3, requires_grad=True)
-
-    def objective(z: torch.Tensor) -> torch.Tensor:
-        return z.float()
-
     for _ in range(3):
-        rp.expect(objective, Categorical(logits=logits), n=1)
-    (estimator,) = expectation._named_state.values()
-    assert estimator.baseline.steps == 3
-    rp.expect(lambda z: z.float(), Categorical(logits=logits), n=1)
-    assert len(expectation._named_state) == 2
+        rp.expect(lambda z: z.float(), Categorical(logits=logits), n=1)
+    assert containers == [
+        name
+        for name, value in vars(expectation).items()
+        if not name.startswith("__") and isinstance(value, dict | list | set)
+    ]
+
+
+def test_auto_at_one_sample_is_the_plain_score_function() -> None:
+    """Same samples, same value and gradient as ScoreFunction() without a baseline."""
+    logits = torch.tensor([0.5, -1.0, 0.2], requires_grad=True)
+    grads = []
+    for estimator in ("auto", ScoreFunction()):
+        torch.manual_seed(3)
+        value = rp.expect(
+            lambda z: z.float() + 10, Categorical(logits=logits), n=1, estimator=estimator
+        )
+        grads.append(torch.autograd.grad(value, logits)[0])
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+
+
+def test_an_owned_moving_average_learns_across_calls() -> None:
+    estimator = ScoreFunction("moving-average")
+    assert estimator.stateful
+    logits = torch.zeros(3, requires_grad=True)
+    for _ in range(3):
+        rp.expect(lambda z: z.float(), Categorical(logits=logits), n=1, estimator=estimator)
+    assert isinstance(estimator.baseline, MovingAverage)
+    assert int(estimator.baseline.steps) == 3
 
 
 MISUSE = [
@@ -130,6 +157,18 @@ MISUSE = [
         "unknown estimator 'reinforce'",
     ),
     (lambda: rp.expect(lambda z: z, Normal(0.0, 1.0), estimator=3), "name or an Estimator"),
+    (
+        lambda: rp.expect(lambda z: z, Normal(0.0, 1.0), n=2, estimator="score+moving-average"),
+        r"keeps state from call to call.*parse\('score\+moving-average'\)",
+    ),
+    (
+        lambda: rp.expect(lambda z: z, Normal(0.0, 1.0), n=2, estimator=DReG()),
+        "reparam.objectives.iwae",
+    ),
+    (
+        lambda: rp.expect(lambda z: z, Normal(0.0, 1.0), n=2, estimator="dreg"),
+        "objective='iwae'",
+    ),
     (lambda: rp.expect(lambda z: z, "normal"), "torch.distributions.Distribution"),
 ]
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-
 from torch import Tensor
 from torch.distributions import Distribution
 
-from reparam.estimators import Estimator, resolve
+from reparam.estimators import Estimator, as_estimator
 from reparam.estimators.base import CostFn
-
-_named_state: dict[Hashable, Estimator] = {}
 
 
 def expect(
@@ -35,14 +31,18 @@ def expect(
         f: cost function, samples ``[n, *batch, *event]`` to costs ``[n, *batch]``.
         q: any ``torch.distributions.Distribution``.
         n: number of samples, ≥ 1.
-        estimator: an :class:`~reparam.estimators.Estimator` or one of ``"auto"``,
-            ``"pathwise"``, ``"score"``, ``"grep"``, ``"gumbel-softmax"``,
-            ``"straight-through"``, ``"enumerate"``. ``"auto"`` is pathwise when
-            ``q.has_rsample``, else the score function with a leave-one-out baseline when
-            n > 1, else with a moving-average baseline. A name that resolves to a stateful
-            estimator (the moving average) keeps one object per objective — per code of ``f``,
-            type of ``q`` and batch shape — so a training loop's baseline learns across steps;
-            pass an object to control that state yourself.
+        estimator: an :class:`~reparam.estimators.Estimator` object, or a spec of the
+            vocabulary (``reparam.estimators.names("elbo")``: ``"auto"``, ``"pathwise"``,
+            ``"score"``, ``"score+leave-one-out"``, ``"grep"``, ``"gumbel-softmax"``, ...).
+            ``"auto"`` is pathwise when ``q.has_rsample``, else the score function with a
+            leave-one-out baseline when n > 1 and without a baseline at n = 1
+            (:mod:`reparam.estimators.auto`).
+
+    ``expect`` holds no state: a spec is parsed into a new estimator on every call, and the
+    stateful spec ``"score+moving-average"`` is refused here. An estimator that learns across
+    calls is an object its caller creates once and keeps — ``est =
+    reparam.estimators.parse("score+moving-average")`` — ideally as a submodule of the model,
+    whose ``state_dict`` (and so every checkpoint) then carries the baseline.
 
     References:
         Mohamed, Rosca, Figurnov & Mnih (2020), Monte Carlo Gradient Estimation in Machine
@@ -61,18 +61,4 @@ def expect(
         )
     if not isinstance(q, Distribution):
         raise ValueError(f"q must be a torch.distributions.Distribution; got {type(q).__name__}.")
-    if isinstance(estimator, str):
-        estimator = _named(estimator, f, q, n)
-    elif not isinstance(estimator, Estimator):
-        raise ValueError(
-            f"estimator must be a name or an Estimator object; got {type(estimator).__name__}."
-        )
-    return estimator(f, q, n)
-
-
-def _named(name: str, f: CostFn, q: Distribution, n: int) -> Estimator:
-    estimator = resolve(name, q, n)
-    if not estimator.stateful:
-        return estimator
-    key = (name, getattr(f, "__code__", type(f)), type(q), q.batch_shape, n > 1)
-    return _named_state.setdefault(key, estimator)
+    return as_estimator(estimator, objective="elbo")(f, q, n)

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from torch import Tensor
 from torch.distributions import Distribution, kl_divergence
 
-from reparam.estimators import Estimator, Pathwise
-from reparam.estimators.bounds import VIMCO, DReG, LogJoint, log_mean_exp, pathwise_bound
+from reparam.estimators import BoundEstimator, Estimator, as_estimator
+from reparam.estimators.bounds import LogJoint, log_mean_exp
 from reparam.expectation import expect
-
-BOUND_ESTIMATORS = ("auto", "pathwise", "dreg", "vimco")
 
 
 def iwae_bound(log_w: Tensor, dim: int = 0) -> Tensor:
@@ -39,7 +37,7 @@ def iwae_bound(log_w: Tensor, dim: int = 0) -> Tensor:
 
 
 def iwae(
-    log_joint: LogJoint, q: Distribution, k: int, estimator: str | Pathwise | DReG | VIMCO = "auto"
+    log_joint: LogJoint, q: Distribution, k: int, estimator: str | BoundEstimator = "auto"
 ) -> Tensor:
     r"""The IWAE bound :math:`\mathcal L_k` of one batch, with the chosen gradient.
 
@@ -47,29 +45,25 @@ def iwae(
         log_joint: samples ``[k, *batch, *event]`` to :math:`\log p(x, z)`, ``[k, *batch]``.
         q: the posterior; its batch shape is the data batch.
         k: importance samples.
-        estimator: ``"pathwise"`` (reparameterized, Burda et al. 2016), ``"dreg"``
-            (:class:`~reparam.estimators.bounds.DReG`, Tucker et al. 2019), ``"vimco"``
-            (:class:`~reparam.estimators.bounds.VIMCO`, Mnih & Rezende 2016, for discrete q), an
-            object of one of those, or ``"auto"``: pathwise when ``q.has_rsample``, else VIMCO.
+        estimator: a :class:`~reparam.estimators.BoundEstimator` object, or one of the specs
+            ``reparam.estimators.names("iwae")``: ``"pathwise"``
+            (:class:`~reparam.estimators.PathwiseBound`, Burda et al. 2016), ``"dreg"``
+            (:class:`~reparam.estimators.DReG`, Tucker et al. 2019, Gaussian q), ``"vimco"``
+            (:class:`~reparam.estimators.VIMCO`, Mnih & Rezende 2016, for discrete q), or
+            ``"auto"``: pathwise when ``q.has_rsample``, else VIMCO. The estimator's
+            :meth:`~reparam.estimators.BoundEstimator.iwae` computes the bound, so any
+            subclass works here.
 
     Returns:
         :math:`\mathcal L_k` per data point, shape ``q.batch_shape``.
+
+    Example:
+        >>> import torch
+        >>> q = torch.distributions.Normal(torch.zeros(3), 1.0)
+        >>> iwae(torch.distributions.Normal(0.0, 1.0).log_prob, q, k=4, estimator="dreg")
+        tensor([0., 0., 0.])
     """
-    if estimator == "auto":
-        estimator = "pathwise" if q.has_rsample else "vimco"
-    if estimator == "pathwise" or isinstance(estimator, Pathwise):
-        return pathwise_bound(log_joint, q, k)
-    if estimator == "dreg":
-        estimator = DReG()
-    elif estimator == "vimco":
-        estimator = VIMCO()
-    if not isinstance(estimator, DReG | VIMCO):
-        raise ValueError(
-            f"the IWAE bound takes estimator in {BOUND_ESTIMATORS} or a Pathwise, DReG or VIMCO "
-            f"object; got {estimator!r}. Per-sample estimators (score, gumbel-softmax, ...) fit "
-            f"the ELBO: use reparam.objectives.elbo."
-        )
-    return estimator.iwae(log_joint, q, k)
+    return as_estimator(estimator, objective="iwae").iwae(log_joint, q, k)  # type: ignore[union-attr]
 
 
 def elbo(

@@ -1,70 +1,62 @@
-"""Gradient estimators for ∇θ E_q[f(z)], one family per file, all with the same call."""
+"""Gradient estimators for ∇θ E_q[f(z)] and for the IWAE bound, one family per file, and the
+vocabulary that names them (:func:`parse`, :func:`names`).
+
+Every estimator is an ``nn.Module``: a per-sample :class:`Estimator` is called as
+``estimator(f, q, n)``, a multi-sample :class:`BoundEstimator` as ``estimator(log_joint, q, k)``
+(or ``.iwae(...)``). The few that keep state (a moving-average baseline) keep it in buffers, so
+the model that owns one saves it in its ``state_dict``.
+"""
 
 from __future__ import annotations
 
-from torch.distributions import Distribution
-
-from reparam.estimators.base import Estimator, score_surrogate
+from reparam.estimators.auto import Auto, AutoBound
+from reparam.estimators.base import Estimator, EstimatorModule, score_surrogate
 from reparam.estimators.baselines import LeaveOneOut, MovingAverage, Optimal
-from reparam.estimators.bounds import VIMCO, DReG
+from reparam.estimators.bounds import VIMCO, BoundEstimator, DReG, PathwiseBound
 from reparam.estimators.enumerate import Enumerate
 from reparam.estimators.grep import GeneralizedReparam
 from reparam.estimators.pathwise import Pathwise
 from reparam.estimators.relaxed import GumbelSoftmax, StraightThrough, gumbel_max
 from reparam.estimators.score import ScoreFunction
-
-NAMES = (
-    "auto",
-    "pathwise",
-    "score",
-    "grep",
-    "gumbel-softmax",
-    "straight-through",
-    "enumerate",
+from reparam.estimators.vocabulary import (
+    LATENTS,
+    LAYER_ESTIMATORS,
+    OBJECTIVES,
+    SPECS,
+    Spec,
+    as_estimator,
+    names,
+    parse,
+    resolve,
 )
 
-
-def resolve(name: str, q: Distribution, n: int) -> Estimator:
-    """The estimator a name stands for; ``"auto"`` depends on ``q`` and ``n``.
-
-    ``"auto"`` is pathwise when ``q.has_rsample``, else the score function with a
-    leave-one-out baseline when n > 1, else with a moving-average baseline.
-    """
-    if name == "auto":
-        if q.has_rsample:
-            return Pathwise()
-        return ScoreFunction("leave-one-out" if n > 1 else "moving-average")
-    factories = {
-        "pathwise": Pathwise,
-        "score": ScoreFunction,
-        "grep": GeneralizedReparam,
-        "gumbel-softmax": GumbelSoftmax,
-        "straight-through": StraightThrough,
-        "enumerate": Enumerate,
-    }
-    if name not in factories:
-        raise ValueError(
-            f"unknown estimator {name!r}; choose one of {', '.join(NAMES)}, or pass an "
-            f"Estimator object such as ScoreFunction(baseline='optimal')."
-        )
-    return factories[name]()
-
-
 __all__ = [
-    "NAMES",
+    "LATENTS",
+    "LAYER_ESTIMATORS",
+    "OBJECTIVES",
+    "SPECS",
     "VIMCO",
+    "Auto",
+    "AutoBound",
+    "BoundEstimator",
     "DReG",
     "Enumerate",
     "Estimator",
+    "EstimatorModule",
     "GeneralizedReparam",
     "GumbelSoftmax",
     "LeaveOneOut",
     "MovingAverage",
     "Optimal",
     "Pathwise",
+    "PathwiseBound",
     "ScoreFunction",
+    "Spec",
     "StraightThrough",
+    "as_estimator",
     "gumbel_max",
+    "names",
+    "parse",
     "resolve",
     "score_surrogate",
 ]

@@ -6,32 +6,53 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Distribution, Independent
 
 CostFn = Callable[[Tensor], Tensor]
 
 
-class Estimator(ABC):
+class EstimatorModule(nn.Module, ABC):
+    """What every estimator object shares: it is an ``nn.Module``, so whatever state it keeps
+    (a moving average's mean and step count) lives in buffers, moves with ``.to(device)``,
+    and is saved in the ``state_dict`` of a model that owns it as a submodule."""
+
+    @property
+    def stateful(self) -> bool:
+        """Whether the estimator carries information from one call to the next (it holds
+        buffers). A stateful estimator must be owned by its caller: create it once, keep it,
+        checkpoint its ``state_dict``."""
+        return next(self.buffers(), None) is not None
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class Estimator(EstimatorModule):
     r"""A gradient estimator for :math:`\nabla_\theta \mathbb{E}_{q_\theta(z)}[f(z)]`.
 
     Calling an estimator with ``(f, q, n)`` returns one tensor of ``q.batch_shape`` whose
     value is the Monte Carlo estimate of the expectation and whose gradient, with respect to
-    ``q``'s parameters and anything ``f`` closes over, is the estimator's gradient.
+    ``q``'s parameters and anything ``f`` closes over, is the estimator's. Subclasses
+    implement :meth:`forward`.
 
-    ``stateful`` estimators (a moving-average baseline) carry information from one call to
-    the next; :func:`reparam.expect` keeps one such object per objective when it is named by
-    a string.
+    Estimators are ``nn.Module`` objects: a :attr:`stateful` one (a score function with a moving-
+    average baseline) is an object its caller owns — a model holds it as a submodule, so the
+    state travels in the model's ``state_dict`` and checkpoints. :func:`reparam.expect` keeps
+    no state of its own (see :mod:`reparam.estimators.vocabulary`).
     """
 
-    stateful: bool = False
-
     @abstractmethod
-    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor: ...
+    def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+        r"""The estimate of :math:`\mathbb{E}_q[f(z)]` from ``n`` samples, shape ``q.batch_shape``."""
 
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({fields})"
+    def resolve(self, q: Distribution, n: int) -> Estimator:
+        """The concrete estimator used at ``q`` and ``n``: this one, except for ``"auto"``
+        (:class:`~reparam.estimators.auto.Auto`), which chooses by ``q``."""
+        return self
 
 
 def zero_with_gradient(x: Tensor) -> Tensor:

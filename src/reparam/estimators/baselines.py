@@ -7,7 +7,9 @@ sample it multiplies, and the variance falls when :math:`b` tracks :math:`f`
 (Casella & Berger, *Statistical Inference*, §7.3, control variates).
 
 A baseline is any callable ``(cost, log_prob, q) -> b`` with ``cost`` (detached) and
-``log_prob`` of shape ``[n, *batch]``; ``b`` broadcasts against ``cost``.
+``log_prob`` of shape ``[n, *batch]``; ``b`` broadcasts against ``cost``. The three here are
+``nn.Module`` objects, so a score-function estimator registers them as submodules and a stateful
+one (:class:`MovingAverage`) saves its state in buffers.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Transform
 
-from reparam.estimators.base import require
+from reparam.estimators.base import EstimatorModule, require
 
 Baseline = Callable[[Tensor, Tensor, Distribution], Tensor]
 
@@ -29,14 +31,14 @@ def leave_one_out_mean(values: Tensor) -> Tensor:
     return (values.sum(0, keepdim=True) - values) / (n - 1)
 
 
-class LeaveOneOut:
+class LeaveOneOut(EstimatorModule):
     r"""Baseline :math:`b_i = \frac{1}{n-1}\sum_{j\neq i} f(z_j)`: unbiased, needs n ≥ 2.
 
     References:
         Kool, van Hoof & Welling (2019), Buy 4 REINFORCE Samples, Get a Baseline for Free!
     """
 
-    def __call__(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
+    def forward(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
         require(
             cost.shape[0] >= 2,
             "the leave-one-out baseline needs n >= 2 samples; raise n or use "
@@ -44,11 +46,8 @@ class LeaveOneOut:
         )
         return leave_one_out_mean(cost)
 
-    def __repr__(self) -> str:
-        return "LeaveOneOut()"
 
-
-class MovingAverage:
+class MovingAverage(EstimatorModule):
     r"""Baseline :math:`b_t = \hat m_{t-1}`, an exponential moving average of past mean costs.
 
     .. math:: m_t = \beta m_{t-1} + (1-\beta)\,\bar f_t, \qquad
@@ -59,28 +58,50 @@ class MovingAverage:
     uses only earlier calls, so it is independent of the current samples and leaves the
     gradient unbiased; the first call has no history and uses b = 0.
 
+    The state is two buffers, ``average`` (:math:`m_t`, a float64 scalar) and ``steps``
+    (t, an int64 scalar): a model that owns the estimator saves them in its ``state_dict``,
+    and loading it restores the baseline exactly. They stay on the module's device (no host
+    synchronisation when it is the costs' device).
+
     References:
         Williams (1992); Mnih & Gregor (2014), Neural Variational Inference and Learning in
         Belief Networks, §3.3.
+
+    Example:
+        >>> import torch
+        >>> baseline = MovingAverage(decay=0.5)
+        >>> cost = torch.tensor([[1.0, 3.0]])
+        >>> baseline(cost, cost, None), baseline(cost, cost, None)
+        (tensor(0.), tensor(2.))
+        >>> dict(baseline.state_dict())
+        {'average': tensor(1.5000, dtype=torch.float64), 'steps': tensor(2)}
     """
+
+    average: Tensor
+    steps: Tensor
 
     def __init__(self, decay: float = 0.9) -> None:
         require(0.0 <= decay < 1.0, f"decay must lie in [0, 1); got {decay}.")
+        super().__init__()
         self.decay = decay
-        self.average = 0.0
-        self.steps = 0
+        self.register_buffer("average", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
 
-    def __call__(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
-        baseline = self.average / (1.0 - self.decay**self.steps) if self.steps else 0.0
-        self.average = self.decay * self.average + (1.0 - self.decay) * float(cost.mean())
-        self.steps += 1
-        return cost.new_tensor(baseline)
+    def forward(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
+        # average is 0 before the first call, so dividing it by 1 there gives b = 0
+        decay = torch.full_like(self.average, self.decay)
+        correction = torch.where(self.steps > 0, 1.0 - decay**self.steps, 1.0)
+        baseline = (self.average / correction).to(cost.dtype)
+        mean = cost.detach().mean().to(self.average)
+        self.average.copy_(self.decay * self.average + (1.0 - self.decay) * mean)
+        self.steps.add_(1)
+        return baseline.to(cost.device)
 
-    def __repr__(self) -> str:
-        return f"MovingAverage(decay={self.decay})"
+    def extra_repr(self) -> str:
+        return f"decay={self.decay}"
 
 
-class Optimal:
+class Optimal(EstimatorModule):
     r"""The variance-minimising control-variate coefficient, estimated leave-one-out.
 
     With :math:`W = f\,U` and :math:`U = \nabla_\phi \log q(z)`, the estimator
@@ -104,7 +125,7 @@ class Optimal:
         Ruiz, Titsias & Blei (2016), The Generalized Reparameterization Gradient, §3.
     """
 
-    def __call__(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
+    def forward(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
         n = cost.shape[0]
         require(
             n >= 2,
@@ -120,9 +141,6 @@ class Optimal:
         return torch.where(
             positive, numerator / denominator.where(positive, 1.0), leave_one_out_mean(cost)
         )
-
-    def __repr__(self) -> str:
-        return "Optimal()"
 
 
 def parameters_of(q: Distribution | Transform) -> list[Tensor]:

@@ -5,18 +5,22 @@ The IWAE bound :math:`\mathcal L_k = \mathbb E\big[\log \frac1k \sum_i w_i\big]`
 its own. Each takes ``log_joint`` (samples ``[k, *batch, *event]`` to :math:`\log p(x, z)` of
 shape ``[k, *batch]``), the posterior ``q`` and k, and returns a tensor of ``q.batch_shape``
 whose value is the bound's estimate and whose gradient is the estimator's.
+
+Every one is a :class:`BoundEstimator`: :func:`reparam.objectives.iwae` calls its
+:meth:`~BoundEstimator.iwae`, so a new multi-sample estimator is a subclass, not a new branch.
 """
 
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
-from reparam.estimators.base import require, zero_with_gradient
+from reparam.estimators.base import EstimatorModule, require, zero_with_gradient
 from reparam.estimators.baselines import leave_one_out_mean
 
 LogJoint = Callable[[Tensor], Tensor]
@@ -38,6 +42,22 @@ def check_log_weights(log_p: Tensor, q: Distribution, k: int) -> Tensor:
     return log_p
 
 
+class BoundEstimator(EstimatorModule):
+    r"""A gradient estimator of the importance-weighted bound :math:`\mathcal L_k`.
+
+    Subclasses implement :meth:`iwae`; calling the object, ``estimator(log_joint, q, k)``,
+    is the same. Like :class:`~reparam.estimators.Estimator` it is an ``nn.Module``, so a
+    stateful one (none yet) keeps its state in buffers that its owner checkpoints.
+    """
+
+    @abstractmethod
+    def iwae(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
+        r""":math:`\mathcal L_k` per data point, shape ``q.batch_shape``, with this gradient."""
+
+    def forward(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
+        return self.iwae(log_joint, q, k)
+
+
 def pathwise_bound(log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
     r"""The IWAE bound through ``q.rsample``: the plain reparameterized gradient
     :math:`\sum_i \tilde w_i \nabla \log w_i` (Burda, Grosse & Salakhutdinov 2016)."""
@@ -50,7 +70,22 @@ def pathwise_bound(log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
     return log_mean_exp(check_log_weights(log_joint(z), q, k) - q.log_prob(z))
 
 
-class DReG:
+class PathwiseBound(BoundEstimator):
+    r"""The reparameterized gradient of :math:`\mathcal L_k` (Burda, Grosse &
+    Salakhutdinov 2016): :func:`pathwise_bound`; needs ``q.rsample``.
+
+    Example:
+        >>> import torch
+        >>> q = torch.distributions.Normal(torch.zeros(3, requires_grad=True), 1.0)
+        >>> PathwiseBound()(torch.distributions.Normal(0.0, 1.0).log_prob, q, 4).shape
+        torch.Size([3])
+    """
+
+    def iwae(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
+        return pathwise_bound(log_joint, q, k)
+
+
+class DReG(BoundEstimator):
     r"""Doubly reparameterized gradient of the IWAE bound (Tucker, Lawson, Gu & Maddison 2019).
 
     The encoder's gradient drops the score term :math:`\partial_\phi \log q_\phi(z)` at fixed
@@ -92,9 +127,6 @@ class DReG:
         surrogate = (weights * log_w).sum(0)
         return log_mean_exp(log_w).detach() + zero_with_gradient(surrogate)
 
-    def __repr__(self) -> str:
-        return "DReG()"
-
 
 def stop_gradient_normal(q: Distribution) -> Distribution:
     """``q`` with its loc and scale detached (a Normal, or an Independent of one)."""
@@ -108,7 +140,7 @@ def stop_gradient_normal(q: Distribution) -> Distribution:
     return Normal(q.loc.detach(), q.scale.detach())
 
 
-class VIMCO:
+class VIMCO(BoundEstimator):
     r"""VIMCO: the multi-sample score-function gradient of the IWAE bound (Mnih & Rezende 2016).
 
     For latents without ``rsample`` (discrete). Each sample's learning signal is the bound
@@ -149,6 +181,3 @@ class VIMCO:
         index = torch.arange(k, device=log_w.device)
         replaced[index, index] = leave_one_out_mean(log_w)
         return log_mean_exp(replaced, dim=1)
-
-    def __repr__(self) -> str:
-        return "VIMCO()"

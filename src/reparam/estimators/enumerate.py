@@ -29,9 +29,13 @@ class Enumerate(Estimator):
     """
 
     def __init__(self, max_support: int = 10_000) -> None:
+        super().__init__()
         self.max_support = max_support
 
-    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+    def extra_repr(self) -> str:
+        return f"max_support={self.max_support}"
+
+    def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
         if not q.has_enumerate_support:
             alternative = (
                 "its support is infinite or not enumerable by torch: use 'score'"

@@ -79,13 +79,10 @@ class GeneralizedReparam(Estimator):
     """
 
     def __init__(self, baseline: str | Baseline | None = None) -> None:
+        super().__init__()
         self.correction = ScoreFunction(baseline)
 
-    @property
-    def stateful(self) -> bool:  # type: ignore[override]
-        return self.correction.stateful
-
-    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+    def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
         shape = torch.Size((n,))
         if isinstance(q, Gamma):
             z, log_q_eps = gamma_standardization(q.concentration, q.rate, shape)
@@ -104,5 +101,5 @@ class GeneralizedReparam(Estimator):
         cost = evaluate(f, z, q, n)
         return self.correction.surrogate(cost, log_q_eps, q)
 
-    def __repr__(self) -> str:
-        return f"GeneralizedReparam(baseline={self.correction.baseline!r})"
+    def extra_repr(self) -> str:
+        return self.correction.extra_repr()

@@ -33,7 +33,7 @@ class Pathwise(Estimator):
         >>> rp.expect(lambda z: z**2, q, n=100, estimator=Pathwise()).backward()
     """
 
-    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+    def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
         require(
             q.has_rsample,
             f"pathwise needs a distribution with rsample; {type(q).__name__} has none. Use "

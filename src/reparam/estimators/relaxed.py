@@ -86,8 +86,10 @@ class GumbelSoftmax(Estimator):
     :math:`\mathbb{E}_q[f(z)]`, and the gradient is that of the relaxed ``y``.
 
     Arguments:
-        temperature: τ > 0, a float or a tensor (it may be annealed or learned).
-        hard: straight-through one-hot forward values.
+        temperature: τ > 0, a float or a tensor. It is a plain attribute, so a trainer
+            anneals it by assigning ``estimator.temperature = tau`` before a step; an
+            ``nn.Parameter`` is registered as a parameter and can be learned.
+        hard: straight-through one-hot forward values (``"st-gumbel"`` in the vocabulary).
 
     References:
         Jang, Gu & Poole (2017), Categorical Reparameterization with Gumbel-Softmax;
@@ -104,10 +106,14 @@ class GumbelSoftmax(Estimator):
             bool(torch.all(torch.as_tensor(temperature) > 0)),
             f"the temperature must be positive; got {temperature}.",
         )
+        super().__init__()
         self.temperature = temperature
         self.hard = hard
 
-    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature!r}, hard={self.hard}"
+
+    def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
         logits = categorical_logits(q, "gumbel-softmax")
         y = relaxed_one_hot(logits, self.temperature, torch.Size((n,)))
         if self.hard:
@@ -136,7 +142,7 @@ class StraightThrough(Estimator):
         torch.Size([3])
     """
 
-    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+    def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
         base = unwrap_independent(q)
         require(
             isinstance(base, Bernoulli | Categorical | OneHotCategorical),

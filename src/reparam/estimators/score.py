@@ -45,6 +45,11 @@ class ScoreFunction(Estimator):
             ``(cost, log_prob, q) -> b``.
         decay: the moving average's decay β.
 
+    A baseline object is a submodule: with a moving average the estimator is
+    :attr:`~reparam.estimators.base.EstimatorModule.stateful`, and its ``state_dict`` holds
+    the average (see :class:`MovingAverage`). A plain callable is kept as it is, and its
+    state, if any, is its owner's business.
+
     References:
         Williams (1992), Simple statistical gradient-following algorithms for connectionist
         reinforcement learning; Mohamed et al. (2020), Monte Carlo Gradient Estimation in
@@ -59,13 +64,10 @@ class ScoreFunction(Estimator):
     """
 
     def __init__(self, baseline: str | Baseline | None = None, decay: float = 0.9) -> None:
+        super().__init__()
         self.baseline = make_baseline(baseline, decay)
 
-    @property
-    def stateful(self) -> bool:  # type: ignore[override]
-        return isinstance(self.baseline, MovingAverage)
-
-    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+    def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
         z = q.sample((n,))
         cost = evaluate(f, z, q, n)
         return self.surrogate(cost, q.log_prob(z), q)
@@ -74,3 +76,6 @@ class ScoreFunction(Estimator):
         """Mean surrogate over costs ``[n, *batch]`` whose samples have density ``log_prob``."""
         b = None if self.baseline is None else self.baseline(cost.detach(), log_prob, q)
         return score_surrogate(cost, log_prob, b)
+
+    def extra_repr(self) -> str:
+        return "" if self.baseline is None else f"baseline={self.baseline!r}"

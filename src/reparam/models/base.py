@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from reparam.estimators import Estimator
+from reparam.estimators import BoundEstimator, Estimator
 from reparam.objectives import elbo, iwae
 
 OBJECTIVES = ("elbo", "iwae")
@@ -56,10 +56,18 @@ class LatentModel(nn.Module, ABC):
         *,
         objective: str = "iwae",
         k: int = 1,
-        estimator: str | Estimator | object = "auto",
+        estimator: str | Estimator | BoundEstimator = "auto",
         beta: float = 1.0,
     ) -> Tensor:
-        """The ELBO (with KL weight β) or the IWAE bound :math:`\\mathcal L_k` of each row of x."""
+        """The ELBO (with KL weight β) or the IWAE bound :math:`\\mathcal L_k` of each row of x.
+
+        ``estimator`` is an object — an :class:`~reparam.estimators.Estimator` for the ELBO, a
+        :class:`~reparam.estimators.BoundEstimator` for the IWAE bound — or a spec of
+        ``reparam.estimators.names(objective)``, parsed anew on each call (so stateless: for
+        ``"score+moving-average"`` create the object once with
+        ``reparam.estimators.parse`` and keep it, e.g. as a submodule of the model, whose
+        ``state_dict`` then carries its baseline).
+        """
         q = self.posterior(x)
         if objective == "iwae":
             return iwae(lambda z: self.log_joint(x, z), q, k, estimator)
