@@ -18,7 +18,9 @@ from typing import Any
 import griffe
 
 MATH_ROLE = re.compile(r":math:`([^`]+)`")
-PYTHON_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|attr|data|exc|obj):`~?([^`]+)`")
+PYTHON_ROLE = re.compile(
+    r":(?:py:)?(?:func|class|meth|mod|attr|data|exc|obj):`~?([^`<]+?)\s*(?:<[^`>]+>)?`"
+)
 DIRECTIVE = re.compile(r"^(\s*)\.\. math::\s*(.*)$")
 ARGUMENT_SECTION = re.compile(r"^\s*(Arguments|Args|Parameters|Params):\s*$")
 GROUPED = re.compile(r"^(\s+)(\w+(?:\s*,\s*\w+)+)\s*:(\s.*|)$")
@@ -93,6 +95,8 @@ def convert(text: str) -> str:
 
     >>> convert("so :math:`a^2` holds, see :func:`~reparam.expect`")
     'so \\\\(a^2\\\\) holds, see `reparam.expect`'
+    >>> convert(":meth:`Auto.resolve <reparam.estimators.auto.Auto.resolve>`")
+    '`Auto.resolve`'
     >>> convert("Arguments:\\n    a, b: as before.\\n    c: new.").splitlines()
     ['Arguments:', '    a: as before.', '    b: as before.', '    c: new.']
     """
