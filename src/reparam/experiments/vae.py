@@ -1,158 +1,176 @@
-"""The training loop: data, model, optimizer, run folder, checkpoints, resume, DDP."""
+r"""The VAE family on the run engine: ``reparam train vae|iwae|flow-vae|cat-vae|conv-vae``.
+
+One trainer class a model (:class:`VAETrainer`, :class:`IWAETrainer`,
+:class:`FlowVAETrainer`, :class:`CategoricalVAETrainer`, :class:`ConvVAETrainer`), all one
+loop: an epoch is one pass over the training split in a seeded random order, each step one
+Adam step (ε = 10⁻⁴, as in the IWAE paper) on the batch's mean bound
+
+.. math:: -\frac1B \sum_b \mathcal L(x_b), \qquad \mathcal L = \text{ELBO}_\beta
+    \text{ or } \mathcal L_k = \log \frac1k \sum_i \frac{p(x_b, z_i)}{q(z_i \mid x_b)},
+
+with the learning rate of ``--schedule`` for the epoch, the KL weight of ``--kl-warmup`` and,
+for Gumbel estimators, the temperature :math:`\tau = \max(0.5, e^{-rt})` for the step. Each
+epoch's row holds the learning rate, β (ELBO), τ (Gumbel), the mean training bound and the
+validation bound, which picks ``best.pt``. The gradient estimator is one object a run, owned
+by the model (``model.estimator``, a submodule) and so checkpointed with it: a moving-average
+baseline resumes exactly.
+Under ``torchrun`` each rank trains on its share of every batch through
+DistributedDataParallel; rank 0 writes.
+
+References:
+    Kingma & Welling (2014); Burda, Grosse & Salakhutdinov (2016); Rezende & Mohamed (2015);
+    Jang, Gu & Poole (2017).
+
+Example:
+    Two epochs of an IWAE (k = 2) on 200 digits, then the run loaded back:
+
+    >>> import tempfile
+    >>> from reparam.runs import load_run
+    >>> from reparam.train import RunOptions, run
+    >>> out = tempfile.mkdtemp() + "/iwae"
+    >>> config = IWAEConfig(k=2, epochs=2, subset=200, device="cpu")
+    >>> result = run(IWAETrainer, config, RunOptions(out, progress=False, tensorboard=False))
+    >>> [row["epoch"] for row in result.history], result.config.x_dim
+    ([1, 2], 64)
+    >>> load_run(out).sample(4).shape
+    torch.Size([4, 64])
+"""
 
 from __future__ import annotations
 
-import csv
-import sys
-import time
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from reparam.data import load
 from reparam.experiments.schedule import learning_rate
-from reparam.experiments.vae_build import EstimatorSchedule, build_model, temperature
-from reparam.experiments.vae_config import TrainConfig
-from reparam.models import LatentModel
+from reparam.experiments.vae_build import (
+    DecoderMeans,
+    build_model,
+    load_split,
+    set_temperature,
+    temperature,
+    validation_estimator,
+)
+from reparam.experiments.vae_config import (
+    CategoricalVAEConfig,
+    ConvVAEConfig,
+    FlowVAEConfig,
+    IWAEConfig,
+    LatentConfig,
+    VAEConfig,
+)
+from reparam.models import VAE, LatentModel
 from reparam.objectives import KLAnnealing
 from reparam.plots import vae as pictures
+from reparam.train import Trainer
 from reparam.train.checkpoint import load as load_checkpoint
-from reparam.train.checkpoint import save_atomic
-from reparam.train.distributed import Ranks, start, stop
+from reparam.train.compile import maybe_compile
+from reparam.train.distributed import Ranks
 
-COLUMNS = ("epoch", "step", "lr", "beta", "temperature", "train_bound", "valid_bound", "seconds")
-
-
-def train(config: TrainConfig, *, resume: bool = False) -> list[dict]:
-    """Train ``config``'s model and write its run folder; returns the metrics, one row an epoch.
-
-    With ``resume``, the run in ``config.out`` continues from its last checkpoint (its saved
-    config, with ``config.epochs`` as the new end) exactly as if it had not stopped. Under
-    ``torchrun`` each rank trains on its share of every batch through
-    DistributedDataParallel, and rank 0 alone writes.
-    """
-    ranks = start(config.device)
-    try:
-        return Trainer(config, ranks, resume).run()
-    finally:
-        stop(ranks)
+PICTURE_SEED = 0
 
 
-def random_rows(data: Tensor, count: int | None) -> Tensor:
-    """``count`` rows drawn at random with a fixed seed (all rows when None): the binarized
-    MNIST files are ordered, so a prefix is not a fair sample."""
-    if count is None or count >= len(data):
-        return data
-    return data[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:count]]
+class LatentTrainer(Trainer):
+    """The loop every VAE-family model shares (see the module docstring); subclasses name
+    the model, its config and its architecture."""
 
+    Config: ClassVar[type[LatentConfig]]
+    monitor = "valid_bound"
+    outputs = ("samples.png", "reconstructions.png", "curves.png")
 
-def validation_estimator(objective: str) -> str:
-    """An estimator whose value is the plain Monte Carlo bound (relaxed ones are not)."""
-    return "score" if objective == "elbo" else "auto"
-
-
-class Trainer:
-    def __init__(self, config: TrainConfig, ranks: Ranks, resume: bool) -> None:
-        self.out = Path(config.out)
-        if resume:
-            config = replace(TrainConfig.load(self.out / "config.json"), epochs=config.epochs)
-        self.config, self.ranks = config, ranks
+    def __init__(self, config: LatentConfig, ranks: Ranks) -> None:
         device = ranks.device
-        self.train_x = random_rows(load(config.dataset, "train", config.data_dir), config.subset)
-        self.valid_x = random_rows(load(config.dataset, "valid", config.data_dir), config.subset)
+        self.train_x = load_split(config.dataset, "train", config.data_dir, config.subset)
+        self.valid_x = load_split(config.dataset, "valid", config.data_dir, config.subset)
+        # config.json records the data's shape and the device used (``auto`` resolved).
+        self.config = replace(
+            self.with_shape(config, self.train_x.shape[1]), device=str(ranks.device)
+        )
+        self.ranks = ranks
         self.train_x, self.valid_x = self.train_x.to(device), self.valid_x.to(device)
         torch.manual_seed(config.seed)
-        self.model: LatentModel = build_model(config, self.train_x.shape[1]).to(device)
+        self.model: LatentModel = self.build_model(self.config).to(device)
+        self.estimator = self.model.estimator
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, eps=1e-4)
-        self.epoch, self.step, self.history, self.best = 0, 0, [], -float("inf")
-        self.estimator = EstimatorSchedule(config.estimator, config.temperature_rate)
-        torch.manual_seed(config.seed + ranks.rank)
-        if resume:
-            self.restore(load_checkpoint(self.out / "checkpoint.pt", device))
-        elif ranks.main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            config.save(self.out / "config.json")
-            with open(self.out / "metrics.csv", "w", newline="") as file:
-                csv.writer(file).writerow(COLUMNS)
-        self.net = DistributedDataParallel(self.model) if ranks.world > 1 else self.model
         self.annealing = KLAnnealing(config.kl_warmup, config.beta)
-        self.board = tensorboard(self.out) if ranks.main else None
+        self.net = DistributedDataParallel(self.model) if ranks.world > 1 else self.model
+        self.bound = maybe_compile(self.batch_bound, config.compile)
+        self.steps = math.ceil(len(self.train_x) / config.batch_size)
+        self.order = torch.zeros(0, dtype=torch.long)
+        self.total, self.count = 0.0, 0
+        torch.manual_seed(config.seed + ranks.rank)
 
-    def run(self) -> list[dict]:
+    def with_shape(self, config: LatentConfig, x_dim: int) -> LatentConfig:
+        """``config`` recording the data's ``x_dim`` (a resumed run's data must match it)."""
+        if config.x_dim is not None and config.x_dim != x_dim:
+            raise ValueError(
+                f"--dataset {config.dataset} has {x_dim} values a row, but the run was trained "
+                f"on {config.x_dim}"
+            )
+        return replace(config, x_dim=x_dim)
+
+    @property
+    def periods(self) -> int:
+        return self.config.epochs
+
+    def steps_in(self, period: int) -> int:
+        return self.steps
+
+    def start_period(self, period: int) -> None:
         config = self.config
-        show = self.ranks.main and sys.stdout.isatty()
-        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"))
-        with Progress(*columns, TimeRemainingColumn(), disable=not show) as progress:
-            task = progress.add_task(
-                config.model, total=config.epochs, completed=self.epoch, info=""
-            )
-            while self.epoch < config.epochs:
-                row = self.train_epoch()
-                progress.update(
-                    task,
-                    advance=1,
-                    info=f"epoch {row['epoch']}  train {-row['train_bound']:.2f}  "
-                    f"valid {-row['valid_bound']:.2f} nats  {row['seconds']:.1f} s",
-                )
-        if self.ranks.main:
-            self.draw()
-        return self.history
-
-    def train_epoch(self) -> dict:
-        config, ranks = self.config, self.ranks
-        start_time = time.perf_counter()
-        lr = learning_rate(config.schedule, config.lr, self.epoch)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        order = torch.randperm(
-            len(self.train_x),
-            generator=torch.Generator().manual_seed(config.seed * 1_000_003 + self.epoch),
+            group["lr"] = learning_rate(config.schedule, config.lr, period)
+        seed = config.seed * 1_000_003 + period
+        self.order = torch.randperm(
+            len(self.train_x), generator=torch.Generator().manual_seed(seed)
         )
-        per_rank = max(1, config.batch_size // ranks.world)
-        batches = order.split(config.batch_size)
+        self.total, self.count = 0.0, 0
         self.model.train()
-        total, count = 0.0, 0
-        for indices in batches:
-            x = self.train_x[indices.to(self.train_x.device)[ranks.rank :: ranks.world][:per_rank]]
-            bound = self.net(
-                x,
-                objective=config.objective,
-                k=config.k,
-                estimator=self.estimator(self.step),
-                beta=self.annealing(self.step),
-            )
-            loss = -bound.mean()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.step += 1
-            total += float(bound.detach().sum())
-            count += len(x)
-        row = {
-            "epoch": self.epoch + 1,
-            "step": self.step,
-            "lr": lr,
-            "beta": self.annealing(self.step),
-            "temperature": temperature(self.step, config.temperature_rate),
-            "train_bound": total / count,
-            "valid_bound": self.validate(),
-            "seconds": time.perf_counter() - start_time,
-        }
-        self.epoch += 1
-        self.history.append(row)
-        if ranks.main:
-            self.record(row)
+
+    def batch_bound(self, x: Tensor, beta: float) -> Tensor:
+        """The training bound of each row of ``x`` (the function ``--compile`` compiles)."""
+        config = self.config
+        return self.net(
+            x, objective=config.objective, k=config.k, estimator=self.estimator, beta=beta
+        )
+
+    def train_step(self, period: int, index: int) -> None:
+        ranks, size = self.ranks, self.config.batch_size
+        rows = self.order[index * size : (index + 1) * size]
+        share = rows[ranks.rank :: ranks.world][: max(1, size // ranks.world)]
+        x = self.train_x[share.to(self.train_x.device)]
+        step = period * self.steps + index
+        set_temperature(self.estimator, self.config, step)
+        bound = self.bound(x, self.annealing(step))
+        self.optimizer.zero_grad(set_to_none=True)
+        (-bound.mean()).backward()
+        self.optimizer.step()
+        self.total += float(bound.detach().sum())
+        self.count += len(x)
+
+    def end_period(self, period: int) -> dict[str, Any]:
+        config, steps = self.config, (period + 1) * self.steps
+        row: dict[str, Any] = {"lr": self.optimizer.param_groups[0]["lr"]}
+        if config.objective == "elbo":
+            row["beta"] = self.annealing(steps)
+        if config.relaxed:
+            row["temperature"] = temperature(steps, config.temperature_rate)  # type: ignore[attr-defined]
+        row["train_bound"] = self.total / self.count
+        row["valid_bound"] = self.validate()
         return row
 
     @torch.no_grad()
     def validate(self) -> float:
         """The mean bound of the validation split (the objective, β = 1), for model selection."""
-        self.model.eval()
         config = self.config
+        self.model.eval()
         estimator = validation_estimator(config.objective)
         total = sum(
             float(
@@ -162,57 +180,115 @@ class Trainer:
             )
             for x in self.valid_x.split(config.batch_size)
         )
+        self.model.train()
         return total / len(self.valid_x)
 
-    def record(self, row: dict) -> None:
-        with open(self.out / "metrics.csv", "a", newline="") as file:
-            csv.writer(file).writerow([row[c] for c in COLUMNS])
-        if self.board is not None:
-            for name in ("train_bound", "valid_bound", "lr", "beta"):
-                self.board.add_scalar(name, row[name], row["epoch"])
-        if row["valid_bound"] > self.best:
-            self.best = row["valid_bound"]
-            save_atomic(
-                {"model": self.model.state_dict(), "epoch": row["epoch"]}, self.out / "best.pt"
-            )
-        save_atomic(self.state(), self.out / "checkpoint.pt")
-
-    def state(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "epoch": self.epoch,
-            "step": self.step,
-            "history": self.history,
-            "best": self.best,
-            "estimator": self.estimator,
-            "rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "order": self.order,
+            "total": self.total,
+            "count": self.count,
         }
 
-    def restore(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch, self.step = state["epoch"], state["step"]
-        self.history, self.best = state["history"], state["best"]
-        self.estimator = state["estimator"]
-        torch.set_rng_state(state["rng"].cpu())
-        if state["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.order, self.total, self.count = state["order"].cpu(), state["total"], state["count"]
 
-    def draw(self) -> None:
-        best = load_checkpoint(self.out / "best.pt", self.ranks.device)
-        self.model.load_state_dict(best["model"])
-        self.model.eval()
-        pictures.draw_samples(self.model, self.out / "samples.png")
-        pictures.draw_reconstructions(self.model, self.valid_x, self.out / "reconstructions.png")
-        pictures.draw_curves(self.history, self.out / "curves.png")
+    def summary(self, row: dict[str, Any]) -> str:
+        return f"train_bound {row['train_bound']:.2f}  valid_bound {row['valid_bound']:.2f}"
+
+    def images(self) -> dict[str, Tensor]:
+        """Samples and reconstructions for TensorBoard, from fixed noise that leaves torch's
+        random state untouched (a resumed run must draw what a straight one does)."""
+        with fixed_noise(self.ranks.device):
+            self.model.eval()
+            samples = pictures.prior_means(self.model, 64)
+            pairs = pictures.reconstruction_pairs(self.model, self.valid_x[:32])
+            self.model.train()
+        return {
+            "samples": pictures.grid_image(samples),
+            "reconstructions": pictures.grid_image(pairs),
+        }
+
+    def draw(self, folder: Path, history: list[dict[str, Any]]) -> None:
+        """samples.png and reconstructions.png of the best model, and curves.png."""
+        model = self.build_model(self.config).to(self.ranks.device)
+        model.load_state_dict(load_checkpoint(folder / "best.pt", self.ranks.device)["model"])
+        model.eval()
+        with fixed_noise(self.ranks.device):
+            pictures.draw_samples(model, folder / "samples.png")
+            pictures.draw_reconstructions(model, self.valid_x, folder / "reconstructions.png")
+        pictures.draw_curves(history, folder / "curves.png")
+
+    @classmethod
+    def build_model(cls, config: LatentConfig) -> LatentModel:
+        return build_model(config)
+
+    @classmethod
+    def generate(cls, model: nn.Module, config: LatentConfig, n: int) -> Tensor:
+        r"""Decoder means :math:`\mathbb E[x \mid z]`, ``[n, pixels]``, of ``n`` prior draws."""
+        return pictures.prior_means(model, n)  # type: ignore[arg-type]
+
+    @classmethod
+    def exportable(
+        cls, model: nn.Module, config: LatentConfig
+    ) -> tuple[nn.Module, tuple[Tensor, ...]]:
+        """The decoder, ``z [B, d]`` to Bernoulli means ``[B, pixels]``, with two prior draws."""
+        z = model.prior().sample((2,))  # type: ignore[operator]
+        return DecoderMeans(model.decoder), (cls.decoder_input(model, z),)  # type: ignore[arg-type]
+
+    @classmethod
+    def decoder_input(cls, model: nn.Module, z: Tensor) -> Tensor:
+        """The decoder's input for prior draws ``z``: the draws themselves."""
+        return z
 
 
-def tensorboard(out: Path) -> object | None:
-    """A TensorBoard writer into the run folder when tensorboard is installed, else None."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
-    return SummaryWriter(str(out))
+@contextmanager
+def fixed_noise(device: torch.device) -> Iterator[None]:
+    """Draw from seed ``PICTURE_SEED`` and restore torch's random state afterwards."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(PICTURE_SEED)
+        yield
+
+
+class VAETrainer(LatentTrainer):
+    """``reparam train vae``: the ELBO, one or two stochastic layers."""
+
+    name, command, Config = "vae", "train vae", VAEConfig
+
+    @classmethod
+    def decoder_input(cls, model: nn.Module, z: Tensor) -> Tensor:
+        """The bottom stochastic layer: the decoder reads :math:`z_1` only."""
+        assert isinstance(model, VAE)
+        return z[..., : model.sizes[0]]
+
+
+class IWAETrainer(VAETrainer):
+    r"""``reparam train iwae``: :math:`\mathcal L_k`, k = 5 by default."""
+
+    name, command, Config = "iwae", "train iwae", IWAEConfig
+
+
+class FlowVAETrainer(LatentTrainer):
+    """``reparam train flow-vae``: the one-layer VAE with a planar, radial or IAF posterior."""
+
+    name, command, Config = "flow-vae", "train flow-vae", FlowVAEConfig
+
+
+class CategoricalVAETrainer(LatentTrainer):
+    """``reparam train cat-vae``: 20 ten-way categorical latents, Gumbel-softmax by default."""
+
+    name, command, Config = "cat-vae", "train cat-vae", CategoricalVAEConfig
+
+    @classmethod
+    def decoder_input(cls, model: nn.Module, z: Tensor) -> Tensor:
+        """One-hot codes ``[B, latents, classes]`` flattened to ``[B, latents·classes]``."""
+        return z.flatten(-2)
+
+
+class ConvVAETrainer(LatentTrainer):
+    """``reparam train conv-vae``: convolutional encoder, unpool-and-convolve decoder."""
+
+    name, command, Config = "conv-vae", "train conv-vae", ConvVAEConfig

@@ -1,4 +1,13 @@
-"""Test-set evaluation: the importance-weighted bound with many samples, in bounded memory."""
+r"""Test-set evaluation: the importance-weighted bound with many samples, in bounded memory.
+
+Example:
+    >>> import torch
+    >>> from reparam.models import VAE
+    >>> model = VAE(64, layers=(((16,), 4),))
+    >>> result = evaluate(model, torch.ones(10, 64).bernoulli(), k=20, chunk=7)
+    >>> result.examples, result.k, result.nll <= result.negative_elbo
+    (10, 20, True)
+"""
 
 from __future__ import annotations
 
@@ -6,19 +15,43 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from rich.progress import Progress
 from torch import Tensor
 
-from reparam.data import load
-from reparam.experiments.vae import random_rows
-from reparam.experiments.vae_build import build_model
-from reparam.experiments.vae_config import TrainConfig
+from reparam.experiments.vae_build import load_split
+from reparam.experiments.vae_config import LatentConfig
 from reparam.models import LatentModel
-from reparam.train.checkpoint import load as load_checkpoint
-from reparam.train.distributed import resolve_device
+from reparam.train.config import one_of, positive
+
+SPLITS = ("test", "valid", "train")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    r"""A model's bounds on a split: ``nll`` :math:`= -\frac1N\sum_n \mathcal L_k(x_n)`, the
+    negative ELBO, the active units (None without a Gaussian posterior mean)."""
+
+    split: str
+    k: int
+    nll: float
+    negative_elbo: float
+    active_units: int | None
+    examples: int
+    seconds: float
+
+    def summary(self) -> str:
+        units = "—" if self.active_units is None else str(self.active_units)
+        return (
+            f"{self.split} ({self.examples} examples): NLL = -L_{self.k} {self.nll:.2f} nats, "
+            f"-ELBO {self.negative_elbo:.2f}, active units {units}, {self.seconds:.1f} s"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 @torch.no_grad()
@@ -55,6 +88,14 @@ def active_units(
     return int((means.var(0) > threshold).sum())
 
 
+def check(k: int, chunk: int, batch_size: int, subset: int | None, split: str) -> None:
+    """A ``ValueError`` naming the option for a count below 1 or an unknown split."""
+    for name, value in (("--k", k), ("--chunk", chunk), ("--batch-size", batch_size)):
+        positive(name, value, integer=True)
+    positive("--subset", subset, integer=True)
+    one_of("--split", split, SPLITS)
+
+
 def evaluate(
     model: LatentModel,
     data: Tensor,
@@ -62,12 +103,15 @@ def evaluate(
     k: int = 5000,
     chunk: int = 100,
     batch_size: int = 100,
+    split: str = "test",
     on_batch: Callable[[], None] = lambda: None,
-) -> dict[str, float | int | None]:
+) -> Evaluation:
     r"""Test NLL :math:`-\frac1N\sum_n \mathcal L_k(x_n)`, the negative ELBO and active units.
 
     Memory is bounded by ``batch_size × chunk`` samples at a time, whatever the data's size.
     """
+    check(k, chunk, batch_size, None, split)
+    started = time.perf_counter()
     model.eval()
     nll, negative_elbo = 0.0, 0.0
     for x in data.split(batch_size):
@@ -76,17 +120,12 @@ def evaluate(
         negative_elbo -= float(elbo.sum())
         on_batch()
     n = len(data)
-    return {
-        "k": k,
-        "nll": nll / n,
-        "negative_elbo": negative_elbo / n,
-        "active_units": active_units(model, data, batch_size),
-        "examples": n,
-    }
+    units = active_units(model, data, batch_size)
+    return Evaluation(split, k, nll / n, negative_elbo / n, units, n, time.perf_counter() - started)
 
 
 def evaluate_saved_run(
-    run: Path,
+    run: str | Path,
     *,
     k: int = 5000,
     chunk: int = 100,
@@ -94,34 +133,33 @@ def evaluate_saved_run(
     subset: int | None = None,
     batch_size: int = 100,
     device: str = "auto",
+    weights: str = "best",
     progress: bool = False,
-) -> dict[str, float | int | None]:
-    """Evaluate a run folder's best model (chosen on validation) on ``split``, or on a random
-    ``subset`` of it (fixed seed; never a prefix: the files are ordered); the result is also
-    written to ``RUN/eval-SPLIT-kK.json``."""
-    if k < 1 or chunk < 1:
-        raise ValueError(f"k and chunk must be >= 1; got k={k}, chunk={chunk}.")
-    if not (run / "config.json").exists():
-        raise FileNotFoundError(
-            f"{run} is not a run folder (no config.json); train one with `reparam train --out {run}`."
+) -> Evaluation:
+    """Evaluate a VAE-family run's model (``best``: chosen on validation; or ``last``) on
+    ``split``, or on a random ``subset`` of it (fixed seed; never a prefix: the files are
+    ordered); the result is also written to ``RUN/eval-SPLIT-kK.json``."""
+    from reparam.runs import load_run
+
+    check(k, chunk, batch_size, subset, split)
+    loaded = load_run(run, weights=weights, device=device)
+    config = loaded.config
+    if not isinstance(config, LatentConfig):
+        raise ValueError(
+            f"reparam eval computes the bounds of VAE-family runs; {run} is a {loaded.trainer} run"
         )
-    config = TrainConfig.load(run / "config.json")
-    chosen = resolve_device(device)
-    data = random_rows(load(config.dataset, split, config.data_dir), subset).to(chosen)
-    model = build_model(config, data.shape[1]).to(chosen)
-    model.load_state_dict(load_checkpoint(run / "best.pt", chosen)["model"])
-    start = time.perf_counter()
+    chosen = next(loaded.model.parameters()).device
+    data = load_split(config.dataset, split, config.data_dir, subset).to(chosen)
     with Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task(f"L_{k} on {split}", total=math.ceil(len(data) / batch_size))
         result = evaluate(
-            model,
+            loaded.model,  # type: ignore[arg-type]
             data,
             k=k,
             chunk=chunk,
             batch_size=batch_size,
+            split=split,
             on_batch=lambda: bar.advance(task),
         )
-    result["seconds"] = time.perf_counter() - start
-    result["split"] = split
-    (run / f"eval-{split}-k{k}.json").write_text(json.dumps(result, indent=1))
+    (Path(run) / f"eval-{split}-k{k}.json").write_text(json.dumps(result.to_dict(), indent=1))
     return result

@@ -1,0 +1,182 @@
+"""``reparam train vae|iwae|flow-vae|cat-vae|conv-vae``: one sub-command a model.
+
+Each command's options are its config's fields (:mod:`reparam.experiments.vae_config`), with
+the model's own defaults shown as defaults, plus the run folder's options; a field another
+model has (``--flow``, ``--temperature-rate``, ``--layers``) is not an option of this one.
+Values are checked by the config, whose ``ValueError`` the console prints as one line.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import fields
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from click.core import ParameterSource
+
+from reparam.cli.options import (
+    CheckpointEvery,
+    Compile,
+    DataDir,
+    Device,
+    Out,
+    Overwrite,
+    Resume,
+    Seed,
+    train_command,
+)
+from reparam.cli.train import train_app
+from reparam.data import DATASETS
+from reparam.data.arrays import is_array_file
+from reparam.estimators import names
+from reparam.experiments.vae import (
+    CategoricalVAETrainer,
+    ConvVAETrainer,
+    FlowVAETrainer,
+    IWAETrainer,
+    LatentTrainer,
+    VAETrainer,
+)
+from reparam.experiments.vae_config import FLOWS, OBJECTIVES, SCHEDULES
+
+TRAINERS: tuple[type[LatentTrainer], ...] = (
+    VAETrainer,
+    IWAETrainer,
+    FlowVAETrainer,
+    CategoricalVAETrainer,
+    ConvVAETrainer,
+)
+
+SUMMARIES = {
+    "vae": "A VAE (Kingma & Welling 2014) on the ELBO, one or two stochastic layers.",
+    "iwae": "An IWAE (Burda et al. 2016) on the importance-weighted bound L_k, k = 5.",
+    "flow-vae": "A VAE whose posterior is a normalizing flow (Rezende & Mohamed 2015).",
+    "cat-vae": "A VAE with 20 ten-way categorical latents (Jang et al. 2017), Gumbel-softmax.",
+    "conv-vae": "A convolutional VAE: strided convolutions, unpool-and-convolve decoder.",
+}
+
+# The options in the order help shows them (a model has those of its config's fields).
+ORDER = (
+    "dataset", "data_dir", "subset", "layers", "flow", "flow_length", "k", "objective",
+    "estimator", "temperature_rate", "epochs", "batch_size", "lr", "schedule", "kl_warmup",
+    "beta", "device", "seed", "compile",
+)  # fmt: skip
+
+
+def option(kind: Any, text: str) -> Any:
+    return Annotated[kind, typer.Option(help=text)]
+
+
+def annotations(trainer: type[LatentTrainer]) -> dict[str, Any]:
+    """The option of each config field, with the help that applies to ``trainer``'s model."""
+    latent = trainer.Config.LATENT
+    estimators = "; ".join(
+        f"{objective}: {', '.join(names(objective, latent))}" for objective in OBJECTIVES
+    )
+    return {
+        "dataset": option(
+            str,
+            f"{', '.join(n for n, d in DATASETS.items() if d.binary)}, or a file of 0/1 rows "
+            "(.npy, .npz, .csv)",
+        ),
+        "data_dir": DataDir,
+        "subset": option(int | None, "train and validate on a random subset of this many rows"),
+        "layers": option(int, "stochastic layers: 1 (784-200-200-50) or 2 (...-100-...-50)"),
+        "k": option(int, "samples per data point (importance samples for iwae)"),
+        "objective": option(str, f"{' or '.join(OBJECTIVES)}"),
+        "estimator": option(str, f"gradient estimator, by objective ({estimators})"),
+        "flow": option(str, f"posterior flow: {', '.join(FLOWS)}"),
+        "flow_length": option(int, "flow steps K"),
+        "temperature_rate": option(
+            float, "Gumbel temperature tau = max(0.5, exp(-rate * step)), updated every 500 steps"
+        ),
+        "epochs": option(
+            int, "passes over the training data (the run's end; --resume may raise it)"
+        ),
+        "batch_size": option(int, "examples per step"),
+        "lr": option(float, "Adam's learning rate (the schedule's base)"),
+        "schedule": option(
+            str, f"{' or '.join(SCHEDULES)} (the IWAE paper's 3^i passes at lr*10^(-i/7))"
+        ),
+        "kl_warmup": option(int, "ELBO: steps of linear KL warm-up (0: none)"),
+        "beta": option(float, "ELBO: the KL weight (1: the ELBO; >1: a beta-VAE)"),
+        "device": Device,
+        "seed": Seed,
+        "compile": Compile,
+    }
+
+
+ENGINE = {
+    "out": Out,
+    "resume": Resume,
+    "overwrite": Overwrite,
+    "checkpoint_every": CheckpointEvery,
+}
+ENGINE_DEFAULTS = {"out": None, "resume": False, "overwrite": False, "checkpoint_every": 0}
+
+
+def default_out(model: str, dataset: str) -> Path:
+    """``runs/MODEL-DATASET`` (a file's stem for a file of one's own)."""
+    name = Path(dataset).stem if is_array_file(dataset) else dataset
+    return Path("runs") / f"{model}-{name}"
+
+
+def make_command(trainer: type[LatentTrainer]) -> Any:
+    """The typer command of ``trainer``: its config's fields as options, then the engine's."""
+    helps = annotations(trainer)
+    present = {f.name for f in fields(trainer.Config)}
+    options = [name for name in ORDER if name in present]  # not x_dim: the data decides it
+    defaults = trainer.Config.defaults()
+
+    def command(ctx: typer.Context, **values: Any) -> None:
+        engine = {name: values.pop(name) for name in ENGINE}
+        dataset = values["dataset"]
+        given: dict[str, Any] = {}
+        if (
+            is_array_file(dataset)
+            and ctx.get_parameter_source("dataset") != ParameterSource.DEFAULT
+        ):
+            given["dataset"] = str(Path(dataset).expanduser().resolve())
+        train_command(
+            trainer,
+            ctx,
+            out=engine["out"] or default_out(trainer.name, dataset),
+            resume=engine["resume"],
+            overwrite=engine["overwrite"],
+            checkpoint_every=engine["checkpoint_every"],
+            given=given,
+        )
+
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    parameters = (
+        [context]
+        + [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name], annotation=helps[name]
+            )
+            for name in options
+        ]
+        + [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=ENGINE_DEFAULTS[name], annotation=kind
+            )
+            for name, kind in ENGINE.items()
+        ]
+    )
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__name__ = trainer.name.replace("-", "_")
+    command.__doc__ = (
+        f"{SUMMARIES[trainer.name]} Writes a run folder (default "
+        f"runs/{trainer.name}-DATASET): config.json, metrics.csv, checkpoint.pt, best.pt, "
+        f"samples.png, reconstructions.png, curves.png."
+    )
+    return command
+
+
+for _trainer in TRAINERS:
+    train_app.command(_trainer.name)(make_command(_trainer))
