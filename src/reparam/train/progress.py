@@ -20,7 +20,7 @@ class RunProgress:
     def __init__(
         self, name: str, unit: str, periods: int, total_steps: int, show: bool | None = None
     ) -> None:
-        self.name, self.unit, self.periods = name, unit, periods
+        self.name, self.unit, self.periods, self.total = name, unit, periods, total_steps
         enabled = sys.stdout.isatty() if show is None else show
         self.bar = Progress(
             TextColumn("{task.description}"),
@@ -46,6 +46,9 @@ class RunProgress:
         self.bar.__exit__(kind, value, tb)
 
     def _where(self, period: int) -> str:
+        if self.unit == "step":  # a run counted in steps shows them, not its periods
+            done = int(self.bar.tasks[0].completed) if self.bar.tasks else 0
+            return f"{self.name}  step {done}/{self.total}"
         return f"{self.name}  {self.unit} {min(period + 1, self.periods)}/{self.periods}"
 
     def start(self, period: int, done_steps: int) -> None:
@@ -57,6 +60,8 @@ class RunProgress:
         elapsed = time.perf_counter() - started
         speed = f"{(done_steps - first) / elapsed:.1f} steps/s" if elapsed > 0 else ""
         self.bar.update(self.task, completed=done_steps, info=f"{self.info}  {speed}")
+        if self.unit == "step":
+            self.bar.update(self.task, description=self._where(0))
 
     def period_done(self, period: int, summary: str) -> None:
         self.info = summary

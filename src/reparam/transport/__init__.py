@@ -1,6 +1,8 @@
-"""Optimal transport: the exact Kantorovich LP with its dual, log-domain Sinkhorn, the
-Sinkhorn divergence, closed-form 1-D Wasserstein distances, and WGAN critic losses."""
+"""Optimal transport: the exact Kantorovich LP with its dual, the exact W1 between point
+clouds, log-domain Sinkhorn, the Sinkhorn divergence, closed-form 1-D Wasserstein distances,
+and WGAN critic losses."""
 
+from reparam.transport.exact import exact_w1
 from reparam.transport.kantorovich import TransportResult, kantorovich
 from reparam.transport.sinkhorn import (
     SinkhornResult,
@@ -25,6 +27,7 @@ __all__ = [
     "clip_weights_",
     "critic_loss",
     "critic_step",
+    "exact_w1",
     "generator_loss",
     "gradient_penalty",
     "kantorovich",
