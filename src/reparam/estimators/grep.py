@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Beta, Dirichlet, Distribution, Gamma
 
-from reparam.estimators.base import CostFn, Estimator, evaluate
+from reparam.estimators.base import CostFn, Estimator, evaluate, unwrap_independent
 from reparam.estimators.baselines import Baseline
 from reparam.estimators.score import ScoreFunction
 
@@ -61,7 +61,8 @@ class GeneralizedReparam(Estimator):
     :math:`g^{rep}` is a pathwise term, :math:`g^{corr}` a score-function correction that keeps
     the sum unbiased; for a Normal, :math:`g^{corr} = 0`. Implemented for Gamma (the
     log-standardization above), and for Beta and Dirichlet through their Gamma
-    representations :math:`z_k = x_k / \sum_j x_j`, :math:`x_k \sim \mathrm{Gamma}(\alpha_k, 1)`.
+    representations :math:`z_k = x_k / \sum_j x_j`, :math:`x_k \sim \mathrm{Gamma}(\alpha_k, 1)`;
+    ``Independent`` wrappers of these are looked through.
     ``f`` must be differentiable. For shape α ≥ 1 its variance is well below the score
     function's (for f = z², about a quarter or less at α ≥ 2) and near torch's implicit pathwise
     gradient; for α < 1 the correction term dominates and it can exceed the score function's
@@ -84,13 +85,16 @@ class GeneralizedReparam(Estimator):
 
     def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
         shape = torch.Size((n,))
-        if isinstance(q, Gamma):
-            z, log_q_eps = gamma_standardization(q.concentration, q.rate, shape)
-        elif isinstance(q, Beta | Dirichlet):
-            alpha = q.concentration if isinstance(q, Dirichlet) else q._dirichlet.concentration
+        base = unwrap_independent(q)
+        if isinstance(base, Gamma):
+            z, log_q_eps = gamma_standardization(base.concentration, base.rate, shape)
+        elif isinstance(base, Beta | Dirichlet):
+            alpha = (
+                base.concentration if isinstance(base, Dirichlet) else base._dirichlet.concentration
+            )
             x, log_q_eps = gamma_standardization(alpha, torch.ones_like(alpha), shape)
             z = x / x.sum(-1, keepdim=True)
-            z = z[..., 0] if isinstance(q, Beta) else z
+            z = z[..., 0] if isinstance(base, Beta) else z
             log_q_eps = log_q_eps.sum(-1)
         else:
             raise ValueError(
@@ -98,6 +102,9 @@ class GeneralizedReparam(Estimator):
                 f"Use 'pathwise' for distributions with rsample (for a Normal, G-REP is "
                 f"pathwise), or 'score'."
             )
+        reinterpreted = len(base.batch_shape) - len(q.batch_shape)
+        if reinterpreted:
+            log_q_eps = log_q_eps.sum(tuple(range(-reinterpreted, 0)))
         cost = evaluate(f, z, q, n)
         return self.correction.surrogate(cost, log_q_eps, q)
 
