@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import torch
 import typer
-from click.core import ParameterSource
 
 from reparam.cli.app import console
 from reparam.train import RunOptions, RunResult, Trainer, run
@@ -44,14 +43,20 @@ def parse_floats(text: str) -> list[float]:
         raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from error
 
 
+def typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the user typed option ``name``. Typer runs its own copy of click, whose
+    ``ParameterSource`` is not ``click.core``'s: compare the member's name."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
+
 def given_options(ctx: typer.Context) -> dict[str, Any]:
     """The options the user typed (not those left at their defaults), by parameter name,
     without the engine's own (``--out``, ``--resume`` …)."""
     return {
         name: value
         for name, value in ctx.params.items()
-        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
-        and name not in ENGINE_OPTIONS
+        if typed(ctx, name) and name not in ENGINE_OPTIONS
     }
 
 
