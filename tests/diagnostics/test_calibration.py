@@ -3,11 +3,8 @@ import math
 import pytest
 import torch
 
-from reparam.diagnostics.calibration import (
-    Calibration,
-    expected_calibration_error,
-    plot_reliability,
-)
+from reparam.diagnostics.calibration import Calibration, expected_calibration_error
+from reparam.plots.calibration import plot_reliability
 
 # Five examples, three classes; confidences 0.9, 0.85, 0.7, 0.5, 0.36 (none on a bin edge).
 PROBS = torch.tensor(

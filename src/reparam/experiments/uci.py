@@ -1,18 +1,39 @@
-r"""The UCI regression benchmark of Hernández-Lobato & Adams (2015) for Bayesian MLPs.
+r"""The UCI regression benchmark of Hernández-Lobato & Adams (2015) for Bayesian MLPs, on the
+run engine.
 
 Protocol: for each standard split, one hidden layer of ReLU units (50; 100 for protein), inputs
 and targets normalized with the training part's mean and standard deviation, a Gaussian
 likelihood whose noise scale is learned, and test RMSE and test log-likelihood in the original
 units, :math:`\log \frac1S \sum_s N(y; f_s(x), σ^2)` with S posterior draws. Reported: mean ±
-standard error over the splits.
+standard error over the splits. Each minibatch i of M pays
+:math:`F_i = π_i \mathrm{KL}(q\,\|\,p) - \log p(D_i \mid w)` (divided by the rows, for Adam's
+scale), with the prior :math:`N(0, s^2)`.
 
-Hyperparameters are chosen on the training part only: each split's training rows are cut into
-80 % fit / 20 % validation; every candidate prior scale is trained on the fit part and the
-(prior scale, epoch) with the best validation log-likelihood is kept. The model is then
-retrained on the whole training part with that prior and read at that epoch.
+Hyperparameters are chosen on the training part only. The run has two phases of ``epochs``
+epochs each, the engine's periods ``0 … 2·epochs − 1``:
+
+1. *selection*: each split's training rows are cut into 80 % fit / 20 % validation; every
+   candidate prior scale s is trained on the fit part, the validation log-likelihood is read at
+   ``checkpoints`` evenly spaced epochs, and the (s, epoch) with the best one is chosen;
+2. *retraining*: the model is retrained on the whole training part with that prior, and read on
+   the test part at that epoch: the networks of that epoch are kept (``model["chosen"]``).
 
 All splits and candidates train at once, as replicas of one network (``batch_shape``): Adam's
-update is elementwise, so this is exactly independent training, in one batched pass.
+update is elementwise, so this is exactly independent training, in one batched pass. That is
+why there is no DistributedDataParallel here: the replicas already fill a device, and a data
+set is one process.
+
+The run folder holds the engine's files and ``results.json`` / ``results.md`` (the table row).
+``self.model`` holds three sets of networks: ``select`` (splits × candidates, the selection
+phase), ``final`` (one per split, retrained, at the last epoch) and ``chosen`` (a
+:class:`~reparam.experiments.bnn_predictive.UCIPredictor`: each split's retrained network at
+its chosen epoch, with its normalization — the networks the test figures are read from).
+
+Example:
+    >>> import tempfile
+    >>> from reparam.experiments.uci import UCIConfig, UCITrainer  # doctest: +SKIP
+    >>> result = run_uci(UCIConfig("uci:yacht", splits=2, epochs=20), tempfile.mkdtemp())  # doctest: +SKIP
+    >>> print(result.summary())  # doctest: +SKIP
 
 References:
     Hernández-Lobato & Adams (2015), Probabilistic backpropagation for scalable learning of
@@ -24,26 +45,42 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from torch import Tensor
+from torch import Tensor, nn
 
-from reparam.bayes import NormalPrior, kl, kl_weights
+from reparam.bayes import SCHEMES, NormalPrior, kl, kl_weights
+from reparam.bayes.layers import ESTIMATORS, BayesLinear
 from reparam.bayes.predict import gaussian_log_likelihood
-from reparam.data.uci import UCIDataset, load_uci
+from reparam.data.uci import PREFIX, UCIDataset, load_uci, resolve
+from reparam.experiments.bnn_options import check_seed_and_device
+from reparam.experiments.bnn_predictive import RegressionPredictive, UCIPredictor
 from reparam.models.bnn import BayesMLP
-from reparam.train.distributed import resolve_device
+from reparam.train import RunConfig, RunError, RunOptions, Trainer, run
+from reparam.train.compile import maybe_compile
+from reparam.train.config import one_of, positive
+from reparam.train.distributed import Ranks
+
+PHASES = ("select", "retrain")
 
 
 @dataclass(frozen=True)
-class UCIConfig:
-    """One UCI run. ``epochs`` and ``batch_size`` default per data set (``budget``)."""
+class UCIConfig(RunConfig):
+    """One UCI run (see the module docstring).
+
+    ``epochs`` and ``batch_size`` default per data set (:func:`budget`), ``splits`` to all the
+    set's standard splits; the trainer resolves them, and records the data's ``inputs`` and the
+    standard network's ``hidden_units``, so that ``config.json`` says exactly what ran.
+    ``prior_sigmas``: the candidate prior scales s of N(0, s²). ``checkpoints``: the epochs of
+    each phase at which the held-out part is read. ``samples``: the posterior draws S of the
+    held-out figures. ``init_std``: the posterior's initial σ (default 0.001).
+    """
+
+    ENDS = ("epochs",)
+    FREE = ("device", "data_dir")
 
     dataset: str
     estimator: str = "local"
@@ -55,43 +92,113 @@ class UCIConfig:
     valid_fraction: float = 0.2
     samples: int = 100
     kl_weighting: str = "uniform"
-    init_std: float = 1e-3
+    init_std: float | None = None
     splits: int | None = None
-    device: str = "auto"
     seed: int = 0
+    device: str = "auto"
+    compile: bool = False
     data_dir: str | None = None
-    out: str | None = None
+    inputs: int | None = None
+    hidden_units: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dataset", PREFIX + resolve(self.dataset))
+        if self.init_std is None:
+            object.__setattr__(self, "init_std", 1e-3)
+        one_of("--estimator", self.estimator, ESTIMATORS)
+        one_of("--kl-weighting", self.kl_weighting, SCHEMES)
+        for name in ("epochs", "batch_size", "checkpoints", "samples", "splits"):
+            positive("--" + name.replace("_", "-"), getattr(self, name), integer=True)
+        for name in ("inputs", "hidden_units"):
+            positive(name, getattr(self, name), integer=True)
+        positive("--lr", self.lr)
+        positive("--init-std", self.init_std)
+        check_seed_and_device(self.seed, self.device)
+        if not 0 < self.valid_fraction < 1:
+            raise ValueError(f"--valid-fraction must lie in (0, 1); got {self.valid_fraction}")
+        sigmas = tuple(self.prior_sigmas)
+        if not sigmas or not all(
+            isinstance(s, int | float) and math.isfinite(s) and s > 0 for s in sigmas
+        ):
+            raise ValueError(f"--prior-sigmas must be positive numbers; got {sigmas}")
+        object.__setattr__(self, "prior_sigmas", tuple(float(s) for s in sigmas))
+
+    @classmethod
+    def resumed(cls, saved: dict[str, Any], given: dict[str, Any]) -> UCIConfig:
+        """As :meth:`RunConfig.resumed`, except that ``epochs`` may not change either: it is the
+        length of both phases and sets the epochs where the held-out part is read."""
+        if "epochs" in given and given["epochs"] != saved.get("epochs"):
+            raise RunError(
+                f"--resume keeps the run's settings, but --epochs {given['epochs']} (the run "
+                f"has {saved.get('epochs')}): the UCI protocol's phases are that long. Drop "
+                "--epochs, or start a new run (another --out, or --overwrite)"
+            )
+        return super().resumed(saved, given)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scaled:
     """Inputs and targets of every replica [R, N, ·], normalized by the statistics of each
-    replica's training part; ``y_mean``/``y_std`` [R] map predictions back."""
+    replica's training part: ``x_mean``/``x_std`` [R, 1, D] and ``y_mean``/``y_std`` [R]
+    (float64) map them back."""
 
     x: Tensor
     y: Tensor
+    x_mean: Tensor
+    x_std: Tensor
     y_mean: Tensor
     y_std: Tensor
 
 
-@dataclass
+@dataclass(frozen=True)
 class UCIResult:
-    """Per-split test RMSE and log-likelihood (original units) and what was chosen."""
+    """Per-split test RMSE and log-likelihood (original units) and the prior scale and epoch
+    chosen on validation, with the training time."""
 
     dataset: str
-    rmse: list[float]
-    log_likelihood: list[float]
-    prior_sigma: list[float]
-    epochs: list[int]
+    rmse: tuple[float, ...]
+    log_likelihood: tuple[float, ...]
+    prior_sigma: tuple[float, ...]
+    epochs: tuple[int, ...]
     seconds: float
-    config: dict = field(default_factory=dict)
 
-    @staticmethod
-    def summary(values: list[float]) -> tuple[float, float]:
-        """Mean and standard error over splits."""
-        tensor = torch.tensor(values, dtype=torch.float64)
-        se = tensor.std() / math.sqrt(len(values)) if len(values) > 1 else torch.tensor(0.0)
-        return float(tensor.mean()), float(se)
+    def summary(self) -> str:
+        rmse, rmse_se = mean_and_se(self.rmse)
+        ll, ll_se = mean_and_se(self.log_likelihood)
+        return (
+            f"{self.dataset}, {len(self.rmse)} splits: test RMSE {rmse:.4g} ± {rmse_se:.2g}, "
+            f"test log-likelihood {ll:.4g} ± {ll_se:.2g} ({self.seconds:.0f} s)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> UCIResult:
+        return cls(
+            values["dataset"],
+            *(tuple(values[k]) for k in ("rmse", "log_likelihood", "prior_sigma", "epochs")),
+            values["seconds"],
+        )
+
+    @classmethod
+    def read(cls, folder: str | Path) -> UCIResult:
+        """The result a finished run wrote into ``folder/results.json``."""
+        path = Path(folder) / "results.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no {path}: the run in {folder} has not finished")
+        return cls.from_dict(json.loads(path.read_text())["result"])
+
+
+def mean_and_se(values: tuple[float, ...] | list[float]) -> tuple[float, float]:
+    """Mean and standard error over splits (0 for one split).
+
+    >>> mean_and_se([1.0, 3.0])
+    (2.0, 1.0)
+    """
+    tensor = torch.tensor(values, dtype=torch.float64)
+    se = float(tensor.std() / math.sqrt(len(values))) if len(values) > 1 else 0.0
+    return float(tensor.mean()), se
 
 
 def budget(data: UCIDataset) -> tuple[int, int]:
@@ -114,6 +221,8 @@ def scale(x: Tensor, y: Tensor, fit: Tensor, *parts: Tensor) -> tuple[Scaled, ..
         Scaled(
             ((x[rows] - x_mean) / x_std).float(),
             ((y[rows] - y_mean[:, None]) / y_std[:, None]).float(),
+            x_mean,
+            x_std,
             y_mean,
             y_std,
         )
@@ -122,7 +231,7 @@ def scale(x: Tensor, y: Tensor, fit: Tensor, *parts: Tensor) -> tuple[Scaled, ..
 
 
 @torch.no_grad()
-def held_out_metrics(model: BayesMLP, data: Scaled, samples: int) -> tuple[Tensor, Tensor]:
+def held_out_metrics(model: nn.Module, data: Scaled, samples: int) -> tuple[Tensor, Tensor]:
     """RMSE and mean log-likelihood [R] in the original units of every replica."""
     outputs = torch.stack([model(data.x) for _ in range(samples)]).double()
     noise = model.log_noise_std.double().exp()[:, None]
@@ -132,48 +241,12 @@ def held_out_metrics(model: BayesMLP, data: Scaled, samples: int) -> tuple[Tenso
     return rmse, log_lik - torch.log(y_std)
 
 
-def fit(
-    model: BayesMLP,
-    train: Scaled,
-    evaluate: Scaled,
-    config: UCIConfig,
-    epochs: int,
-    batch_size: int,
-    on_epoch: Callable[[], None] = lambda: None,
-) -> tuple[list[int], Tensor, Tensor]:
-    """Train every replica on ``train`` with loss π_i·KL − log p(D_i | w) per minibatch (divided
-    by the rows, for Adam's scale), reading ``evaluate``'s metrics at ``config.checkpoints``
-    evenly spaced epochs: (epochs, RMSE [C, R], log-likelihood [C, R])."""
-    replicas, rows = train.y.shape
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    batches = math.ceil(rows / batch_size)
-    weights = kl_weights(batches, config.kl_weighting).tolist()
-    marks = sorted(
-        {max(1, epochs * (c + 1) // config.checkpoints) for c in range(config.checkpoints)}
-    )
-    replica = torch.arange(replicas, device=train.x.device)[:, None]
-    rmse, log_lik = [], []
-    for epoch in range(1, epochs + 1):
-        order = torch.rand(replicas, rows, device=train.x.device).argsort(1)
-        for i, weight in enumerate(weights):
-            rows_i = order[:, i * batch_size : (i + 1) * batch_size]
-            x, y = train.x[replica, rows_i], train.y[replica, rows_i]
-            loss = (weight * kl(model) - model.log_likelihood(x, y)).sum() / rows
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        if epoch in marks:
-            metrics = held_out_metrics(model, evaluate, config.samples)
-            rmse.append(metrics[0])
-            log_lik.append(metrics[1])
-        on_epoch()
-    return marks, torch.stack(rmse), torch.stack(log_lik)
-
-
-def build(config: UCIConfig, inputs: int, hidden: int, sigmas: Tensor) -> BayesMLP:
+def network(config: UCIConfig, sigmas: Tensor) -> BayesMLP:
     """One replica per entry of ``sigmas``, the prior scale of each."""
+    assert config.inputs is not None and config.hidden_units is not None
+    assert config.init_std is not None
     return BayesMLP(
-        [inputs, hidden, 1],
+        [config.inputs, config.hidden_units, 1],
         task="regression",
         estimator=config.estimator,
         prior=NormalPrior(sigmas),
@@ -182,70 +255,307 @@ def build(config: UCIConfig, inputs: int, hidden: int, sigmas: Tensor) -> BayesM
     )
 
 
-def run_uci(config: UCIConfig, progress: bool | None = None) -> UCIResult:
-    """Run the protocol of the module docstring on ``config.dataset`` (a short name such as
-    ``"boston"``, or ``"uci:boston"``); write ``results.json`` to ``config.out`` if given."""
-    start = time.perf_counter()
-    data = load_uci(config.dataset, config.data_dir)
-    device = resolve_device(config.device)
-    splits = min(config.splits or data.splits, data.splits)
-    default_epochs, default_batch = budget(data)
-    epochs, batch_size = config.epochs or default_epochs, config.batch_size or default_batch
-    if not 0 < config.valid_fraction < 1:
-        raise ValueError(f"valid_fraction must lie in (0, 1), got {config.valid_fraction}")
-    generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
-    x, y = data.x.to(device), data.y.to(device)
-    if len({len(rows) for rows in data.train[:splits]}) > 1:
+def set_prior(model: BayesMLP, sigmas: Tensor) -> None:
+    """Give every layer of ``model`` the prior N(0, s²) with one s per replica."""
+    for layer in model.layers:
+        if isinstance(layer, BayesLinear):
+            layer.prior = NormalPrior(sigmas)
+
+
+def minibatch_loss(model: BayesMLP, x: Tensor, y: Tensor, weight: Tensor, rows: int) -> Tensor:
+    """(π_i·KL − log p(D_i | w)) / rows, summed over the replicas."""
+    return (weight * kl(model) - model.log_likelihood(x, y)).sum() / rows
+
+
+def checkpoint_epochs(epochs: int, checkpoints: int) -> list[int]:
+    """The epochs (1-based) of a phase at which the held-out part is read.
+
+    >>> checkpoint_epochs(60, 4)
+    [15, 30, 45, 60]
+    """
+    return sorted({max(1, epochs * (c + 1) // checkpoints) for c in range(checkpoints)})
+
+
+@dataclass(frozen=True)
+class Phase:
+    """What one phase trains on: the replicas' training and held-out data and its minibatch
+    KL weights."""
+
+    name: str
+    train: Scaled
+    held_out: Scaled
+    weights: Tensor
+
+    @property
+    def rows(self) -> int:
+        return self.train.y.shape[1]
+
+
+def resolve_config(config: UCIConfig, data: UCIDataset) -> UCIConfig:
+    """``config`` with its per-data-set defaults resolved and the data's shapes recorded."""
+    if config.splits is not None and config.splits > data.splits:
         raise ValueError(
-            f"{data.name}: the splits' training parts differ in size; the protocol "
-            "trains them side by side and needs one size"
+            f"--splits must be at most {data.splits} ({data.name} has {data.splits} standard "
+            f"splits); got {config.splits}"
         )
-    train_rows = torch.stack(data.train[:splits]).to(device)
-    test_rows = torch.stack(data.test[:splits]).to(device)
-    shuffled = train_rows[:, torch.randperm(train_rows.shape[1], generator=generator)]
-    n_valid = round(config.valid_fraction * shuffled.shape[1])
-    candidates = len(config.prior_sigmas)
-    show = sys.stdout.isatty() if progress is None else progress
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"))
-    with Progress(*columns, TimeRemainingColumn(), disable=not show) as bar:
-        task = bar.add_task(
-            f"{data.name}: {splits} splits × {candidates} priors", total=2 * epochs, info="select"
-        )
+    epochs, batch_size = budget(data)
+    resolved = replace(
+        config,
+        epochs=config.epochs or epochs,
+        batch_size=config.batch_size or batch_size,
+        splits=config.splits or data.splits,
+        inputs=data.x.shape[1],
+        hidden_units=data.hidden,
+    )
+    for name in ("inputs", "hidden_units"):
+        if getattr(config, name) not in (None, getattr(resolved, name)):
+            raise ValueError(
+                f"{name} {getattr(config, name)} does not match the data ({getattr(resolved, name)})"
+            )
+    return resolved
 
-        def tick() -> None:
-            bar.update(task, advance=1)
 
+class UCITrainer(Trainer):
+    """The protocol of the module docstring on the engine: periods ``0 … epochs − 1`` select,
+    ``epochs … 2·epochs − 1`` retrain."""
+
+    name = "bnn-uci"
+    command = "train bnn"
+    Config = UCIConfig
+    outputs = ("results.json", "results.md")
+
+    def __init__(self, config: UCIConfig, ranks: Ranks) -> None:
+        if ranks.world > 1:
+            raise ValueError(
+                "bnn-uci trains every split side by side in one process; run it without torchrun"
+            )
+        data = load_uci(config.dataset, config.data_dir)
+        self.config = config = resolve_config(config, data)
+        assert config.splits is not None and config.batch_size is not None
+        device = self.device = ranks.device
+        splits, candidates = config.splits, len(config.prior_sigmas)
+        if len({len(rows) for rows in data.train[:splits]}) > 1:
+            raise ValueError(
+                f"{data.name}: the splits' training parts differ in size; the protocol "
+                "trains them side by side and needs one size"
+            )
+        generator = torch.Generator().manual_seed(config.seed)
+        torch.manual_seed(config.seed)
+        x, y = data.x.to(device), data.y.to(device)
+        train_rows = torch.stack(data.train[:splits]).to(device)
+        test_rows = torch.stack(data.test[:splits]).to(device)
+        shuffled = train_rows[:, torch.randperm(train_rows.shape[1], generator=generator)]
+        n_valid = round(config.valid_fraction * shuffled.shape[1])
+        if not 0 < n_valid < shuffled.shape[1]:
+            raise ValueError(
+                f"--valid-fraction {config.valid_fraction} leaves no validation or no fit rows "
+                f"of {shuffled.shape[1]}"
+            )
         fit_part, valid_part = (
             part.repeat_interleave(candidates, 0)
             for part in (shuffled[:, n_valid:], shuffled[:, :n_valid])
         )
-        sigmas = torch.tensor(config.prior_sigmas, device=device).repeat(splits)
-        model = build(config, x.shape[1], data.hidden, sigmas).to(device)
-        marks, _, valid_ll = fit(
-            model, *scale(x, y, fit_part, valid_part), config, epochs, batch_size, tick
+        self.phases = (
+            self.phase("select", *scale(x, y, fit_part, valid_part)),
+            self.phase("retrain", *scale(x, y, train_rows, test_rows)),
         )
-        best = valid_ll.T.reshape(splits, candidates * len(marks)).argmax(1)
-        chosen = [config.prior_sigmas[c] for c in (best // len(marks)).tolist()]
-        chosen_sigma = torch.tensor(chosen, device=device)
-        chosen_mark = best % len(marks)
-        bar.update(task, info="retrain")
-        model = build(config, x.shape[1], data.hidden, chosen_sigma).to(device)
-        _, rmse, log_lik = fit(
-            model, *scale(x, y, train_rows, test_rows), config, epochs, batch_size, tick
+        self.model = self.build_model(config).to(device)
+        chosen, retrain = self.model["chosen"], self.phases[1].train
+        chosen.x_mean.copy_(retrain.x_mean)
+        chosen.x_std.copy_(retrain.x_std)
+        chosen.y_mean.copy_(retrain.y_mean[:, None])
+        chosen.y_std.copy_(retrain.y_std[:, None])
+        self.networks = (self.model["select"], self.model["final"])
+        self.optimizers = tuple(
+            torch.optim.Adam(net.parameters(), lr=config.lr) for net in self.networks
         )
-    index = torch.arange(splits, device=device)
-    result = UCIResult(
-        dataset=data.name,
-        rmse=rmse[chosen_mark, index].tolist(),
-        log_likelihood=log_lik[chosen_mark, index].tolist(),
-        prior_sigma=chosen,
-        epochs=[marks[m] for m in chosen_mark.tolist()],
-        seconds=time.perf_counter() - start,
-        config={**asdict(config), "epochs": epochs, "batch_size": batch_size, "splits": splits},
-    )
-    if config.out:
-        out = Path(config.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(json.dumps(asdict(result), indent=1))
-    return result
+        self.losses = tuple(
+            maybe_compile(lambda *a, net=net: minibatch_loss(net, *a), config.compile)
+            for net in self.networks
+        )
+        self.marks = checkpoint_epochs(config.epochs, config.checkpoints)
+        figures = {"fill_value": float("nan"), "dtype": torch.float64, "device": device}
+        self.valid_ll = torch.full((len(self.marks), splits * candidates), **figures)
+        self.test_rmse = torch.full((len(self.marks), splits), **figures)
+        self.test_ll = torch.full((len(self.marks), splits), **figures)
+        self.best = torch.full((splits,), -1, dtype=torch.long, device=device)
+        self.order = torch.zeros(0, dtype=torch.long)
+        self.loss_sum = torch.zeros((), device=device)
+
+    def phase(self, name: str, train: Scaled, held_out: Scaled) -> Phase:
+        assert self.config.batch_size is not None
+        batches = math.ceil(train.y.shape[1] / self.config.batch_size)
+        weights = kl_weights(batches, self.config.kl_weighting).float().to(self.device)
+        return Phase(name, train, held_out, weights)
+
+    @classmethod
+    def build_model(cls, config: UCIConfig) -> nn.ModuleDict:
+        assert config.splits is not None and config.inputs is not None
+        sigmas = torch.tensor(config.prior_sigmas).repeat(config.splits)
+        ones = torch.ones(config.splits)
+        return nn.ModuleDict(
+            {
+                "select": network(config, sigmas),
+                "final": network(config, ones),
+                "chosen": UCIPredictor(network(config, ones), config.inputs),
+            }
+        )
+
+    @classmethod
+    def exportable(
+        cls, model: nn.Module, config: UCIConfig
+    ) -> tuple[nn.Module, tuple[Tensor, ...]]:
+        """Every split's network at its chosen epoch, as a predictive mean and standard
+        deviation [splits, N] of inputs [N, D] in the data's units (``config.samples``
+        draws)."""
+        assert config.inputs is not None
+        predictive = RegressionPredictive(model["chosen"], config.samples)
+        return predictive, (torch.zeros(2, config.inputs),)
+
+    @property
+    def periods(self) -> int:
+        assert self.config.epochs is not None
+        return 2 * self.config.epochs
+
+    def where(self, period: int) -> tuple[int, int]:
+        """The phase (0: select, 1: retrain) and its 1-based epoch of ``period``."""
+        assert self.config.epochs is not None
+        return divmod(period, self.config.epochs)[0], period % self.config.epochs + 1
+
+    def steps_in(self, period: int) -> int:
+        return len(self.phases[self.where(period)[0]].weights)
+
+    def start_period(self, period: int) -> None:
+        phase = self.phases[self.where(period)[0]]
+        replicas = phase.train.y.shape[0]
+        self.order = torch.rand(replicas, phase.rows, device=self.device).argsort(1)
+        self.loss_sum = torch.zeros((), device=self.device)
+
+    def train_step(self, period: int, index: int) -> None:
+        which = self.where(period)[0]
+        phase, batch = self.phases[which], self.config.batch_size
+        assert batch is not None
+        rows = self.order[:, index * batch : (index + 1) * batch]
+        replica = torch.arange(rows.shape[0], device=self.device)[:, None]
+        x, y = phase.train.x[replica, rows], phase.train.y[replica, rows]
+        loss = self.losses[which](x, y, phase.weights[index], phase.rows)
+        optimizer = self.optimizers[which]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        self.loss_sum += loss.detach()
+
+    def end_period(self, period: int) -> dict[str, Any]:
+        which, epoch = self.where(period)
+        phase, net = self.phases[which], self.networks[which]
+        row: dict[str, Any] = {
+            "phase": phase.name,
+            "phase_epoch": epoch,
+            "loss": float(self.loss_sum) / phase.train.y.shape[0],
+        }
+        if epoch not in self.marks:
+            return row
+        mark = self.marks.index(epoch)
+        rmse, log_lik = held_out_metrics(net, phase.held_out, self.config.samples)
+        if which == 0:
+            self.valid_ll[mark] = log_lik
+            row["valid_ll"] = float(log_lik.mean())
+            if mark == len(self.marks) - 1:
+                self.choose()
+        else:
+            self.test_rmse[mark], self.test_ll[mark] = rmse, log_lik
+            row["test_rmse"], row["test_ll"] = float(rmse.mean()), float(log_lik.mean())
+            self.keep(mark)
+        return row
+
+    @property
+    def chosen_mark(self) -> Tensor:
+        """Each split's chosen checkpoint (an index into ``marks``)."""
+        return self.best % len(self.marks)
+
+    @property
+    def chosen_sigma(self) -> list[float]:
+        """Each split's chosen prior scale."""
+        return [self.config.prior_sigmas[c] for c in (self.best // len(self.marks)).tolist()]
+
+    def choose(self) -> None:
+        """Each split's best (prior scale, epoch) on validation; the retraining's prior."""
+        splits, candidates = len(self.best), len(self.config.prior_sigmas)
+        self.best = self.valid_ll.T.reshape(splits, candidates * len(self.marks)).argmax(1)
+        chosen = self.model["chosen"]
+        chosen.prior_sigma.copy_(torch.tensor(self.chosen_sigma))
+        chosen.epoch.copy_(torch.tensor(self.marks, device=self.device)[self.chosen_mark])
+        self.set_priors()
+
+    def set_priors(self) -> None:
+        sigmas = torch.tensor(self.chosen_sigma, device=self.device)
+        set_prior(self.model["final"], sigmas)
+        set_prior(self.model["chosen"].net, sigmas)
+
+    @torch.no_grad()
+    def keep(self, mark: int) -> None:
+        """Copy the retrained networks of the splits whose chosen epoch this is."""
+        picked = self.chosen_mark == mark
+        target = dict(self.model["chosen"].net.named_parameters())
+        for name, value in self.model["final"].named_parameters():
+            target[name][picked] = value[picked]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "order": self.order,
+            "loss_sum": self.loss_sum,
+            "valid_ll": self.valid_ll,
+            "test_rmse": self.test_rmse,
+            "test_ll": self.test_ll,
+            "best": self.best,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
+            optimizer.load_state_dict(saved)
+        for name in ("order", "loss_sum", "valid_ll", "test_rmse", "test_ll", "best"):
+            setattr(self, name, state[name].to(self.device))
+        if bool((self.best >= 0).all()):
+            self.set_priors()
+
+    def summary(self, row: dict[str, Any]) -> str:
+        held_out = "  ".join(
+            f"{k} {row[k]:.4g}" for k in ("valid_ll", "test_rmse", "test_ll") if k in row
+        )
+        return f"{row['phase']} {row['phase_epoch']}  loss {row['loss']:.4g}  {held_out}"
+
+    def result(self, history: list[dict[str, Any]]) -> UCIResult:
+        """The test figures at each split's chosen epoch (a finished run)."""
+        index = torch.arange(len(self.best), device=self.device)
+        return UCIResult(
+            dataset=self.config.dataset.removeprefix(PREFIX),
+            rmse=tuple(self.test_rmse[self.chosen_mark, index].tolist()),
+            log_likelihood=tuple(self.test_ll[self.chosen_mark, index].tolist()),
+            prior_sigma=tuple(self.chosen_sigma),
+            epochs=tuple(self.marks[m] for m in self.chosen_mark.tolist()),
+            seconds=sum(row["seconds"] for row in history),
+        )
+
+    def draw(self, folder: Path, history: list[dict[str, Any]]) -> None:
+        from reparam.experiments.uci_table import uci_table
+
+        result = self.result(history)
+        record = {"result": result.to_dict(), "config": self.config.to_dict()}
+        (folder / "results.json").write_text(json.dumps(record, indent=1) + "\n")
+        label = f"BayesLinear ({self.config.estimator}), N(0, s²) prior"
+        (folder / "results.md").write_text(uci_table([result], label) + "\n")
+
+
+def run_uci(
+    config: UCIConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> UCIResult:
+    """Run the protocol with ``config`` in the run folder ``out`` (or continue it there, with
+    ``resume``) and return its result."""
+    run(UCITrainer, config, RunOptions(out, resume=resume, overwrite=overwrite, progress=progress))
+    return UCIResult.read(out)

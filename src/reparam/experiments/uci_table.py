@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reparam.experiments.uci import UCIResult
+from reparam.experiments.uci import UCIResult, mean_and_se
 
 SOURCE = (
     "Hernández-Lobato & Adams (2015), Table 1 (VI: Graves 2011; PBP) and Gal & Ghahramani "
@@ -23,8 +23,8 @@ PUBLISHED: dict[str, tuple[tuple[float, float, float], tuple[float, float, float
 }
 
 
-def cell(values: list[float], digits: int) -> str:
-    mean, se = UCIResult.summary(values)
+def cell(values: tuple[float, ...], digits: int) -> str:
+    mean, se = mean_and_se(values)
     return f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
@@ -42,8 +42,8 @@ def uci_table(results: list[UCIResult], label: str) -> str:
     for result in results:
         (vi_rmse, pbp_rmse, drop_rmse), (vi_ll, pbp_ll, drop_ll) = PUBLISHED[result.dataset]
         digits = 4 if vi_rmse < 0.05 else 3 if vi_rmse < 0.5 else 2
-        rmse, _ = UCIResult.summary(result.rmse)
-        ll, _ = UCIResult.summary(result.log_likelihood)
+        rmse, _ = mean_and_se(result.rmse)
+        ll, _ = mean_and_se(result.log_likelihood)
         beats_rmse, beats_ll = rmse < vi_rmse, ll > pbp_ll
         wins_rmse += beats_rmse
         wins_ll += beats_ll
