@@ -23,9 +23,10 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from reparam.estimators.base import CostFn, Estimator
+from reparam.estimators.baselines import leave_one_out_mean
 from reparam.estimators.bounds import VIMCO, BoundEstimator, LogJoint, PathwiseBound
-from reparam.estimators.pathwise import Pathwise
-from reparam.estimators.score import ScoreFunction
+from reparam.estimators.pathwise import Pathwise, pathwise
+from reparam.estimators.score import ScoreFunction, score_function
 
 
 class Auto(Estimator):
@@ -49,7 +50,10 @@ class Auto(Estimator):
         return ScoreFunction("leave-one-out" if n > 1 else None)
 
     def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
-        return self.resolve(q, n)(f, q, n)
+        # what resolve(q, n) would do, without building a module on every call
+        if q.has_rsample:
+            return pathwise(f, q, n)
+        return score_function(f, q, n, leave_one_out if n > 1 else None)
 
 
 class AutoBound(BoundEstimator):
@@ -67,3 +71,8 @@ class AutoBound(BoundEstimator):
 
     def iwae(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
         return self.resolve(q).iwae(log_joint, q, k)
+
+
+def leave_one_out(cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
+    """The leave-one-out baseline as a function (n ≥ 2, which :class:`Auto` ensures)."""
+    return leave_one_out_mean(cost)

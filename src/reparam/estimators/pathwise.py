@@ -34,10 +34,15 @@ class Pathwise(Estimator):
     """
 
     def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
-        require(
-            q.has_rsample,
-            f"pathwise needs a distribution with rsample; {type(q).__name__} has none. Use "
-            f"estimator='score' (any distribution), 'enumerate' (small finite support) or "
-            f"'gumbel-softmax' / 'straight-through' (categorical, Bernoulli).",
-        )
-        return evaluate(f, q.rsample((n,)), q, n).mean(0)
+        return pathwise(f, q, n)
+
+
+def pathwise(f: CostFn, q: Distribution, n: int) -> Tensor:
+    """The pathwise estimate of :class:`Pathwise`, as a function."""
+    require(
+        q.has_rsample,
+        f"pathwise needs a distribution with rsample; {type(q).__name__} has none. Use "
+        f"estimator='score' (any distribution), 'enumerate' (small finite support) or "
+        f"'gumbel-softmax' / 'straight-through' (categorical, Bernoulli).",
+    )
+    return evaluate(f, q.rsample((n,)), q, n).mean(0)

@@ -68,14 +68,25 @@ class ScoreFunction(Estimator):
         self.baseline = make_baseline(baseline, decay)
 
     def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
-        z = q.sample((n,))
-        cost = evaluate(f, z, q, n)
-        return self.surrogate(cost, q.log_prob(z), q)
+        return score_function(f, q, n, self.baseline)
 
     def surrogate(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
         """Mean surrogate over costs ``[n, *batch]`` whose samples have density ``log_prob``."""
-        b = None if self.baseline is None else self.baseline(cost.detach(), log_prob, q)
-        return score_surrogate(cost, log_prob, b)
+        return baseline_surrogate(cost, log_prob, q, self.baseline)
 
     def extra_repr(self) -> str:
         return "" if self.baseline is None else f"baseline={self.baseline!r}"
+
+
+def baseline_surrogate(
+    cost: Tensor, log_prob: Tensor, q: Distribution, baseline: Baseline | None
+) -> Tensor:
+    """:func:`~reparam.estimators.base.score_surrogate` with the baseline ``baseline`` gives."""
+    b = None if baseline is None else baseline(cost.detach(), log_prob, q)
+    return score_surrogate(cost, log_prob, b)
+
+
+def score_function(f: CostFn, q: Distribution, n: int, baseline: Baseline | None) -> Tensor:
+    """The estimate of :class:`ScoreFunction` with ``baseline``, as a function."""
+    z = q.sample((n,))
+    return baseline_surrogate(evaluate(f, z, q, n), q.log_prob(z), q, baseline)

@@ -126,6 +126,9 @@ SPECS: tuple[Spec, ...] = (
 )
 
 
+BY_KEY = {(s.objective, s.name): s for s in SPECS}
+
+
 def names(
     objective: str = "elbo", latent: str | None = None, *, layer: bool = False
 ) -> tuple[str, ...]:
@@ -172,12 +175,13 @@ def parse(
                 f"{', '.join(LAYER_ESTIMATORS)}."
             )
         return spec
-    valid = names(objective, latent)
-    if spec in valid:
-        (entry,) = (s for s in SPECS if s.name == spec and s.objective == objective)
+    _check_context(objective, latent)
+    entry = BY_KEY.get((objective, spec))
+    if entry is not None and (latent is None or latent in entry.latents):
         return entry.build()  # type: ignore[return-value]
+    valid = names(objective, latent)
     choose = f"choose one of {', '.join(valid)}"
-    if any(s.name == spec and s.objective == objective for s in SPECS):
+    if entry is not None:
         raise ValueError(f"estimator {spec!r} does not apply to {latent} latents; {choose}.")
     if objective == "iwae" and spec in names("elbo"):
         raise ValueError(
