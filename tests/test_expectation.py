@@ -5,6 +5,7 @@ from torch.distributions import Bernoulli, Categorical, Gamma, Normal, OneHotCat
 import reparam as rp
 from reparam import expectation
 from reparam.estimators import (
+    Auto,
     DReG,
     Enumerate,
     GeneralizedReparam,
@@ -102,17 +103,24 @@ def test_expect_holds_no_state() -> None:
     ]
 
 
-def test_auto_at_one_sample_is_the_plain_score_function() -> None:
-    """Same samples, same value and gradient as ScoreFunction() without a baseline."""
-    logits = torch.tensor([0.5, -1.0, 0.2], requires_grad=True)
-    grads = []
-    for estimator in ("auto", ScoreFunction()):
+@pytest.mark.parametrize(
+    ("family", "n"), [(Normal, 1), (Normal, 3), (Categorical, 1), (Categorical, 4)]
+)
+def test_auto_is_what_it_resolves_to(family: type, n: int) -> None:
+    """Same samples, same value and gradient as Auto().resolve(q, n): at n = 1 without rsample
+    that is ScoreFunction() without a baseline."""
+    param = torch.tensor([0.5, -1.0, 0.2], requires_grad=True)
+    results = []
+    for concrete in (False, True):
+        q = Normal(param, 1.0) if family is Normal else Categorical(logits=param)
+        estimator = Auto().resolve(q, n) if concrete else "auto"
         torch.manual_seed(3)
-        value = rp.expect(
-            lambda z: z.float() + 10, Categorical(logits=logits), n=1, estimator=estimator
-        )
-        grads.append(torch.autograd.grad(value, logits)[0])
-    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+        value = rp.expect(lambda z: z.float() + 10, q, n=n, estimator=estimator)
+        results.append((value.detach(), torch.autograd.grad(value.sum(), param)[0]))
+    for x, y in zip(*results, strict=True):
+        torch.testing.assert_close(x, y, rtol=0, atol=0)
+    if family is Categorical and n == 1:
+        assert repr(Auto().resolve(q, n)) == "ScoreFunction()"
 
 
 def test_an_owned_moving_average_learns_across_calls() -> None:
