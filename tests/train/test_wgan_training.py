@@ -1,20 +1,26 @@
-"""The WGAN trainer: ring sampler, exact W1, short CLI runs with clip and gp, and bad names."""
+"""The WGAN trainer: the ring, the papers' defaults in config.json, short runs with clip and
+gp, image data with --subset, and the metrics rows."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from reparam.cli import app
 from reparam.data.ring import ring_centres, sample_ring
-from reparam.experiments.wgan import WGANConfig, exact_w1
+from reparam.experiments.wgan import WGANTrainer, period_ends
+from reparam.experiments.wgan_config import WGANConfig
+from reparam.train import RunOptions, run
+from reparam.train.run_folder import read_metrics
+from tests.cli.conftest import reparam
 
-runner = CliRunner()
+TINY = ["--batch-size", "16", "--critic-steps", "2", "--hidden", "16", "--eval-points", "32"]
+
+
+def options(out) -> RunOptions:
+    return RunOptions(out, progress=False, tensorboard=False)
 
 
 def test_ring_has_eight_modes_at_radius_two() -> None:
@@ -31,75 +37,84 @@ def test_ring_has_eight_modes_at_radius_two() -> None:
     assert counts.min() > 400  # all eight modes, roughly 500 each
 
 
-def test_exact_w1_identical_and_shifted_clouds() -> None:
-    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
-    assert exact_w1(x, x) == pytest.approx(0.0, abs=1e-12)
-    shift = torch.tensor([0.3, -0.4])
-    assert exact_w1(x, x + shift) == pytest.approx(0.5, abs=1e-6)  # float32 shift
-    small = x[:12]
-    assert exact_w1(small, small + shift, method="kantorovich") == pytest.approx(0.5, abs=1e-7)
-    y = torch.randn(12, 2, generator=torch.Generator().manual_seed(2))
-    assert exact_w1(small, y) == pytest.approx(exact_w1(small, y, method="kantorovich"), abs=1e-7)
+def test_the_papers_defaults_are_resolved_per_constraint_and_data() -> None:
+    ring_clip, ring_gp = WGANConfig(), WGANConfig(lipschitz="gp")
+    assert (ring_clip.lr, ring_clip.clip, ring_clip.gp_lambda) == (5e-5, 0.01, None)
+    assert (ring_gp.lr, ring_gp.clip, ring_gp.gp_lambda) == (1e-4, None, 0.1)
+    assert (ring_clip.batch_size, ring_clip.noise_dim, ring_clip.steps) == (256, 2, 1500)
+    images = WGANConfig(dataset="binarized-mnist", lipschitz="gp")
+    assert (images.gp_lambda, images.batch_size, images.noise_dim, images.steps) == (
+        10,
+        64,
+        64,
+        None,
+    )
+    resolved = images.for_data(examples=50_000, dim=784, images=True)
+    assert resolved.steps == math.ceil(2 * 50_000 / (64 * 5)) and resolved.log_every == 10
+    saved = resolved.to_dict()
+    assert "clip" not in saved and saved["optimizer"] == "adam" and saved["betas"] == (0.5, 0.9)
+    assert WGANConfig.from_dict(json.loads(json.dumps(saved))) == resolved
+    with pytest.raises(ValueError, match="has changed"):
+        resolved.for_data(examples=50_000, dim=64, images=True)
 
 
-def read_rows(path) -> list[dict]:
-    with path.open() as f:
-        return list(csv.DictReader(f))
+def test_periods_end_after_step_one_every_log_every_and_at_the_end() -> None:
+    assert period_ends(1, 10) == [1]
+    assert period_ends(25, 10) == [1, 10, 20, 25]
+    assert period_ends(3, 1) == [1, 2, 3]
+    assert period_ends(50, 10, done=[1, 10, 20, 25]) == [1, 10, 20, 25, 30, 40, 50]
 
 
 @pytest.mark.parametrize("lipschitz", ["clip", "gp"])
-def test_short_ring_run_through_cli(tmp_path, lipschitz: str) -> None:
+def test_short_ring_run_through_the_console_script(tmp_path, lipschitz: str) -> None:
     out = tmp_path / f"ring-{lipschitz}"
-    result = runner.invoke(
-        app,
-        ["train", "wgan", "--dataset", "ring", "--lipschitz", lipschitz, "--steps", "30",
-         "--batch-size", "32", "--critic-steps", "2", "--device", "cpu", "--out", str(out)],
+    outcome = reparam(
+        "train", "wgan", "--lipschitz", lipschitz, "--steps", "12", "--log-every", "5", *TINY,
+        "--device", "cpu", "--out", str(out),
     )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "exact W1" in result.output
-    rows = read_rows(out / "metrics.csv")
-    assert len(rows) >= 2 and rows[-1]["step"] == "30"
+    assert outcome.status == 0, outcome.stderr
+    rows = read_metrics(out / "metrics.csv")
+    assert [r["step"] for r in rows] == [1, 5, 10, 12]
     for row in rows:
-        assert math.isfinite(float(row["exact_w1"])) and float(row["exact_w1"]) > 0
-        assert math.isfinite(float(row["critic_w1"])) and math.isfinite(float(row["lipschitz"]))
+        assert row["exact_w1"] > 0 and row["valid"] == -row["exact_w1"]
+        assert all(math.isfinite(row[k]) for k in ("critic_w1", "critic_w1_train", "lipschitz"))
+        assert (row["penalty"] > 0) == (lipschitz == "gp")
     config = json.loads((out / "config.json").read_text())
-    assert config["lipschitz"] == lipschitz and config["critic_steps"] == 2
+    assert config["trainer"] == "wgan" and config["lipschitz"] == lipschitz
     assert config["lr"] == (5e-5 if lipschitz == "clip" else 1e-4)  # the papers' defaults
-    assert config["lam"] == 0.1  # ring: Gulrajani et al.'s toy-code value
+    assert config.get("gp_lambda") == (0.1 if lipschitz == "gp" else None)  # ring: toy code
+    assert config.get("clip") == (0.01 if lipschitz == "clip" else None)
+    assert config["data_dim"] == 2 and config["images"] is False
     for name in ("samples.png", "curves.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    critic = torch.load(out / "model.pt", weights_only=True)["critic"]
-    bound = max(p.abs().max().item() for p in critic.values())
-    if lipschitz == "clip":
-        assert bound <= config["clip"] == 0.01
-    else:
-        assert bound > 0.01  # gp leaves the weights free
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
+    bound = max(v.abs().max().item() for k, v in saved["model"].items() if k.startswith("critic"))
+    assert (bound <= 0.01) == (lipschitz == "clip")  # gp leaves the weights free
+    best = torch.load(out / "best.pt", weights_only=True)
+    assert best["step"] == max(rows, key=lambda r: r["valid"])["step"]
 
 
-def test_bad_names_fail_with_a_message(tmp_path) -> None:
-    for args, word in (
-        (["--dataset", "moons"], "unknown dataset 'moons'"),
-        (["--lipschitz", "spectral"], "unknown Lipschitz constraint 'spectral'"),
-        (["--dataset", "ring", "--lipschitz", "gp", "--gp-lambda", "-1"], "gp-lambda"),
-    ):
-        result = runner.invoke(app, ["train", "wgan", *args, "--out", str(tmp_path / "x")])
-        assert result.exit_code != 0
-        assert word in " ".join(result.output.split())
-    with pytest.raises(ValueError, match="unknown Lipschitz constraint"):
-        WGANConfig(lipschitz="none")
-    with pytest.raises(ValueError, match="unknown dataset"):
-        WGANConfig(dataset="mnist")
+def test_the_learning_rate_given_is_the_one_recorded(tmp_path) -> None:
+    result = run(WGANTrainer, {"lr": 0.01, "steps": 2, "hidden": 8, "batch_size": 8,
+                               "critic_steps": 1, "eval_points": 8, "device": "cpu"},
+                 options(tmp_path / "run"))  # fmt: skip
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["lr"] == 0.01 == result.config.lr
+    assert result.config.steps == 2 and config["log_every"] == 2
 
 
-def test_short_image_run_writes_a_sample_grid(tmp_path) -> None:
-    out = tmp_path / "digits-gp"
-    result = runner.invoke(
-        app,
-        ["train", "wgan", "--dataset", "digits", "--lipschitz", "gp", "--steps", "5",
-         "--critic-steps", "2", "--device", "cpu", "--out", str(out)],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    rows = read_rows(out / "metrics.csv")
-    assert rows[-1]["step"] == "5" and rows[-1]["exact_w1"] == "nan"  # no exact W1 in 64-D
-    assert math.isfinite(float(rows[-1]["critic_w1"]))
+def test_digits_with_a_subset_write_a_sample_grid_and_no_exact_w1(tmp_path) -> None:
+    out = tmp_path / "digits"
+    config = WGANConfig(dataset="digits", lipschitz="gp", subset=100, batch_size=10,
+                        critic_steps=2, hidden=16, eval_points=50, device="cpu")  # fmt: skip
+    result = run(WGANTrainer, config, options(out))
+    assert result.config.steps == math.ceil(2 * 100 / (10 * 2)) == 10  # two critic passes
+    assert result.config.images and result.config.data_dim == 64
+    rows = read_metrics(out / "metrics.csv")
+    assert "exact_w1" not in rows[0] and rows[-1]["valid"] == -rows[-1]["critic_w1"]
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["subset"] == 100 and saved["gp_lambda"] == 10 and "data_dir" not in saved
     assert (out / "samples.png").exists() and (out / "curves.png").exists()
+    with pytest.raises(ValueError, match="--subset 5000 exceeds the 1437 training rows"):
+        run(WGANTrainer, WGANConfig(dataset="digits", subset=5000, device="cpu"),
+            options(tmp_path / "big"))  # fmt: skip

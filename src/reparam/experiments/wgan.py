@@ -12,8 +12,10 @@ periods that end after the first step, every ``log_every`` steps and at the last
 period's metrics row holds
 
 - ``critic_w1``: the critic's estimate :math:`\mathbb E_P f - \mathbb E_Q f` on held-out real
-  points (:meth:`WGANData.held_out <reparam.experiments.wgan_data.WGANData.held_out>`) and as
-  many fresh generated ones;
+  points (:class:`~reparam.experiments.wgan_data.WGANData`'s ``held_out``) and as many
+  generated ones, both drawn once for the whole run from their own seeded generator, so
+  that the rows compare like with like and computing them leaves the training untouched
+  (a run's trajectory does not depend on ``log_every`` or ``eval_points``);
 - ``critic_w1_train``, ``penalty``: the means of the estimate and of the penalty over the
   period's critic steps;
 - ``lipschitz``: :func:`~reparam.transport.lipschitz_estimate`, the largest input-gradient
@@ -112,7 +114,8 @@ class WGANTrainer(Trainer):
         self.ranks, device = ranks, ranks.device
         torch.manual_seed(config.seed)
         self.data_rng = torch.Generator().manual_seed(self._data_seed(config.seed, 0))
-        self.data = WGANData(config, self.data_rng, device)
+        fixed = torch.Generator().manual_seed(config.seed + 1)  # the metrics' draws, once
+        self.data = WGANData(config, self.data_rng, fixed, device)
         examples = self.data.examples or 0
         config = config.for_data(examples=examples, dim=self.data.dim, images=self.data.images)
         assert config.batch_size is not None and config.noise_dim is not None
@@ -129,9 +132,10 @@ class WGANTrainer(Trainer):
         self.fast_critic = maybe_compile(self.critic, config.compile)
         self.critic_optimizer = make_optimizer(self.critic.parameters(), config)
         self.generator_optimizer = make_optimizer(self.generator.parameters(), config)
-        self.fixed_noise = torch.randn(
-            GRID, config.noise_dim, generator=torch.Generator().manual_seed(config.seed)
-        ).to(device)
+        points = len(self.data.held_out)
+        self.eval_noise = torch.randn(points, config.noise_dim, generator=fixed).to(device)
+        self.eval_t = torch.rand(points, generator=fixed).to(device)
+        self.grid_noise = torch.randn(GRID, config.noise_dim, generator=fixed).to(device)
         assert config.steps is not None and config.log_every is not None
         self.ends = period_ends(config.steps, config.log_every)
         self.step = 0
@@ -221,13 +225,13 @@ class WGANTrainer(Trainer):
 
     def evaluate(self) -> dict[str, float]:
         """The held-out metrics of the module docstring."""
-        real = self.data.held_out()
+        real = self.data.held_out
         with torch.no_grad():
-            fake = self.generator(self.noise(len(real)))
+            fake = self.generator(self.eval_noise)
             estimate = -critic_loss(self.critic, real, fake).item()
         row = {
             "critic_w1": estimate,
-            "lipschitz": lipschitz_estimate(self.critic, real, fake).item(),
+            "lipschitz": lipschitz_estimate(self.critic, real, fake, t=self.eval_t).item(),
         }
         if self.config.data_dim == 2:
             row["exact_w1"] = exact_w1(real, fake)
@@ -282,7 +286,7 @@ class WGANTrainer(Trainer):
         from reparam.plots.grids import tile
 
         with torch.no_grad():
-            samples = self.generator(self.fixed_noise).cpu()
+            samples = self.generator(self.grid_noise).cpu()
         return {"samples": tile(samples, 8).clamp(0, 1).expand(3, -1, -1).clone()}
 
     def draw(self, folder: Path, history: list[dict[str, Any]]) -> None:
@@ -293,9 +297,9 @@ class WGANTrainer(Trainer):
         title = f"WGAN-{config.lipschitz}"
         where = "8-Gaussian ring" if config.ring else Path(config.dataset).name
         if config.data_dim == 2:
-            real = self.data.held_out()
+            real = self.data.held_out
             with torch.no_grad():
-                fake = self.generator(self.noise(len(real)))
+                fake = self.generator(self.eval_noise)
             draw_points(
                 self.critic,
                 real,
@@ -307,7 +311,7 @@ class WGANTrainer(Trainer):
             )
         elif config.images:
             with torch.no_grad():
-                samples = self.generator(self.noise(GRID)).cpu()
+                samples = self.generator(self.grid_noise).cpu()
             save_grid(samples, 8, f"{title} samples (generator means)", folder / "samples.png")
         if history:
             name = Path(config.dataset).name

@@ -1,7 +1,9 @@
 """What a WGAN trains on: the ring's sampler, or the rows of a data set, with a held-out part.
 
-Every random draw comes from one seeded ``torch.Generator`` (``rng``), whose state the
+The training batches come from one seeded ``torch.Generator`` (``rng``), whose state the
 trainer checkpoints, so that a resumed run draws the same batches as an uninterrupted one.
+The held-out points are drawn once, so that the metrics compare every row with the same
+points and computing them changes nothing in the training.
 """
 
 from __future__ import annotations
@@ -19,26 +21,33 @@ from reparam.plots.wgan import Box, points_box
 
 
 class WGANData:
-    """Batches of real data on ``device``: ``batch(n)`` for training, ``held_out()`` for the
-    metrics (the ring: ``eval_points`` fresh draws; a data set: a fixed sample of
-    ``eval_points`` rows of its validation split).
+    """Batches of real data on ``device``: ``batch(n)`` for training, ``held_out`` for the
+    metrics (the ring: ``eval_points`` draws made once with ``held_out_rng``; a data set: a
+    fixed sample of ``eval_points`` rows of its validation split).
 
     ``examples`` is the number of training rows (None for the ring, which has no rows),
     ``dim`` the data's width and ``images`` whether they are images (a square number ≥ 4 of
     values in [0, 1]: the registry's data sets always, a file when its rows are such).
 
     Example:
-        >>> data = WGANData(WGANConfig(eval_points=4), torch.Generator().manual_seed(0), "cpu")
-        >>> data.batch(3).shape, data.held_out().shape, data.examples, data.images
+        >>> rng, fixed = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
+        >>> data = WGANData(WGANConfig(eval_points=4), rng, fixed, "cpu")
+        >>> data.batch(3).shape, data.held_out.shape, data.examples, data.images
         (torch.Size([3, 2]), torch.Size([4, 2]), None, False)
     """
 
-    def __init__(self, config: WGANConfig, rng: torch.Generator, device: torch.device | str):
+    def __init__(
+        self,
+        config: WGANConfig,
+        rng: torch.Generator,
+        held_out_rng: torch.Generator,
+        device: torch.device | str,
+    ) -> None:
         self.config, self.rng, self.device = config, rng, torch.device(device)
         self.rows: Tensor | None = None
-        self.valid: Tensor | None = None
         if config.ring:
             self.examples, self.dim, self.images = None, 2, False
+            self.held_out = sample_ring(config.eval_points, held_out_rng).to(self.device)
             return
         train, valid = self._read()
         if config.subset is not None:
@@ -49,7 +58,7 @@ class WGANData:
                 )
             train = train[_fixed_order(len(train))[: config.subset]]
         valid = valid[_fixed_order(len(valid))[: config.eval_points]]
-        self.rows, self.valid = train.to(self.device), valid.to(self.device)
+        self.rows, self.held_out = train.to(self.device), valid.to(self.device)
         self.examples, self.dim = train.shape
         pixels = self.dim
         self.images = config.registry or (
@@ -72,12 +81,6 @@ class WGANData:
         if self.rows is None:
             return sample_ring(n, self.rng).to(self.device)
         return self.rows[torch.randint(len(self.rows), (n,), generator=self.rng).to(self.device)]
-
-    def held_out(self) -> Tensor:
-        """The real points the metrics compare the generator with."""
-        if self.valid is None:
-            return sample_ring(self.config.eval_points, self.rng).to(self.device)
-        return self.valid
 
     def box(self, real: Tensor, fake: Tensor) -> Box:
         """Where to draw 2-D points: the ring's square, or the clouds' bounding box."""
