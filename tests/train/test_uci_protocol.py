@@ -1,3 +1,6 @@
+"""The UCI protocol: normalization, metrics in original units, the budget, the table, and a
+run that learns."""
+
 import json
 import math
 import os
@@ -5,37 +8,24 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from reparam.cli import app
-from reparam.data.uci import UCIDataset
-from reparam.experiments.uci import UCIConfig, UCIResult, budget, held_out_metrics, run_uci, scale
+from reparam.data.uci import UCIDataset, load_uci
+from reparam.experiments.uci import (
+    Scaled,
+    UCIConfig,
+    UCIResult,
+    UCITrainer,
+    budget,
+    held_out_metrics,
+    run_uci,
+    scale,
+)
 from reparam.experiments.uci_table import PUBLISHED, uci_table
+from reparam.train.distributed import Ranks
+from tests.cli.conftest import reparam
+from tests.train.uci_fake import linear_set
 
 SHARED = Path(os.environ.get("REPARAM_DATA", "/nonexistent"))
-runner = CliRunner()
-
-
-def linear_set(root: Path, rows: int = 120, splits: int = 2, noise: float = 0.1) -> None:
-    """y = 3·x0 − x1 + noise, written in the UCI layout under root/uci/yacht."""
-    generator = torch.Generator().manual_seed(1)
-    x = torch.randn(rows, 3, generator=generator, dtype=torch.float64)
-    y = 3 * x[:, 0] - x[:, 1] + noise * torch.randn(rows, generator=generator, dtype=torch.float64)
-    folder = root / "uci" / "yacht"
-    folder.mkdir(parents=True)
-    table = torch.cat([x, y[:, None]], 1)
-    (folder / "data.txt").write_text(
-        "\n".join(" ".join(f"{v:.10f}" for v in r) for r in table.tolist())
-    )
-    (folder / "index_features.txt").write_text("0\n1\n2\n")
-    (folder / "index_target.txt").write_text("3\n")
-    (folder / "n_splits.txt").write_text(f"{splits}\n")
-    (folder / "n_hidden.txt").write_text("16\n")
-    test = rows // 10
-    for s in range(splits):
-        order = torch.randperm(rows, generator=generator).tolist()
-        (folder / f"index_train_{s}.txt").write_text("\n".join(map(str, order[test:])))
-        (folder / f"index_test_{s}.txt").write_text("\n".join(map(str, order[:test])))
 
 
 def test_scale_normalizes_each_replica_by_its_own_fit_rows() -> None:
@@ -64,11 +54,11 @@ class Fixed(torch.nn.Module):
 
 
 def test_metrics_are_in_original_units() -> None:
-    from reparam.experiments.uci import Scaled
-
     data = Scaled(
         x=torch.tensor([[[0.5], [-1.0]]]),
         y=torch.tensor([[0.2, -0.4]]),
+        x_mean=torch.zeros(1, 1, 1, dtype=torch.float64),
+        x_std=torch.ones(1, 1, 1, dtype=torch.float64),
         y_mean=torch.tensor([10.0], dtype=torch.float64),
         y_std=torch.tensor([4.0], dtype=torch.float64),
     )
@@ -84,43 +74,69 @@ def test_metrics_are_in_original_units() -> None:
 
 def test_protocol_learns_a_linear_function(tmp_path) -> None:
     linear_set(tmp_path)
-    result = run_uci(
-        UCIConfig(
-            dataset="uci:yacht",
-            epochs=60,
-            batch_size=16,
-            lr=1e-2,
-            prior_sigmas=(0.3, 1.0),
-            checkpoints=4,
-            samples=20,
-            data_dir=str(tmp_path),
-            out=str(tmp_path / "run"),
-        ),
-        progress=False,
+    config = UCIConfig(
+        dataset="uci:yacht",
+        epochs=40,
+        batch_size=16,
+        lr=1e-2,
+        prior_sigmas=(0.3, 1.0),
+        checkpoints=4,
+        samples=20,
+        data_dir=str(tmp_path),
+        device="cpu",
     )
+    result = run_uci(config, tmp_path / "run", progress=False)
     assert len(result.rmse) == len(result.log_likelihood) == 2
     assert set(result.prior_sigma) <= {0.3, 1.0}
-    assert set(result.epochs) <= {15, 30, 45, 60}
+    assert set(result.epochs) <= {10, 20, 30, 40}
     # y's standard deviation is about 3.2 and the noise 0.1: a fit must get well below 1.
     assert max(result.rmse) < 1.0
     assert min(result.log_likelihood) > -1.5
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert saved["rmse"] == result.rmse and saved["config"]["epochs"] == 60
+    assert tuple(saved["result"]["rmse"]) == result.rmse
+    assert saved["config"]["epochs"] == 40 and saved["config"]["splits"] == 2
+    assert "yacht, 2 splits: test RMSE" in result.summary()
+
+
+def test_config_resolves_per_data_set_defaults_and_records_the_data(tmp_path) -> None:
+    linear_set(tmp_path)
+    config = UCIConfig("yacht", data_dir=str(tmp_path), device="cpu")
+    assert config.dataset == "uci:yacht" and config.init_std == 1e-3
+    trainer = UCITrainer(config, Ranks(0, 1, torch.device("cpu")))
+    epochs, batch = budget(load_uci("yacht", tmp_path))
+    resolved = trainer.config
+    assert (resolved.epochs, resolved.batch_size, resolved.splits) == (epochs, batch, 2)
+    assert (resolved.inputs, resolved.hidden_units) == (3, 16)
+    assert trainer.periods == 2 * epochs
+    assert [trainer.where(p) for p in (0, epochs - 1, epochs, 2 * epochs - 1)] == [
+        (0, 1),
+        (0, epochs),
+        (1, 1),
+        (1, epochs),
+    ]
 
 
 def test_bad_settings_are_refused(tmp_path) -> None:
     linear_set(tmp_path)
-    with pytest.raises(ValueError, match="valid_fraction"):
-        run_uci(UCIConfig("yacht", valid_fraction=1.5, data_dir=str(tmp_path)), progress=False)
-    with pytest.raises(ValueError, match="weight-noise estimator"):
-        run_uci(UCIConfig("yacht", estimator="magic", data_dir=str(tmp_path)), progress=False)
-    with pytest.raises(ValueError, match="KL weighting"):
-        run_uci(
-            UCIConfig("yacht", epochs=1, kl_weighting="lumpy", data_dir=str(tmp_path)),
-            progress=False,
-        )
+    for options, message in [
+        ({"valid_fraction": 1.5}, "--valid-fraction"),
+        ({"estimator": "magic"}, "unknown --estimator 'magic'"),
+        ({"kl_weighting": "lumpy"}, "unknown --kl-weighting"),
+        ({"splits": 0}, "--splits must be > 0"),
+        ({"epochs": 0}, "--epochs must be > 0"),
+        ({"lr": math.nan}, "--lr must be a finite number"),
+        ({"prior_sigmas": ()}, "--prior-sigmas"),
+        ({"prior_sigmas": (0.1, -1.0)}, "--prior-sigmas"),
+        ({"seed": -1}, "--seed"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            UCIConfig("yacht", data_dir=str(tmp_path), **options)
+    with pytest.raises(ValueError, match="unknown UCI set"):
+        UCIConfig("uci:nope")
+    with pytest.raises(ValueError, match="--splits must be at most 2"):
+        run_uci(UCIConfig("yacht", splits=3, data_dir=str(tmp_path)), tmp_path / "a")
     with pytest.raises(FileNotFoundError, match="REPARAM_DATA"):
-        run_uci(UCIConfig("boston", data_dir=str(tmp_path)), progress=False)
+        run_uci(UCIConfig("boston", data_dir=str(tmp_path)), tmp_path / "b")
 
 
 def test_budget_gives_small_sets_more_passes() -> None:
@@ -134,11 +150,12 @@ def test_budget_gives_small_sets_more_passes() -> None:
 
 
 def test_table_compares_with_the_published_columns() -> None:
-    result = UCIResult("boston", [3.0, 3.2], [-2.5, -2.6], [1.0, 1.0], [10, 10], 1.0)
+    result = UCIResult("boston", (3.0, 3.2), (-2.5, -2.6), (1.0, 1.0), (10, 10), 1.0)
     markdown = uci_table([result], "test")
     assert "| boston | 2 | 3.10 ± 0.10 | 4.32 | 3.01 | 2.97 | -2.55 ± 0.05 |" in markdown
     assert "| yes | yes |" in markdown
     assert len(PUBLISHED) == 9
+    assert UCIResult.from_dict(result.to_dict()) == result
 
 
 @pytest.mark.skipif(
@@ -146,14 +163,12 @@ def test_table_compares_with_the_published_columns() -> None:
 )
 def test_two_splits_of_yacht_from_the_command_line(tmp_path) -> None:
     out = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        [
-            *("train", "bnn", "--dataset", "uci:yacht", "--splits", "2", "--epochs", "20"),
-            *("--data-dir", str(SHARED), "--out", str(out), "--device", "cpu"),
-        ],
+    outcome = reparam(
+        *("train", "bnn", "--dataset", "uci:yacht", "--splits", "2", "--epochs", "20"),
+        *("--samples", "10", "--data-dir", str(SHARED), "--out", str(out), "--device", "cpu"),
     )
-    assert result.exit_code == 0, result.output
-    assert "yacht, 2 splits, local" in result.output
-    saved = json.loads((out / "results.json").read_text())
+    assert outcome.status == 0, outcome.stderr
+    assert "yacht, 2 splits: test RMSE" in outcome.stdout
+    saved = json.loads((out / "results.json").read_text())["result"]
     assert len(saved["rmse"]) == 2 and all(math.isfinite(v) for v in saved["log_likelihood"])
+    assert (out / "results.md").read_text().startswith("Test RMSE and test log-likelihood")
