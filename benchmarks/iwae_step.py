@@ -43,6 +43,7 @@ Run from the repository root::
     python benchmarks/iwae_step.py                  # k = 1, 5, 50; batch 20, 100
     python benchmarks/iwae_step.py --quick          # k = 1, 5; batch 20; shorter runs
     python benchmarks/iwae_step.py --device cuda --threads 4 --out DIR
+    python benchmarks/iwae_step.py --device cuda --min-run-time 1 --out DIR   # benchmarks/gpu.sh
 
 It writes ``DIR/iwae_step.json`` (one record per k, batch and implementation, with the
 machine, the data and the memory measurements) and ``DIR/iwae_step.md`` (a markdown table,
@@ -509,6 +510,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--quick", action="store_true", help="k = 1, 5, batch 20, shorter runs")
     parser.add_argument("--threads", type=int, default=None, help="default: the cores usable")
+    parser.add_argument(
+        "--min-run-time",
+        type=float,
+        default=None,
+        help=f"seconds per implementation and (k, batch) (default {MIN_RUN_TIME:g}; quick "
+        f"{QUICK_MIN_RUN_TIME:g}); a GPU's steady timings need less",
+    )
     parser.add_argument("--memory-child", choices=("plain", "reparam"), help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -535,7 +543,7 @@ def main() -> None:
         pyro,
         QUICK_SAMPLE_SIZES if quick else SAMPLE_SIZES,
         QUICK_BATCH_SIZES if quick else BATCH_SIZES,
-        QUICK_MIN_RUN_TIME if quick else MIN_RUN_TIME,
+        args.min_run_time or (QUICK_MIN_RUN_TIME if quick else MIN_RUN_TIME),
     )
     report: dict[str, object] = {
         "machine": machine(device),

@@ -36,6 +36,7 @@ Run from the repository root::
     OMP_NUM_THREADS=1 python benchmarks/sinkhorn.py --threads 1    # ~3 min on one CPU core
     python benchmarks/sinkhorn.py --quick                          # smoke test, n = 200
     python benchmarks/sinkhorn.py --device cuda --sizes 1000,4000
+    python benchmarks/sinkhorn.py --device cuda --sizes 1000,4000 --no-numpy   # benchmarks/gpu.sh
 
 It writes ``DIR/sinkhorn.json`` (settings, machine, versions, every round's time, iterations
 and costs) and ``DIR/sinkhorn.md`` (the table, also printed); DIR defaults to
@@ -134,7 +135,13 @@ def problem(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def run_case(
-    n: int, eps: float, tol: float, repeats: int, device: torch.device, ot: ModuleType | None
+    n: int,
+    eps: float,
+    tol: float,
+    repeats: int,
+    device: torch.device,
+    ot: ModuleType | None,
+    numpy: bool = True,
 ) -> dict[str, object]:
     a_np, b_np, C_np = problem(n)
     a, b, C = (torch.as_tensor(x, device=device) for x in (a_np, b_np, C_np))
@@ -166,7 +173,8 @@ def run_case(
             return run
 
         contenders[POT_TORCH] = (pot(POT_TORCH, a, b, C), device)
-        contenders[POT_NUMPY] = (pot(POT_NUMPY, a_np, b_np, C_np), cpu)
+        if numpy:
+            contenders[POT_NUMPY] = (pot(POT_NUMPY, a_np, b_np, C_np), cpu)
 
     for run, dev in contenders.values():  # warm-up: a short solve of the same problem
         run(WARMUP_ITER)
@@ -305,6 +313,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tol", type=positive_float, default=TOL, help=f"default {TOL:g}")
     parser.add_argument("--repeats", type=positive, default=None, help=f"default {REPEATS}")
     parser.add_argument("--quick", action="store_true", help="n = 200, 2 rounds: a smoke test")
+    parser.add_argument(
+        "--no-numpy",
+        action="store_true",
+        help="leave out POT's NumPy backend (CPU only, minutes at large n on a GPU run)",
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=positive, default=None, help="default: the cores usable")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
@@ -338,7 +351,9 @@ def main() -> None:
         for n in sizes:
             for eps in args.eps:
                 print(f"n = {n}, ε = {eps:g} …", flush=True)
-                results.append(run_case(n, eps, args.tol, repeats, device, ot))
+                results.append(
+                    run_case(n, eps, args.tol, repeats, device, ot, numpy=not args.no_numpy)
+                )
 
     report: dict[str, object] = {
         "machine": machine(device),
@@ -354,6 +369,7 @@ def main() -> None:
             "dtype": "float64",
             "cost": "squared Euclidean, divided by its maximum",
             "quick": args.quick,
+            "pot_numpy": not args.no_numpy,
             "threads": threads,
         },
         "results": results,
