@@ -1,5 +1,7 @@
-"""`reparam fit`: the gmm and hmm commands on small synthetic CSV files, CSV parsing and its
-errors, the CTC toy demo, and the plot functions."""
+"""`reparam fit gmm|hmm`: the commands on small synthetic CSV files, the frozen results, CSV
+parsing and its errors, the output folder guard, and the plot functions. (The user-error
+table through the console script is tests/cli/test_errors_fit.py; the CTC demo is
+test_ctc_demo.py.)"""
 
 from __future__ import annotations
 
@@ -10,10 +12,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+import reparam.cli.commands  # noqa: F401  (registers the commands on app)
 from reparam.cli import app
 from reparam.experiments.fitting import (
-    ctc_toy_demo,
-    label_error_rate,
+    GMMFit,
+    HMMFit,
+    fit_gmm,
+    fit_hmm,
     match_states,
     parse_rows,
     read_csv,
@@ -116,26 +121,23 @@ def test_hmm_categorical(tmp_path):
     found = [int(r.split(",")[0]) for r in (out / "labels.csv").read_text().splitlines()[1:]]
     assert agreement(found, hidden) > 0.95
     bad = write_csv(tmp_path / "bad.csv", np.array([[0.5], [1.0], [2.0]]))
-    result = runner.invoke(
-        app,
-        ["fit", "hmm", str(bad), "--states", "2", "--emission", "categorical", "--out", str(out)],
-    )
-    assert result.exit_code != 0 and "integer symbols" in result.output
+    with pytest.raises(ValueError, match="integer symbols"):
+        fit_hmm(str(bad), 2, emission="categorical", out=tmp_path / "cat2")
 
 
 def test_header_detection(tmp_path):
     with_header = tmp_path / "h.csv"
     with_header.write_text("temp;pressure\n1.5;2\n3;4e1\n")
     table = read_csv(with_header)
-    assert table.names == ["temp", "pressure"]
+    assert table.names == ("temp", "pressure")
     assert table.data.tolist() == [[1.5, 2.0], [3.0, 40.0]]
     plain = tmp_path / "p.csv"
     plain.write_text("1,2\n3,4\n")
     table = read_csv(plain)
-    assert table.names == ["x0", "x1"] and table.data.shape == (2, 2)
+    assert table.names == ("x0", "x1") and table.data.shape == (2, 2)
     tabbed = tmp_path / "t.tsv"
     tabbed.write_text("# comment\na\tb\n1\t2\n")
-    assert read_csv(tabbed).names == ["a", "b"]
+    assert read_csv(tabbed).names == ("a", "b")
 
 
 @pytest.mark.parametrize(
@@ -146,57 +148,80 @@ def test_header_detection(tmp_path):
         ("1,2\n3\n", "has 1 fields, expected 2"),
         ("1,nan\n2,3\n", "NaN or infinite"),
         ("", "holds no rows"),
+        ("\ufeffa,b\n1,2\n", "byte-order mark"),
     ],
 )
 def test_csv_errors(tmp_path, text, message):
     path = tmp_path / "bad.csv"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match=message):
         read_csv(path)
+    (tmp_path / "latin.csv").write_bytes("a,é\n1,2\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="not a UTF-8 text file"):
+        read_csv(tmp_path / "latin.csv")
 
 
-def test_command_errors(tmp_path):
-    missing = tmp_path / "missing.csv"
-    result = runner.invoke(app, ["fit", "gmm", str(missing), "--components", "2"])
-    assert result.exit_code == 2 and "no such file" in result.output
-    text = tmp_path / "text.csv"
-    text.write_text("a,b\n1,2\nthree,4\n")
-    result = runner.invoke(app, ["fit", "gmm", str(text), "--components", "1"])
-    assert result.exit_code == 2 and "not a number" in result.output
-    ok = write_csv(tmp_path / "ok.csv", np.arange(10.0).reshape(5, 2))
-    out = str(tmp_path / "o")
-    for command, option in (("gmm", "--components"), ("hmm", "--states")):
-        result = runner.invoke(app, ["fit", command, str(ok), option, "0", "--out", out])
-        assert result.exit_code == 2 and "at least 1" in result.output
-        result = runner.invoke(app, ["fit", command, str(ok), option, "6", "--out", out])
-        assert result.exit_code == 2 and "too few rows" in result.output
-    result = runner.invoke(app, ["fit", "gmm", str(ok), "--components", "1", "--columns", "7"])
-    assert result.exit_code == 2 and "out of range" in result.output
-    assert not (tmp_path / "o").exists()
+def test_results_are_frozen_with_a_summary_and_params(tmp_path):
+    X, _ = clusters()
+    source = write_csv(tmp_path / "data.csv", X, header="a,b")
+    fit = fit_gmm(str(source), 3, out=tmp_path / "g")
+    assert isinstance(fit, GMMFit) and fit.rows == 90 and len(fit.weights) == 3
+    assert fit.log_likelihood == pytest.approx(90 * fit.log_likelihood_per_row)
+    assert json.loads((tmp_path / "g" / "params.json").read_text()) == json.loads(
+        json.dumps(fit.params())
+    )
+    assert fit.summary().startswith("gmm: log-likelihood per row") and str(fit.out) in fit.summary()
+    with pytest.raises(AttributeError):
+        fit.rows = 3  # type: ignore[misc]
+    hmm = fit_hmm(str(source), 2, columns="a", out=tmp_path / "h", compare_column="b")
+    assert isinstance(hmm, HMMFit) and hmm.iterations == len(hmm.history)
+    assert hmm.comparison is not None and 0 < hmm.comparison.agreement <= 1
+    assert "agreement with the reference" in hmm.summary()
 
 
-def test_parse_rows_and_label_error_rate():
+def test_an_existing_fit_is_kept_unless_overwrite(tmp_path):
+    X, _ = clusters()
+    source = str(write_csv(tmp_path / "data.csv", X))
+    out = tmp_path / "g"
+    fit_gmm(source, 2, out=out)
+    before = (out / "params.json").read_text()
+    with pytest.raises(ValueError, match=r"already holds a fit .*; pass --overwrite to replace it"):
+        fit_gmm(source, 3, out=out)
+    with pytest.raises(ValueError, match="already holds a fit"):
+        fit_hmm(source, 2, out=out)  # another model into the same folder: refused too
+    assert (out / "params.json").read_text() == before
+    assert fit_gmm(source, 3, out=out, overwrite=True).components == 3
+    assert json.loads((out / "params.json").read_text())["components"] == 3
+
+
+def test_bad_options_are_value_errors_and_write_nothing(tmp_path):
+    ok = str(write_csv(tmp_path / "ok.csv", np.arange(10.0).reshape(5, 2)))
+    out = tmp_path / "o"
+    for call, message in [
+        (lambda: fit_gmm(ok, 0, out=out), "--components must be a whole number >= 1"),
+        (lambda: fit_gmm(ok, 6, out=out), "too few rows: 5"),
+        (lambda: fit_gmm(ok, 1, columns="7", out=out), "out of range"),
+        (lambda: fit_gmm(ok, 1, covariance="tied", out=out), "unknown --covariance"),
+        (lambda: fit_gmm(ok, 1, tol=float("nan"), out=out), "--tol must be a finite"),
+        (lambda: fit_gmm(ok, 1, rows="4:2", out=out), "STOP must be greater than START"),
+        (lambda: fit_hmm(ok, 0, out=out), "--states must be a whole number >= 1"),
+        (lambda: fit_hmm(ok, 2, restarts=0, out=out), "--restarts"),
+        (lambda: fit_hmm(ok, 2, emission="poisson", out=out), "unknown --emission"),
+        (lambda: fit_hmm(ok, 2, compare_column="z", out=out), "--compare-column: no column"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            call()
+    assert not out.exists()
+
+
+def test_parse_rows():
     assert parse_rows("300", 1000) == slice(0, 300)
     assert parse_rows("10:20", 1000) == slice(10, 20)
     assert parse_rows("10:", 1000) == slice(10, 1000)
     assert parse_rows(None, 5) == slice(0, 5)
-    with pytest.raises(ValueError):
-        parse_rows("a", 5)
-    assert label_error_rate([[1, 2, 3], [1]], [[1, 2, 3], [2, 2]]) == pytest.approx(2 / 5)
-    assert label_error_rate([[]], [[1, 2]]) == 1.0
-
-
-def test_ctc_demo_writes_png(tmp_path):
-    result = runner.invoke(app, ["fit", "ctc-demo", "--out", str(tmp_path), "--steps", "5"])
-    assert result.exit_code == 0, result.output
-    assert "label error rate" in result.output
-    assert (tmp_path / "ctc-alignment.png").stat().st_size > 1000
-
-
-def test_ctc_demo_learns(tmp_path):
-    result = ctc_toy_demo(tmp_path, steps=80, seed=1)
-    assert result["final_loss"] < 0.5 * result["first_loss"]
-    assert result["label_error_rate"] < 0.15
+    for bad in ("a", ":", "-3"):
+        with pytest.raises(ValueError, match="--rows"):
+            parse_rows(bad, 5)
 
 
 def test_plot_functions_write_files(tmp_path):

@@ -1,4 +1,4 @@
-"""``reparam fit``: Gaussian mixtures, HMMs and the CTC demo on tables."""
+"""``reparam fit``: Gaussian mixtures and HMMs on tables, and the CTC demo (a trainer)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,15 @@ from typing import Annotated
 import typer
 
 from reparam.cli.app import CONTEXT, app, console
+from reparam.cli.options import (
+    CheckpointEvery,
+    Device,
+    Out,
+    Overwrite,
+    Resume,
+    Seed,
+    train_command,
+)
 
 fit_app = typer.Typer(
     help="Fit a latent-variable model to a table: a Gaussian mixture, an HMM; a CTC demo.",
@@ -29,6 +38,9 @@ RowsOption = Annotated[
 DataDirOption = Annotated[
     str | None, typer.Option(help="data folder for uci:NAME (else $REPARAM_DATA)")
 ]
+FitOverwrite = Annotated[
+    bool, typer.Option("--overwrite", help="replace the fit in --out (its files are rewritten)")
+]
 
 
 @fit_app.command("gmm")
@@ -38,31 +50,30 @@ def fit_gmm_command(
     covariance: Annotated[str, typer.Option(help="full or diag")] = "full",
     columns: ColumnsOption = None,
     rows: RowsOption = None,
-    max_iter: Annotated[int, typer.Option(min=1, help="at most this many EM iterations")] = 200,
+    max_iter: Annotated[int, typer.Option(help="at most this many EM iterations")] = 200,
     tol: Annotated[float, typer.Option(help="stop when the mean log-likelihood gains less")] = 1e-3,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    seed: Seed = 0,
     out: Annotated[Path, typer.Option(help="output folder")] = Path("runs/fit-gmm"),
+    overwrite: FitOverwrite = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Fit a Gaussian mixture by EM; write params.json, labels.csv and mixture.png."""
-    from reparam.experiments.fitting import fit_gmm, summary_line
+    from reparam.experiments.fitting import fit_gmm
 
-    try:
-        result = fit_gmm(
-            source,
-            components,
-            covariance=covariance,
-            columns=columns,
-            rows=rows,
-            max_iter=max_iter,
-            tol=tol,
-            seed=seed,
-            out=out,
-            data_dir=data_dir,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        raise typer.BadParameter(str(error)) from error
-    console.print(summary_line("gmm", result))
+    fit = fit_gmm(
+        source,
+        components,
+        covariance=covariance,
+        columns=columns,
+        rows=rows,
+        max_iter=max_iter,
+        tol=tol,
+        seed=seed,
+        out=out,
+        data_dir=data_dir,
+        overwrite=overwrite,
+    )
+    console.print(fit.summary(), markup=False)
 
 
 @fit_app.command("hmm")
@@ -72,51 +83,80 @@ def fit_hmm_command(
     emission: Annotated[str, typer.Option(help="gaussian or categorical")] = "gaussian",
     columns: ColumnsOption = None,
     rows: RowsOption = None,
-    n_iter: Annotated[int, typer.Option(min=1, help="at most this many Baum–Welch steps")] = 100,
+    n_iter: Annotated[int, typer.Option(help="at most this many Baum–Welch steps")] = 100,
     tol: Annotated[float, typer.Option(help="stop when the log-likelihood gains less")] = 1e-4,
     seed: Annotated[int, typer.Option(help="random seed (of the first restart)")] = 0,
     restarts: Annotated[
-        int, typer.Option(min=1, help="fits from seeds seed, seed+1, …; keep the likeliest")
+        int, typer.Option(help="fits from seeds seed, seed+1, …; keep the likeliest")
     ] = 1,
     compare_column: Annotated[
         str | None,
         typer.Option(help="a column to score the Viterbi states against (majority vote)"),
     ] = None,
     out: Annotated[Path, typer.Option(help="output folder")] = Path("runs/fit-hmm"),
+    overwrite: FitOverwrite = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Fit an HMM by Baum–Welch to the rows, in file order, as one sequence; write
     params.json, labels.csv (Viterbi state, max posterior) and states.png."""
-    from reparam.experiments.fitting import fit_hmm, summary_line
+    from reparam.experiments.fitting import fit_hmm
 
-    try:
-        result = fit_hmm(
-            source,
-            states,
-            emission=emission,
-            columns=columns,
-            rows=rows,
-            n_iter=n_iter,
-            tol=tol,
-            seed=seed,
-            out=out,
-            data_dir=data_dir,
-            compare_column=compare_column,
-            restarts=restarts,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        raise typer.BadParameter(str(error)) from error
-    console.print(summary_line("hmm", result))
+    fit = fit_hmm(
+        source,
+        states,
+        emission=emission,
+        columns=columns,
+        rows=rows,
+        n_iter=n_iter,
+        tol=tol,
+        seed=seed,
+        out=out,
+        data_dir=data_dir,
+        compare_column=compare_column,
+        restarts=restarts,
+        overwrite=overwrite,
+    )
+    console.print(fit.summary(), markup=False)
 
 
 @fit_app.command("ctc-demo")
 def fit_ctc_demo_command(
-    out: Annotated[Path, typer.Option(help="output folder")] = Path("runs/fit-ctc"),
-    steps: Annotated[int, typer.Option(min=1, help="Adam steps")] = 400,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    ctx: typer.Context,
+    steps: Annotated[
+        int, typer.Option(help="Adam steps in all (a multiple of --eval-every)")
+    ] = 400,
+    eval_every: Annotated[int, typer.Option(help="steps per period (then validation)")] = 50,
+    labels: Annotated[int, typer.Option(help="label classes, besides the blank")] = 4,
+    batch_size: Annotated[int, typer.Option(help="sequences per step")] = 32,
+    hidden: Annotated[int, typer.Option(help="channels of the hidden convolution")] = 32,
+    noise: Annotated[float, typer.Option(help="standard deviation of the frame noise")] = 0.3,
+    lr: Annotated[float, typer.Option(help="Adam learning rate")] = 0.01,
+    valid_size: Annotated[int, typer.Option(help="held-out sequences scored each period")] = 200,
+    seed: Seed = 0,
+    device: Device = "cpu",
+    out: Out = None,
+    resume: Resume = False,
+    overwrite: Overwrite = False,
+    checkpoint_every: CheckpointEvery = 0,
 ) -> None:
-    """Train a tiny model with the CTC loss on noisy toy sequences; report the held-out label
-    error rate and draw the alignment posteriors γ_t(s) to ctc-alignment.png."""
-    from reparam.experiments.fitting import ctc_toy_demo, summary_line
+    """Train a tiny per-frame classifier with the CTC loss on noisy toy sequences, on the run
+    engine (checkpoints, --resume, best.pt by the held-out label error rate); draw the
+    alignment posteriors γ_t(s) of a held-out sequence to ctc-alignment.png."""
+    from reparam.experiments.ctc_demo import CTCDemoTrainer
 
-    console.print(summary_line("ctc", ctc_toy_demo(out, steps=steps, seed=seed)))
+    folder = out or Path("runs/ctc-demo")
+    result = train_command(
+        CTCDemoTrainer,
+        ctx,
+        out=folder,
+        resume=resume,
+        overwrite=overwrite,
+        checkpoint_every=checkpoint_every,
+    )
+    if result.history:
+        last = result.history[-1]
+        console.print(
+            f"held-out label error rate {100 * last['valid_ler']:.2f} %, sequences exact "
+            f"{100 * last['valid_exact']:.1f} %; picture {folder / 'ctc-alignment.png'}",
+            markup=False,
+        )

@@ -1,26 +1,51 @@
-"""The logic of ``reparam fit``: read a table (a CSV file or a UCI set), fit a Gaussian mixture
-or a hidden Markov model to chosen columns, and write the parameters, per-row labels and a
-picture; and a toy CTC task whose alignment lattice is drawn."""
+r"""``reparam fit gmm|hmm``: a Gaussian mixture or a hidden Markov model fitted to chosen columns
+of a table (a numeric CSV file or a UCI set), its parameters, per-row labels and a picture
+written to an output folder.
+
+The mixture is fitted by EM (:class:`reparam.latent.GaussianMixture`), maximising
+:math:`\sum_n \log \sum_k \pi_k \mathcal N(x_n \mid \mu_k, \Sigma_k)`; the HMM by Baum–Welch
+(:class:`reparam.latent.HMM`), maximising :math:`\log p(x_{1:T})` of the rows, in file order,
+as one sequence (Rabiner 1989).
+
+These fits are not trainers of the run engine (:mod:`reparam.train`): EM and Baum–Welch run to
+convergence in seconds, with no epochs worth checkpointing or resuming, so a fit is one call
+that writes ``params.json``, ``labels.csv`` and its picture, and returns a frozen result
+(:class:`GMMFit`, :class:`HMMFit`). A folder that already holds a fit is refused unless
+``overwrite``. The CTC demo, which does train, is :mod:`reparam.experiments.ctc_demo`.
+
+Example:
+    >>> import tempfile, numpy as np
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> rng = np.random.default_rng(0)
+    >>> data = np.concatenate([rng.normal(-5, 1, (50, 2)), rng.normal(5, 1, (50, 2))])
+    >>> np.savetxt(folder / "points.csv", data, delimiter=",", header="a,b", comments="")
+    >>> fit = fit_gmm(str(folder / "points.csv"), 2, out=folder / "gmm")
+    >>> fit.rows, fit.converged, sorted(round(m[0]) for m in fit.means)
+    (100, True, [-5, 5])
+    >>> sorted(p.name for p in (folder / "gmm").iterdir())
+    ['labels.csv', 'mixture.png', 'params.json']
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from reparam.data.uci import load_uci
-from reparam.latent.ctc import ctc_loss, greedy_decode
 from reparam.latent.gmm import GaussianMixture
 from reparam.latent.hmm import HMM
-from reparam.plots.latent import plot_ctc_alignment, plot_mixture, plot_states
 
 UCI_COLUMNS = {
     "power": [
@@ -52,14 +77,176 @@ UCI_COLUMNS = {
 }
 """Column names of the UCI sets whose columns the worked examples plot (inputs, then target)."""
 
+COVARIANCES = ("full", "diag")
+EMISSIONS = ("gaussian", "categorical")
+GMM_FILES = ("params.json", "labels.csv", "mixture.png")
+HMM_FILES = ("params.json", "labels.csv", "states.png")
 
-@dataclass
+
+@dataclass(frozen=True)
 class Table:
     """Numeric data [N, D] with a name per column."""
 
     data: np.ndarray
-    names: list[str]
+    names: tuple[str, ...]
     source: str
+
+
+@dataclass(frozen=True)
+class StateComparison:
+    """The Viterbi states against a known ``column``: each state mapped to the value it
+    co-occurs with most (``state_to_value``), and the fraction of rows where they agree."""
+
+    column: str
+    agreement: float
+    state_to_value: dict[int, float]
+
+
+@dataclass(frozen=True)
+class GMMFit:
+    """A mixture fitted by :func:`fit_gmm`: its parameters (``covariances`` [K, D, D] full or
+    [K, D] diag), the mean log-likelihood per row at each EM iteration (``history``) and at
+    the end, and where it was written."""
+
+    source: str
+    columns: tuple[str, ...]
+    rows: int
+    components: int
+    covariance_type: str
+    weights: tuple[float, ...]
+    means: tuple[tuple[float, ...], ...]
+    covariances: tuple[Any, ...]
+    log_likelihood_per_row: float
+    bic: float
+    history: tuple[float, ...]
+    iterations: int
+    converged: bool
+    seed: int
+    seconds: float
+    out: Path
+
+    @property
+    def log_likelihood(self) -> float:
+        return self.log_likelihood_per_row * self.rows
+
+    def params(self) -> dict[str, Any]:
+        """What ``params.json`` holds."""
+        return {
+            "model": "gmm",
+            "source": self.source,
+            "columns": list(self.columns),
+            "rows": self.rows,
+            "components": self.components,
+            "covariance_type": self.covariance_type,
+            "weights": list(self.weights),
+            "means": _lists(self.means),
+            "covariances": _lists(self.covariances),
+            "log_likelihood_per_row": self.log_likelihood_per_row,
+            "log_likelihood": self.log_likelihood,
+            "bic": self.bic,
+            "history": list(self.history),
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "seed": self.seed,
+        }
+
+    def summary(self) -> str:
+        return (
+            f"gmm: log-likelihood per row {self.log_likelihood_per_row:.4f} over {self.rows} "
+            f"rows, {self.iterations} iterations{'' if self.converged else ' (not converged)'}"
+            f" in {self.seconds:.1f} s; wrote {self.out}"
+        )
+
+
+@dataclass(frozen=True)
+class HMMFit:
+    """An HMM fitted by :func:`fit_hmm`: π, A, the emission parameters (``means`` and
+    ``variances`` in the data's units for Gaussian emissions, ``emissionprob`` for categorical
+    ones), the log-likelihood of the data in its own units at each Baum–Welch iteration and at
+    the end, the restarts' final log-likelihoods, the comparison with a known column if asked,
+    and where it was written."""
+
+    source: str
+    columns: tuple[str, ...]
+    rows: int
+    states: int
+    emission: str
+    pi: tuple[float, ...]
+    A: tuple[tuple[float, ...], ...]
+    means: tuple[tuple[float, ...], ...] | None
+    variances: tuple[tuple[float, ...], ...] | None
+    emissionprob: tuple[tuple[float, ...], ...] | None
+    log_likelihood: float
+    history: tuple[float, ...]
+    converged: bool
+    seed: int
+    restarts: int
+    restart_log_likelihoods: tuple[float, ...]
+    comparison: StateComparison | None
+    seconds: float
+    out: Path
+
+    @property
+    def log_likelihood_per_row(self) -> float:
+        return self.log_likelihood / self.rows
+
+    @property
+    def iterations(self) -> int:
+        return len(self.history)
+
+    def params(self) -> dict[str, Any]:
+        """What ``params.json`` holds."""
+        params: dict[str, Any] = {
+            "model": "hmm",
+            "source": self.source,
+            "columns": list(self.columns),
+            "rows": self.rows,
+            "states": self.states,
+            "emission": self.emission,
+            "pi": list(self.pi),
+            "A": _lists(self.A),
+        }
+        if self.emission == "gaussian":
+            params["means"] = _lists(self.means)
+            params["variances"] = _lists(self.variances)
+        else:
+            params["emissionprob"] = _lists(self.emissionprob)
+        params |= {
+            "log_likelihood": self.log_likelihood,
+            "log_likelihood_per_row": self.log_likelihood_per_row,
+            "history": list(self.history),
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "seed": self.seed,
+            "restarts": self.restarts,
+            "restart_log_likelihoods": list(self.restart_log_likelihoods),
+        }
+        if self.comparison is not None:
+            params["comparison"] = {
+                "column": self.comparison.column,
+                "agreement": self.comparison.agreement,
+                "state_to_value": {str(k): v for k, v in self.comparison.state_to_value.items()},
+            }
+        return params
+
+    def summary(self) -> str:
+        text = (
+            f"hmm: log-likelihood per row {self.log_likelihood_per_row:.4f} over {self.rows} "
+            f"rows, {self.iterations} iterations{'' if self.converged else ' (not converged)'}"
+        )
+        if self.comparison is not None:
+            text += f", agreement with the reference {100 * self.comparison.agreement:.1f} %"
+        return text + f" in {self.seconds:.1f} s; wrote {self.out}"
+
+
+def _frozen(values: Any) -> Any:
+    """Nested tuples of floats from an array."""
+    array = np.asarray(values, dtype=float)
+    return tuple(_frozen(v) for v in array) if array.ndim > 0 else float(array)
+
+
+def _lists(values: Any) -> Any:
+    return [_lists(v) for v in values] if isinstance(values, tuple | list) else values
 
 
 def _number(text: str) -> float | None:
@@ -70,12 +257,22 @@ def _number(text: str) -> float | None:
 
 
 def read_csv(path: str | Path) -> Table:
-    """A numeric CSV file (comma, semicolon, tab or whitespace separated). A first row with a
-    non-numeric field is taken as a header; any other non-numeric field is an error."""
+    """A numeric CSV file (comma, semicolon, tab or whitespace separated), UTF-8 without a
+    byte-order mark. A first row with a non-numeric field is taken as a header; any other
+    non-numeric field is an error."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    text = path.read_text()
+    raw = path.read_bytes()
+    if raw.startswith(codecs.BOM_UTF8):
+        raise ValueError(
+            f"{path}: the file starts with a byte-order mark (saved as 'UTF-8 with BOM'); save "
+            f"it as plain UTF-8 or ASCII"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a UTF-8 text file ({error.reason})") from error
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not lines:
         raise ValueError(f"{path}: the file holds no rows")
@@ -112,7 +309,7 @@ def read_csv(path: str | Path) -> Table:
     names = (
         [h or f"x{j}" for j, h in enumerate(header)] if header else [f"x{j}" for j in range(width)]
     )
-    return Table(data, names, str(path))
+    return Table(data, tuple(names), str(path))
 
 
 def load_table(source: str, data_dir: str | Path | None = None) -> Table:
@@ -124,11 +321,11 @@ def load_table(source: str, data_dir: str | Path | None = None) -> Table:
         known = UCI_COLUMNS.get(ds.name)
         if known is not None and len(known) == len(names):
             names = [f"{name}: {label}" for name, label in zip(names, known, strict=True)]
-        return Table(data, names, source)
+        return Table(data, tuple(names), source)
     return read_csv(source)
 
 
-def parse_columns(text: str | None, table: Table) -> list[int]:
+def parse_columns(text: str | None, table: Table, option: str = "--columns") -> list[int]:
     """``"0,2"`` (indices, negative from the end) or header names; all columns when empty."""
     width = table.data.shape[1]
     if not text:
@@ -140,27 +337,40 @@ def parse_columns(text: str | None, table: Table) -> list[int]:
         if re.fullmatch(r"-?\d+", item):
             j = int(item)
             if not -width <= j < width:
-                raise ValueError(f"column {j} is out of range: {table.source} has {width}")
+                raise ValueError(
+                    f"{option}: column {j} is out of range: {table.source} has {width}"
+                )
             out.append(j % width)
         elif item in table.names:
             out.append(table.names.index(item))
         else:
-            raise ValueError(f"no column {item!r} in {table.source}: {', '.join(table.names)}")
+            raise ValueError(
+                f"{option}: no column {item!r} in {table.source}; its columns: "
+                + ", ".join(table.names)
+            )
     if not out:
-        raise ValueError(f"no columns in {text!r}")
+        raise ValueError(f"{option}: no columns in {text!r}")
     return out
 
 
 def parse_rows(text: str | None, n: int) -> slice:
-    """``"300"`` (the first 300 rows) or ``"100:400"``; all rows when empty."""
+    """``"300"`` (the first 300 rows) or ``"100:400"`` (``"100:"``: to the end); all rows when
+    empty.
+
+    >>> parse_rows("300", 1000), parse_rows("10:", 50)
+    (slice(0, 300, None), slice(10, 50, None))
+    """
     if not text:
         return slice(0, n)
     m = re.fullmatch(r"\s*(\d*)\s*(?::\s*(\d*)\s*)?", text)
     if not m or (m.group(1) == "" and m.group(2) in (None, "")):
-        raise ValueError(f"rows must be N or START:STOP, got {text!r}")
+        raise ValueError(f"--rows must be N or START:STOP, got {text!r}")
     if m.group(2) is None:
         return slice(0, int(m.group(1)))
-    return slice(int(m.group(1) or 0), int(m.group(2)) if m.group(2) else n)
+    part = slice(int(m.group(1) or 0), int(m.group(2)) if m.group(2) else n)
+    if part.stop <= part.start:
+        raise ValueError(f"--rows {text}: STOP must be greater than START")
+    return part
 
 
 def select(
@@ -173,11 +383,40 @@ def select(
     return X, [table.names[j] for j in chosen], table, part
 
 
-def _check(K: int, n: int, what: str, minimum: int) -> None:
-    if not isinstance(K, int) or K < 1:
-        raise ValueError(f"the number of {what} must be at least 1, got {K}")
-    if n < max(minimum, K):
-        raise ValueError(f"too few rows: {n}; fitting {K} {what} needs at least {max(minimum, K)}")
+def _whole(option: str, value: int, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{option} must be a whole number >= {minimum}, got {value!r}")
+
+
+def _tolerance(value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"--tol must be a finite number >= 0, got {value}")
+
+
+def _enough_rows(K: int, n: int, what: str) -> None:
+    if n < max(2, K):
+        raise ValueError(f"too few rows: {n}; fitting {K} {what} needs at least {max(2, K)}")
+
+
+def check_output(out: Path, names: Sequence[str], overwrite: bool) -> None:
+    """Refuse an output folder that holds any of ``names`` unless ``overwrite``, or that is a
+    file; nothing is created here."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"cannot use {out} as an output folder: a file is in the way")
+    held = [name for name in names if (out / name).exists()]
+    if held and not overwrite:
+        raise ValueError(
+            f"{out} already holds a fit ({', '.join(held)}); pass --overwrite to replace it"
+        )
+
+
+def _make(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"cannot write to {out}: {error.strerror or error}; choose another --out"
+        ) from error
 
 
 def _write_labels(path: Path, header: str, labels: np.ndarray, probability: np.ndarray) -> None:
@@ -189,7 +428,11 @@ def _write_labels(path: Path, header: str, labels: np.ndarray, probability: np.n
 
 def match_states(states: np.ndarray, reference: np.ndarray) -> tuple[float, dict[int, float]]:
     """Map each state to the reference value it co-occurs with most (majority vote) and return
-    the fraction of rows where the mapped state equals the reference, and the mapping."""
+    the fraction of rows where the mapped state equals the reference, and the mapping.
+
+    >>> match_states(np.array([0, 0, 1, 1]), np.array([5.0, 5.0, 7.0, 5.0]))
+    (0.75, {0: 5.0, 1: 5.0})
+    """
     states, reference = np.asarray(states), np.asarray(reference)
     mapping = {}
     for k in np.unique(states):
@@ -210,70 +453,64 @@ def fit_gmm(
     seed: int = 0,
     out: str | Path = "runs/fit-gmm",
     data_dir: str | Path | None = None,
-    labels: bool = True,
-) -> dict:
-    """Fit a K-component mixture by EM; write params.json, labels.csv and mixture.png to
-    ``out``; return a summary."""
-    if not isinstance(components, int) or components < 1:
-        raise ValueError(f"the number of components must be at least 1, got {components}")
+    overwrite: bool = False,
+) -> GMMFit:
+    """Fit a ``components``-component mixture by EM to the chosen columns and rows of
+    ``source``; write params.json, labels.csv (component, responsibility) and mixture.png to
+    ``out`` (refused if it holds a fit, unless ``overwrite``)."""
+    from reparam.plots.latent import plot_mixture
+
+    _whole("--components", components)
+    if covariance not in COVARIANCES:
+        raise ValueError(f"unknown --covariance {covariance!r}; choose full or diag")
+    _whole("--max-iter", max_iter)
+    _tolerance(tol)
+    out = Path(out)
+    check_output(out, GMM_FILES, overwrite)
     X, names, _, _ = select(source, columns, rows, data_dir)
-    _check(components, len(X), "components", 2)
+    _enough_rows(components, len(X), "components")
     start = time.perf_counter()
     gmm = GaussianMixture(
         components, covariance_type=covariance, tol=tol, max_iter=max_iter, seed=seed
     ).fit(X)
     seconds = time.perf_counter() - start
     Xt = torch.from_numpy(X)
-    resp = gmm.predict_proba(Xt)
-    confidence, assigned = resp.max(1)
+    confidence, assigned = gmm.predict_proba(Xt).max(1)
     per_row = gmm.score(Xt)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    params = {
-        "model": "gmm",
-        "source": source,
-        "columns": names,
-        "rows": len(X),
-        "components": components,
-        "covariance_type": covariance,
-        "weights": gmm.weights_.tolist(),
-        "means": gmm.means_.tolist(),
-        "covariances": gmm.covariances_.tolist(),
-        "log_likelihood_per_row": per_row,
-        "log_likelihood": per_row * len(X),
-        "bic": gmm.bic(Xt),
-        "history": list(gmm.history),
-        "iterations": gmm.n_iter_,
-        "converged": bool(gmm.converged_),
-        "seed": seed,
-    }
-    (out / "params.json").write_text(json.dumps(params, indent=2) + "\n")
-    if labels:
-        _write_labels(
-            out / "labels.csv",
-            "component,responsibility",
-            assigned.numpy(),
-            confidence.numpy(),
-        )
-    history = [*gmm.history, per_row]
+    fit = GMMFit(
+        source=source,
+        columns=tuple(names),
+        rows=len(X),
+        components=components,
+        covariance_type=covariance,
+        weights=_frozen(gmm.weights_),
+        means=_frozen(gmm.means_),
+        covariances=_frozen(gmm.covariances_),
+        log_likelihood_per_row=per_row,
+        bic=gmm.bic(Xt),
+        history=tuple(gmm.history),
+        iterations=gmm.n_iter_,
+        converged=bool(gmm.converged_),
+        seed=seed,
+        seconds=seconds,
+        out=out,
+    )
+    _make(out)
+    (out / "params.json").write_text(json.dumps(fit.params(), indent=2) + "\n")
+    _write_labels(
+        out / "labels.csv", "component,responsibility", assigned.numpy(), confidence.numpy()
+    )
     plot_mixture(
         X,
         assigned.numpy(),
         gmm.weights_.numpy(),
         gmm.means_.numpy(),
         gmm.covariances_.numpy(),
-        history,
+        [*gmm.history, per_row],
         out / "mixture.png",
         names=names,
     )
-    return {
-        "log_likelihood_per_row": per_row,
-        "iterations": gmm.n_iter_,
-        "converged": bool(gmm.converged_),
-        "rows": len(X),
-        "seconds": seconds,
-        "out": str(out),
-    }
+    return fit
 
 
 def _gaussian_start(X: np.ndarray, states: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -295,33 +532,41 @@ def fit_hmm(
     data_dir: str | Path | None = None,
     compare_column: str | None = None,
     restarts: int = 1,
-) -> dict:
+    overwrite: bool = False,
+) -> HMMFit:
     """Fit an HMM by Baum–Welch to the chosen rows, in file order, as one sequence; write
-    params.json, labels.csv and states.png to ``out``; return a summary. Gaussian emissions
-    are fitted to standardised columns (the means and variances are reported in the data's
-    units) from a diagonal mixture's components; categorical emissions take one column of
-    symbols 0…M−1. ``compare_column`` (a column of the table) scores the Viterbi states
-    against it after majority-vote matching. ``restarts`` fits from seeds ``seed``,
-    ``seed + 1``, … and keeps the one of highest likelihood."""
-    if restarts < 1:
-        raise ValueError(f"restarts must be at least 1, got {restarts}")
-    if not isinstance(states, int) or states < 1:
-        raise ValueError(f"the number of states must be at least 1, got {states}")
-    if emission not in ("gaussian", "categorical"):
-        raise ValueError(f"emission must be gaussian or categorical, got {emission!r}")
+    params.json, labels.csv (Viterbi state, max posterior) and states.png to ``out`` (refused
+    if it holds a fit, unless ``overwrite``).
+
+    Gaussian emissions are fitted to standardised columns (the means and variances are
+    reported in the data's units) from a diagonal mixture's components; categorical emissions
+    take one column of symbols 0…M−1. ``compare_column`` (a column of the table) scores the
+    Viterbi states against it after majority-vote matching. ``restarts`` fits from seeds
+    ``seed``, ``seed + 1``, … and keeps the one of highest likelihood."""
+    from reparam.plots.latent import plot_states
+
+    _whole("--states", states)
+    _whole("--restarts", restarts)
+    _whole("--n-iter", n_iter)
+    _tolerance(tol)
+    if emission not in EMISSIONS:
+        raise ValueError(f"unknown --emission {emission!r}; choose gaussian or categorical")
+    out = Path(out)
+    check_output(out, HMM_FILES, overwrite)
     X, names, table, part = select(source, columns, rows, data_dir)
-    _check(states, len(X), "states", 2)
-    reference, reference_name = None, None
+    _enough_rows(states, len(X), "states")
+    comparison_column = None
     if compare_column is not None:
-        j = parse_columns(compare_column, table)[0]
-        reference, reference_name = table.data[part][:, j], table.names[j]
+        comparison_column = parse_columns(compare_column, table, "--compare-column")[0]
     start = time.perf_counter()
     if emission == "categorical":
         if X.shape[1] != 1:
-            raise ValueError(f"categorical emissions take one column of symbols, got {len(names)}")
+            raise ValueError(
+                f"--emission categorical takes one column of symbols (--columns), got {len(names)}"
+            )
         symbols = X[:, 0]
         if (symbols != np.round(symbols)).any() or (symbols < 0).any():
-            raise ValueError("categorical emissions need non-negative integer symbols")
+            raise ValueError("--emission categorical needs non-negative integer symbols")
         x = torch.from_numpy(symbols.astype(np.int64))
         centre, scale = np.zeros(1), np.ones(1)
     else:
@@ -351,195 +596,46 @@ def fit_hmm(
     gamma, _, ll = hmm.posteriors(x)
     path, _ = hmm.viterbi(x)
     gamma, path, total = gamma[0].numpy(), path[0].numpy(), float(ll[0])
-    if emission == "gaussian":  # the density of the data in its own units
-        total -= len(X) * float(np.log(scale).sum())
-        history = [h - len(X) * float(np.log(scale).sum()) for h in history]
-        finals = [f - len(X) * float(np.log(scale).sum()) for f in finals]
-    T = len(X)
-    params: dict = {
-        "model": "hmm",
-        "source": source,
-        "columns": names,
-        "rows": T,
-        "states": states,
-        "emission": emission,
-        "pi": hmm.log_pi.exp().tolist(),
-        "A": hmm.log_A.exp().tolist(),
-    }
-    if emission == "gaussian":
-        params["means"] = (hmm.means.detach().numpy() * scale + centre).tolist()
-        params["variances"] = (hmm.variances.detach().numpy() * scale**2).tolist()
-    else:
-        params["emissionprob"] = hmm.log_emission.exp().tolist()
-    params |= {
-        "log_likelihood": total,
-        "log_likelihood_per_row": total / T,
-        "history": history,
-        "iterations": len(history),
-        "converged": converged,
-        "seed": seed + best,
-        "restarts": restarts,
-        "restart_log_likelihoods": finals,
-    }
-    summary = {
-        "log_likelihood_per_row": total / T,
-        "iterations": len(history),
-        "converged": converged,
-        "rows": T,
-        "seconds": seconds,
-    }
-    if reference is not None:
+    units = len(X) * float(np.log(scale).sum()) if emission == "gaussian" else 0.0
+    comparison, reference = None, None
+    if comparison_column is not None:
+        reference = table.data[part][:, comparison_column]
         agreement, mapping = match_states(path, reference)
-        params["comparison"] = {
-            "column": reference_name,
-            "agreement": agreement,
-            "state_to_value": {str(k): v for k, v in mapping.items()},
-        }
-        summary["agreement"] = agreement
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "params.json").write_text(json.dumps(params, indent=2) + "\n")
+        comparison = StateComparison(table.names[comparison_column], agreement, mapping)
+    gaussian = emission == "gaussian"
+    fit = HMMFit(
+        source=source,
+        columns=tuple(names),
+        rows=len(X),
+        states=states,
+        emission=emission,
+        pi=_frozen(hmm.log_pi.exp().detach()),
+        A=_frozen(hmm.log_A.exp().detach()),
+        means=_frozen(hmm.means.detach().numpy() * scale + centre) if gaussian else None,
+        variances=_frozen(hmm.variances.detach().numpy() * scale**2) if gaussian else None,
+        emissionprob=None if gaussian else _frozen(hmm.log_emission.exp().detach()),
+        log_likelihood=total - units,  # the density of the data in its own units
+        history=tuple(h - units for h in history),
+        converged=converged,
+        seed=seed + best,
+        restarts=restarts,
+        restart_log_likelihoods=tuple(f - units for f in finals),
+        comparison=comparison,
+        seconds=seconds,
+        out=out,
+    )
+    _make(out)
+    (out / "params.json").write_text(json.dumps(fit.params(), indent=2) + "\n")
     _write_labels(out / "labels.csv", "state,posterior", path, gamma.max(1))
     plot_states(
         X[:, 0],
         path,
         gamma,
-        history,
+        list(fit.history),
         out / "states.png",
         name=names[0],
         reference=reference,
-        reference_name=reference_name or "reference",
-        transitions=np.asarray(params["A"]),
+        reference_name=comparison.column if comparison else "reference",
+        transitions=np.asarray(fit.A),
     )
-    summary["out"] = str(out)
-    return summary
-
-
-# ------------------------------------------------------------------------------ the CTC toy
-
-
-def toy_ctc_batch(
-    n: int, labels: int, generator: torch.Generator, noise: float = 0.7
-) -> tuple[torch.Tensor, list[list[int]], torch.Tensor]:
-    """``n`` sequences of 2–5 labels from 1…``labels``: each label lasts 1–3 frames, blank
-    gaps of 0–2 frames lie between (at least 1 between equal neighbours) and 0–2 at both ends;
-    a frame is the one-hot code of its class (blank = 0) plus N(0, noise²) noise. Returns the
-    padded frames [T, n, labels + 1], the targets and the frame counts."""
-    C = labels + 1
-    seqs, targets = [], []
-    for _ in range(n):
-        length = int(torch.randint(2, 6, (1,), generator=generator))
-        target = (torch.randint(1, C, (length,), generator=generator)).tolist()
-        frames: list[int] = [0] * int(torch.randint(0, 3, (1,), generator=generator))
-        for i, k in enumerate(target):
-            if i > 0:
-                gap = int(torch.randint(0, 3, (1,), generator=generator))
-                frames += [0] * max(gap, 1 if target[i - 1] == k else 0)
-            frames += [k] * int(torch.randint(1, 4, (1,), generator=generator))
-        frames += [0] * int(torch.randint(0, 3, (1,), generator=generator))
-        seqs.append(frames)
-        targets.append(target)
-    lengths = torch.tensor([len(s) for s in seqs])
-    T = int(lengths.max())
-    x = torch.zeros(T, n, C)
-    for i, frames in enumerate(seqs):
-        x[torch.arange(len(frames)), i, torch.tensor(frames)] = 1.0
-    x = x + noise * torch.randn(x.shape, generator=generator)
-    return x, targets, lengths
-
-
-def _edit_distance(a: list[int], b: list[int]) -> int:
-    row = list(range(len(b) + 1))
-    for i, p in enumerate(a, 1):
-        previous, row[0] = row[0], i
-        for j, q in enumerate(b, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (p != q))
-    return row[-1]
-
-
-def label_error_rate(decoded: list[list[int]], targets: list[list[int]]) -> float:
-    """Total edit distance over total target length."""
-    errors = sum(_edit_distance(d, t) for d, t in zip(decoded, targets, strict=True))
-    return errors / max(1, sum(len(t) for t in targets))
-
-
-def ctc_toy_demo(
-    out: str | Path = "docs/results/latent",
-    steps: int = 400,
-    labels: int = 4,
-    batch: int = 32,
-    hidden: int = 32,
-    noise: float = 0.3,
-    seed: int = 0,
-) -> dict:
-    """Train a per-frame MLP (a 3-frame convolution, tanh, a linear layer, log-softmax) with
-    :func:`~reparam.latent.ctc.ctc_loss` on :func:`toy_ctc_batch` sequences for ``steps`` Adam
-    steps; decode 200 held-out sequences greedily; write ``ctc-alignment.png`` (γ_t(s) of a
-    held-out sequence) to ``out`` and return the label error rates and losses."""
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    C = labels + 1
-    model = torch.nn.Sequential(
-        torch.nn.Conv1d(C, hidden, 3, padding=1), torch.nn.Tanh(), torch.nn.Conv1d(hidden, C, 1)
-    )
-
-    def log_probs(x: torch.Tensor) -> torch.Tensor:  # [T, N, C] → [T, N, C]
-        return model(x.permute(1, 2, 0)).permute(2, 0, 1).log_softmax(-1)
-
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    test_x, test_targets, test_lengths = toy_ctc_batch(200, labels, gen, noise)
-    losses = []
-    start = time.perf_counter()
-    for _ in range(steps):
-        x, targets, lengths = toy_ctc_batch(batch, labels, gen, noise)
-        padded = torch.zeros(batch, max(map(len, targets)), dtype=torch.long)
-        for i, t in enumerate(targets):
-            padded[i, : len(t)] = torch.tensor(t)
-        loss = ctc_loss(log_probs(x), padded, lengths, [len(t) for t in targets])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
-    seconds = time.perf_counter() - start
-    with torch.no_grad():
-        lp = log_probs(test_x)
-    decoded = greedy_decode(lp, test_lengths)
-    ler = label_error_rate(decoded, test_targets)
-    exact = sum(d == t for d, t in zip(decoded, test_targets, strict=True)) / len(decoded)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    longest = int(torch.argmax(test_lengths))
-    n = int(test_lengths[longest])
-    plot_ctc_alignment(lp[:n, longest], test_targets[longest], out / "ctc-alignment.png")
-    return {
-        "label_error_rate": ler,
-        "sequence_accuracy": exact,
-        "first_loss": losses[0],
-        "final_loss": float(np.mean(losses[-20:])),
-        "steps": steps,
-        "seconds": seconds,
-        "out": str(out / "ctc-alignment.png"),
-        "example_target": test_targets[longest],
-        "example_decoded": decoded[longest],
-    }
-
-
-def summary_line(kind: str, result: dict) -> str:
-    """One line for the console."""
-    if kind == "ctc":
-        return (
-            f"ctc toy: {result['steps']} steps in {result['seconds']:.1f} s, loss "
-            f"{result['first_loss']:.3f} → {result['final_loss']:.3f}; held-out label error "
-            f"rate {100 * result['label_error_rate']:.2f} %, sequences exact "
-            f"{100 * result['sequence_accuracy']:.1f} %; wrote {result['out']}"
-        )
-    text = (
-        f"{kind}: log-likelihood per row {result['log_likelihood_per_row']:.4f} over "
-        f"{result['rows']} rows, {result['iterations']} iterations"
-        f"{'' if result['converged'] else ' (not converged)'}"
-    )
-    if "agreement" in result:
-        text += f", agreement with the reference {100 * result['agreement']:.1f} %"
-    if math.isfinite(result.get("seconds", math.nan)):
-        text += f" in {result['seconds']:.1f} s"
-    return text + f"; wrote {result['out']}"
+    return fit

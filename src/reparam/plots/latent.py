@@ -6,27 +6,25 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import matplotlib.ticker
 import numpy as np
 import torch
-from matplotlib.patches import Ellipse
 from torch import Tensor
 
 from reparam.latent.ctc import ctc_posteriors
+from reparam.plots import pyplot
 
 
 def _colours(k: int) -> list:
-    cmap = plt.get_cmap("tab10" if k <= 10 else "tab20")
+    cmap = pyplot().get_cmap("tab10" if k <= 10 else "tab20")
     return [cmap(i % cmap.N) for i in range(k)]
 
 
-def _ellipse(mean: np.ndarray, cov: np.ndarray, radius: float, colour, **kw) -> Ellipse:
-    """The set (x − μ)ᵀ Σ⁻¹ (x − μ) = radius² of a 2-D Gaussian."""
+def _ellipse(mean: np.ndarray, cov: np.ndarray, radius: float, colour: Any, **kw: Any) -> Any:
+    """The set (x − μ)ᵀ Σ⁻¹ (x − μ) = radius² of a 2-D Gaussian (a matplotlib Ellipse)."""
+    from matplotlib.patches import Ellipse
+
     values, vectors = np.linalg.eigh(cov)
     values = np.clip(values, 0, None)
     angle = math.degrees(math.atan2(vectors[1, 1], vectors[0, 1]))
@@ -57,6 +55,7 @@ def plot_mixture(
     1- and 2-σ ellipses from its 2×2 marginal covariance (``covariances`` [K, D, D], or the
     variances [K, D] of a diagonal mixture); one column gives a histogram with the weighted
     component densities instead. Right: the mean log-likelihood per row at each EM iteration."""
+    plt = pyplot()
     X, labels = np.asarray(X, dtype=float), np.asarray(labels)
     weights, means = np.asarray(weights, dtype=float), np.asarray(means, dtype=float)
     covariances = np.asarray(covariances, dtype=float)
@@ -127,6 +126,7 @@ def plot_states(
     a black step line on a second axis); middle: the posteriors γ_t(k) [T, K] as a heat map;
     bottom: the log-likelihood per Baum–Welch iteration and, if given, the transition matrix
     [K, K]. The heat maps list the states in the order of their mean ``series`` value."""
+    plt = pyplot()
     series, states = np.asarray(series, dtype=float), np.asarray(states)
     gamma = np.asarray(gamma, dtype=float)
     T, K = gamma.shape
@@ -229,6 +229,9 @@ def plot_ctc_alignment(
     γ_t(s) (:func:`~reparam.latent.ctc.ctc_posteriors`) over frame t and extended label
     position s (blank, l₁, blank, l₂, …, blank), with the greedy (best-path) alignment
     overlaid. ``log_probs`` is one sequence's [T, C] (or [T, 1, C]) log-softmax outputs."""
+    plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     lp = log_probs.detach().cpu().double()
     if lp.dim() == 3:
         lp = lp[:, 0]
@@ -254,7 +257,7 @@ def plot_ctc_alignment(
     ax_g.set_yticks(range(len(ext)), ["∅" if k == blank else str(k) for k in ext])
     ax_g.set_ylabel("extended label position s")
     ax_g.set_xlabel("frame t")
-    ax_g.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax_g.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_g.set_title(f"CTC occupation γ_t(s) for target {target}", fontsize=10)
     ax_g.legend(loc="upper left", fontsize=8)
     fig.colorbar(image, ax=ax_g, shrink=0.8, label="γ_t(s)")
