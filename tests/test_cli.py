@@ -1,8 +1,10 @@
 import json
+import subprocess
+import sys
 
-import torch
 from typer.testing import CliRunner
 
+import reparam.cli.commands  # noqa: F401  (registers the commands on app)
 from reparam.cli import app
 
 runner = CliRunner()
@@ -49,12 +51,26 @@ def test_variance_on_every_problem(tmp_path) -> None:
         assert (tmp_path / f"{problem}.png").exists()
 
 
-def test_variance_rejects_bad_input(tmp_path) -> None:
-    for args, message in [
-        (["--problem", "poisson"], "unknown problem"),
-        (["--k", "one"], "comma-separated numbers"),
-        (["--estimators", "magic"], "unknown estimator"),
-    ] + ([] if torch.cuda.is_available() else [(["--device", "cuda"], "no GPU")]):
-        result = runner.invoke(app, ["variance", *args, "--out", str(tmp_path), "--repeats", "10"])
-        assert result.exit_code != 0
-        assert message in result.output, result.output
+def test_the_fit_and_variance_modules_do_not_import_pyplot() -> None:
+    """matplotlib is imported only when a picture is drawn (reparam.plots.pyplot): importing
+    the commands, experiments and plot modules of these areas leaves pyplot out, and so does
+    importing every command (what `reparam --help` does)."""
+    modules = (
+        "reparam.cli.fit",
+        "reparam.cli.variance",
+        "reparam.experiments.fitting",
+        "reparam.experiments.ctc_demo",
+        "reparam.experiments.bnn_variance",
+        "reparam.experiments.bnn_report",
+        "reparam.plots.latent",
+        "reparam.plots.variance",
+        "reparam.plots.bnn_variance",
+        "reparam.diagnostics",
+    )
+    for code in (
+        f"import sys, {', '.join(modules)}",
+        "import sys, reparam.cli.commands",
+    ):
+        check = code + "; assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
+        done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+        assert done.returncode == 0, (code, done.stderr[-2000:])

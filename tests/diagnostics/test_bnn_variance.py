@@ -5,17 +5,26 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+import reparam.cli.commands  # noqa: F401  (registers the commands on app)
 from reparam.cli import app
 from reparam.data import files
 from reparam.data.registry import load_labelled
 from reparam.experiments.bnn_variance import (
     ESTIMATOR_ORDER,
     NO_NOISE,
+    BnnStudy,
+    VarianceStudyConfig,
+    VarianceStudyTrainer,
     gradient_variances,
     mean_log_likelihood,
+    parse_sizes,
     set_noise,
 )
 from reparam.models import BayesMLP
+from reparam.runs import load_run
+from reparam.train import RunOptions, run
+from reparam.train.checkpoint import load
+from reparam.train.run_folder import read_metrics
 
 runner = CliRunner()
 
@@ -118,7 +127,7 @@ def test_variance_bnn_writes_table_plot_and_rows(tmp_path, offline) -> None:
             "--problem",
             "bnn",
             "--sizes",
-            "784,16,10",
+            "64,16,10",
             "--epochs",
             "1",
             "--repeats",
@@ -136,35 +145,95 @@ def test_variance_bnn_writes_table_plot_and_rows(tmp_path, offline) -> None:
     assert "local reparameterization" in result.output and "7.8e+03" in result.output
     assert (out / "bnn.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     study = json.loads((out / "bnn.json").read_text())
-    assert study["config"]["sizes"] == [64, 16, 10]
+    assert study["config"]["sizes"] == [64, 16, 10] and study["config"]["dataset"] == "digits"
     assert len(study["variance"]) == 2 * 2 * 2 * 2  # estimators × phases × layers × μ/ρ
     assert {r["estimator"] for r in study["timing"]} == {"deterministic", "local", "weight"}
     assert all(r["seconds_per_epoch"] > 0 for r in study["timing"])
+    config = json.loads((out / "config.json").read_text())
+    assert config["trainer"] == "bnn-variance" and config["train_size"] == 1437
+    assert config["dataset"] == "digits" and "init_std" not in config  # alpha sets σ
+    assert [row["epoch"] for row in read_metrics(out / "metrics.csv")] == [1]
 
 
-def test_variance_bnn_rejects_bad_input(tmp_path, offline) -> None:
-    for args, message in [
-        (["--sizes", "64,x,10"], "comma-separated widths"),
-        (["--sizes", "64,8,3"], "10 classes"),
-        (["--estimators", "magic"], "unknown estimator"),
-        (["--dataset", "cifar"], "unknown dataset"),
-        (["--dataset", "mnist"], "missing"),  # offline: strict MNIST says which files
-        (["--alpha", "0"], "alpha must be > 0"),
-    ]:
-        result = runner.invoke(
-            app,
-            [
-                "variance",
-                "--problem",
-                "bnn",
-                "--repeats",
-                "2",
-                "--epochs",
-                "0",
-                "--out",
-                str(tmp_path),
-                *args,
-            ],
-        )
-        assert result.exit_code != 0
-        assert message in result.output, result.output
+def strip_time(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def test_a_resumed_study_equals_a_straight_one(tmp_path) -> None:
+    """Training through the engine: two epochs straight, or one and a resume, give the same
+    metrics, weights and measured variances (the timings aside)."""
+    settings = {
+        "sizes": (64, 8, 10),
+        "repeats": 3,
+        "batch_size": 200,
+        "dataset": "digits",
+        "estimators": ("local", "none"),
+        "min_seconds": 0.0,
+    }
+    options = {"progress": False, "tensorboard": False}
+    a, b = tmp_path / "a", tmp_path / "b"
+    straight = run(VarianceStudyTrainer, {**settings, "epochs": 2}, RunOptions(a, **options))
+    run(VarianceStudyTrainer, {**settings, "epochs": 1}, RunOptions(b, **options))
+    resumed = run(VarianceStudyTrainer, {"epochs": 2}, RunOptions(b, resume=True, **options))
+    assert strip_time(resumed.history) == strip_time(straight.history)
+    for name, tensor in load(a / "checkpoint.pt")["model"].items():
+        assert torch.equal(tensor, load(b / "checkpoint.pt")["model"][name]), name
+    first, second = BnnStudy.read(a / "bnn.json"), BnnStudy.read(b / "bnn.json")
+    assert first.variance == second.variance and len(first.variance) == 2 * 2 * 4
+    assert second.config["epochs"] == 2 and first.summary().startswith("64-8-10 on 1437 digits")
+
+
+def test_the_study_run_loads_back(tmp_path) -> None:
+    settings = {"sizes": (64, 8, 10), "epochs": 1, "repeats": 2, "dataset": "digits"}
+    out = tmp_path / "run"
+    run(
+        VarianceStudyTrainer,
+        {**settings, "estimators": ("local",), "min_seconds": 0.0},
+        RunOptions(out, progress=False, tensorboard=False),
+    )
+    loaded = load_run(out)
+    assert loaded.weights == "last" and set(loaded.pictures) == {"bnn"}
+    assert isinstance(loaded.model, BayesMLP) and loaded.config.sizes == (64, 8, 10)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"sizes": (64, 8, 3), "dataset": "digits"}, "the 10 classes"),
+        ({"sizes": (784, 8, 10), "dataset": "digits"}, "use 64,8,10"),
+        ({"dataset": "digits", "train_size": 5000}, "more than the 1437 training examples"),
+        ({"dataset": "digits", "batch_size": 2000}, "--batch-size 2000 is more than"),
+        ({"dataset": "mnist"}, "missing"),  # offline: strict MNIST says which files
+    ],
+)
+def test_the_study_refuses_what_does_not_fit_the_data(tmp_path, offline, settings, message):
+    with pytest.raises(ValueError, match=message):
+        run(VarianceStudyTrainer, settings, RunOptions(tmp_path / "run", progress=False))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"estimators": ("magic",)}, "unknown estimator"),
+        ({"estimators": ()}, "names none"),
+        ({"estimators": ("local", "local")}, "twice"),
+        ({"dataset": "cifar"}, "unknown --dataset"),
+        ({"alpha": 0.0}, "--alpha must be > 0"),
+        ({"alpha": float("nan")}, "--alpha must be a finite number"),
+        ({"repeats": 1}, "--repeats must be >= 2"),
+        ({"epochs": 0}, "--epochs must be > 0"),
+        ({"sizes": (64,)}, "two or more"),
+        ({"train_estimator": "none"}, "unknown train estimator"),
+    ],
+)
+def test_bad_settings_name_the_option(settings, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        VarianceStudyConfig(**settings)
+
+
+def test_parse_sizes_names_the_option() -> None:
+    assert parse_sizes("64, 32,10") == [64, 32, 10]
+    with pytest.raises(ValueError, match="--sizes must be comma-separated widths"):
+        parse_sizes("64,x,10")
+    with pytest.raises(ValueError, match="--sizes needs two or more widths"):
+        parse_sizes("64")

@@ -1,37 +1,64 @@
-"""``reparam variance``: gradient variance and signal-to-noise of estimators against k."""
+"""``reparam variance``: gradient variance and signal-to-noise of estimators against k, and the
+Bayesian network study (``--problem bnn``, a trainer of the run engine)."""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import torch
 import typer
-from rich.progress import Progress
-from rich.table import Table
 
 from reparam.cli.app import app, console
-from reparam.cli.options import parse_floats, pick_device
-from reparam.diagnostics import PROBLEMS
-from reparam.diagnostics.study import StudyRow, run_study
-from reparam.plots.variance import plot_variance
+from reparam.cli.options import CheckpointEvery, DataDir, Device, Overwrite, Resume, Seed
+from reparam.cli.options import typed as is_typed
+
+# The options that only `--problem bnn` reads, and those only the quadrature problems read.
+BNN_ONLY = (
+    "sizes",
+    "epochs",
+    "train_size",
+    "batch_size",
+    "dataset",
+    "alpha",
+    "data_dir",
+    "resume",
+    "overwrite",
+    "checkpoint_every",
+)
+QUADRATURE_ONLY = ("k", "n")
+# The options that are fields of the study's config (VarianceStudyConfig).
+BNN_CONFIG = (
+    "sizes",
+    "epochs",
+    "repeats",
+    "batch_size",
+    "train_size",
+    "dataset",
+    "estimators",
+    "alpha",
+    "seed",
+    "device",
+    "data_dir",
+)
 
 
 @app.command()
 def variance(
+    ctx: typer.Context,
     problem: Annotated[
-        str, typer.Option(help=f"test problem: {', '.join(PROBLEMS)}, bnn")
+        str,
+        typer.Option(help="quadratic, exp, cosine, categorical, gamma, or bnn"),
     ] = "quadratic",
     k: Annotated[
         str | None, typer.Option(help="comma-separated values of k (default: the problem's grid)")
     ] = None,
-    n: Annotated[int, typer.Option(min=1, help="samples per gradient estimate")] = 1,
+    n: Annotated[int, typer.Option(help="samples per gradient estimate")] = 1,
     repeats: Annotated[
         int | None,
         typer.Option(
-            min=2,
             help="independent estimates per point (default 10000); for bnn, draws of "
             "minibatch + noise per estimator and phase (default 100)",
         ),
@@ -43,21 +70,27 @@ def variance(
             "weight, flipout, none"
         ),
     ] = None,
-    out: Annotated[Path, typer.Option(help="folder for the PNG plot and JSON rows")] = Path(
-        "runs/variance"
-    ),
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="output folder (default runs/variance; for bnn, runs/variance-bnn)"),
+    ] = None,
+    device: Device = "auto",
+    seed: Seed = 0,
     sizes: Annotated[
-        str, typer.Option(help="bnn: comma-separated layer widths, inputs first")
-    ] = "784,1000,1000,1000,10",
+        str | None,
+        typer.Option(
+            help="bnn: comma-separated layer widths, inputs first (default: 784,1000,1000,1000,10 "
+            "with the data's input width)"
+        ),
+    ] = None,
     epochs: Annotated[
-        int, typer.Option(min=0, help="bnn: epochs of training before the second measurement")
+        int, typer.Option(help="bnn: epochs of training before the second measurement")
     ] = 10,
     train_size: Annotated[
-        int, typer.Option(min=2, help="bnn: training examples (the first of MNIST's test set)")
-    ] = 8000,
-    batch_size: Annotated[int, typer.Option(min=1, help="bnn: minibatch size M")] = 100,
+        int | None,
+        typer.Option(help="bnn: the first N training examples (default all: 8000 for MNIST)"),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="bnn: minibatch size M")] = 100,
     dataset: Annotated[
         str, typer.Option(help="bnn: auto (mnist, else digits), mnist (files required), digits")
     ] = "auto",
@@ -65,6 +98,10 @@ def variance(
         float,
         typer.Option(help="bnn: initial σ = √α·|μ| per weight, > 0 (α = 1 ~ dropout p = 0.5)"),
     ] = 1.0,
+    data_dir: DataDir = None,
+    resume: Resume = False,
+    overwrite: Overwrite = False,
+    checkpoint_every: CheckpointEvery = 0,
 ) -> None:
     """Variance and signal-to-noise of gradient estimators against k, beside exact values.
 
@@ -74,66 +111,155 @@ def variance(
     --problem bnn: Kingma, Salimans & Welling (2015), Table 1: the variance of a Bayesian MLP's
     minibatch ELBO gradient (top and bottom layer) under local reparameterization, separate
     and single weight samples, Flipout and no noise, at initialization and after --epochs of
-    training, with the time per epoch of each. Writes OUT/bnn.png and OUT/bnn.json.
+    training, with the time per epoch of each. A run folder (checkpoints, --resume) with
+    OUT/bnn.png and OUT/bnn.json.
     """
-    if problem == "bnn":
-        from reparam.experiments.bnn_report import run_and_report
-        from reparam.experiments.bnn_variance import ESTIMATOR_ORDER, parse_sizes
+    from reparam.diagnostics import PROBLEMS
 
-        torch.manual_seed(seed)
-        try:
-            run_and_report(
-                console,
-                out,
-                estimators=[s.strip() for s in estimators.split(",")]
-                if estimators
-                else list(ESTIMATOR_ORDER),
-                repeats=repeats or 100,
-                epochs=epochs,
-                sizes=parse_sizes(sizes),
-                train_size=train_size,
-                batch_size=batch_size,
-                dataset=dataset,
-                alpha=alpha,
-                device=pick_device(device),
-            )
-        except ValueError as error:
-            raise typer.BadParameter(str(error)) from error
+    typed = {name for name in ctx.params if is_typed(ctx, name)}
+    if problem != "bnn" and problem not in PROBLEMS:
+        raise ValueError(f"unknown --problem {problem!r}; choose from {', '.join(PROBLEMS)}, bnn")
+    if repeats is not None and repeats < 2:
+        raise ValueError(f"--repeats must be >= 2 to estimate a variance; got {repeats}")
+    if problem == "bnn":
+        stray = [name for name in QUADRATURE_ONLY if name in typed]
+        if stray:
+            raise ValueError(f"{_flags(stray, 'does', 'do')} not apply to --problem bnn")
+        # A fresh run takes every option; a resume only those typed (the engine checks them).
+        options = {
+            key: value
+            for key, value in ctx.params.items()
+            if key in BNN_CONFIG and (key in typed or not resume)
+        }
+        bnn(options, resume=resume, overwrite=overwrite, checkpoint_every=checkpoint_every, out=out)
         return
-    repeats = repeats or 10_000
-    if problem not in PROBLEMS:
-        raise typer.BadParameter(
-            f"unknown problem {problem!r}; choose from {', '.join(PROBLEMS)}, bnn"
-        )
-    spec = PROBLEMS[problem]
-    ks = parse_floats(k) if k else list(spec.ks)
-    labels = [s.strip() for s in estimators.split(",")] if estimators else list(spec.estimators(n))
+    stray = [name for name in BNN_ONLY if name in typed]
+    if stray:
+        verb = _flags(stray, "applies", "apply")
+        raise ValueError(f"{verb} only to --problem bnn; got --problem {problem}")
+    gaussian(PROBLEMS[problem], k, n, repeats or 10_000, estimators, out, device, seed)
+
+
+def _flags(names: list[str], one: str, many: str) -> str:
+    """``--k does`` / ``--k and --n do``: the options named, with the verb that fits."""
+    flags = [f"--{name.replace('_', '-')}" for name in names]
+    if len(flags) == 1:
+        return f"{flags[0]} {one}"
+    return ", ".join(flags[:-1]) + f" and {flags[-1]} {many}"
+
+
+def parse_numbers(text: str, option: str) -> list[float]:
+    """``"0,1.5"`` → ``[0.0, 1.5]``; a ValueError naming ``option`` otherwise."""
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated numbers; got {text!r}") from None
+    if not values:
+        raise ValueError(f"{option} names no numbers; got {text!r}")
+    return values
+
+
+def parse_labels(text: str | None, option: str = "--estimators") -> list[str] | None:
+    if text is None:
+        return None
+    labels = [s.strip() for s in text.split(",") if s.strip()]
+    if not labels:
+        raise ValueError(f"{option} names no estimator; got {text!r}")
+    return labels
+
+
+def gaussian(
+    spec: Any,
+    k: str | None,
+    n: int,
+    repeats: int,
+    estimators: str | None,
+    out: Path | None,
+    device: str,
+    seed: int,
+) -> None:
+    """The quadrature problems: one row per (k, estimator, parameter), a table and a plot."""
+    import torch
+    from rich.progress import Progress
+
+    from reparam.diagnostics.study import run_study
+    from reparam.plots.variance import plot_variance
+    from reparam.train.distributed import resolve_device
+
+    if isinstance(n, bool) or n < 1:
+        raise ValueError(f"--n must be a whole number >= 1; got {n}")
+    ks = parse_numbers(k, "--k") if k is not None else list(spec.ks)
+    for value in ks:
+        spec.check_k(value)
+    labels = parse_labels(estimators) or list(spec.estimators(n))
+    chosen = resolve_device(device)
+    folder = out or Path("runs/variance")
     torch.manual_seed(seed)
-    chosen = pick_device(device)
     start = time.perf_counter()
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(f"{problem} on {chosen}", total=len(ks) * len(labels))
-        try:
-            rows = run_study(
-                spec,
-                ks,
-                n=n,
-                repeats=repeats,
-                estimators=labels,
-                device=chosen,
-                on_step=lambda: progress.advance(task),
-            )
-        except ValueError as error:
-            raise typer.BadParameter(str(error)) from error
+        task = progress.add_task(f"{spec.name} on {chosen}", total=len(ks) * len(labels))
+        rows = run_study(
+            spec,
+            ks,
+            n=n,
+            repeats=repeats,
+            estimators=labels,
+            device=chosen,
+            on_step=lambda: progress.advance(task),
+        )
     elapsed = time.perf_counter() - start
     console.print(variance_table(rows, f"{spec.description}: n={n}, {repeats} repeats"))
-    out.mkdir(parents=True, exist_ok=True)
-    png = plot_variance(rows, spec.description, out / f"{problem}.png")
-    (out / f"{problem}.json").write_text(json.dumps([r.as_dict() for r in rows], indent=1))
-    console.print(f"wrote {png} and {out / f'{problem}.json'} in {elapsed:.1f} s on {chosen}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot write to {folder}: {error.strerror or error}") from error
+    png = plot_variance(rows, spec.description, folder / f"{spec.name}.png")
+    (folder / f"{spec.name}.json").write_text(json.dumps([r.as_dict() for r in rows], indent=1))
+    console.print(
+        f"wrote {png} and {folder / f'{spec.name}.json'} in {elapsed:.1f} s on {chosen}",
+        markup=False,
+    )
 
 
-def variance_table(rows: list[StudyRow], title: str) -> Table:
+def bnn(
+    options: dict[str, Any],
+    *,
+    resume: bool,
+    overwrite: bool,
+    checkpoint_every: int,
+    out: Path | None,
+) -> None:
+    """``--problem bnn``: ``options`` (fields of the study's config) run on the engine."""
+    from reparam.experiments.bnn_report import run_and_report
+    from reparam.experiments.bnn_variance import parse_sizes
+    from reparam.train import RunOptions
+
+    given: dict[str, Any] = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key == "sizes":
+            value = tuple(parse_sizes(value))
+        elif key == "estimators":
+            value = tuple(parse_labels(value) or ())
+        elif key == "alpha" and not math.isfinite(value):
+            raise ValueError(f"--alpha must be a finite number > 0; got {value}")
+        given[key] = value
+    run_and_report(
+        console,
+        given,
+        RunOptions(
+            out or Path("runs/variance-bnn"),
+            resume=resume,
+            overwrite=overwrite,
+            checkpoint_every=checkpoint_every,
+        ),
+    )
+
+
+def variance_table(rows: list[Any], title: str) -> Any:
+    from rich.table import Table
+
     table = Table(title=title)
     for column in (
         "k",

@@ -49,7 +49,8 @@ class Exact:
 @dataclass(frozen=True)
 class Problem:
     """A family of problems indexed by k: ``setup(k)`` gives the cost and the parameters of
-    ``q(**params)``; ``quadrature(params)`` gives nodes and weights that integrate over q."""
+    ``q(**params)``; ``quadrature(params)`` gives nodes and weights that integrate over q.
+    ``k_above``: k must exceed it (None: any finite k) for the problem to be defined."""
 
     name: str
     description: str
@@ -58,6 +59,20 @@ class Problem:
     quadrature: Callable[[dict[str, Tensor]], tuple[Tensor, Tensor]]
     ks: tuple[float, ...]
     estimators: Callable[[int], dict[str, Estimator]]
+    k_above: float | None = None
+
+    def check_k(self, k: float) -> None:
+        """A ``ValueError`` naming ``--k`` unless the problem is defined at ``k``.
+
+        >>> PROBLEMS["gamma"].check_k(0.0)
+        Traceback (most recent call last):
+            ...
+        ValueError: --k must be > 0 for the gamma problem; got 0.0
+        """
+        if not math.isfinite(k):
+            raise ValueError(f"--k must be finite numbers; got {k}")
+        if self.k_above is not None and not k > self.k_above:
+            raise ValueError(f"--k must be > {self.k_above:g} for the {self.name} problem; got {k}")
 
     def exact(self, estimator: Estimator, k: float) -> dict[str, Exact]:
         """Exact gradient of every parameter, and the estimator's per-sample variance where known."""
@@ -204,6 +219,7 @@ PROBLEMS: dict[str, Problem] = {
         hermite,
         GAUSSIAN_KS,
         gaussian_estimators,
+        k_above=-0.5,  # E exp(-k x²) under N(1, 1) is infinite for k <= -1/2
     ),
     "cosine": Problem(
         "cosine",
@@ -234,5 +250,6 @@ PROBLEMS: dict[str, Problem] = {
         laguerre,
         (0.5, 1.0, 2.0, 4.0, 8.0),
         gamma_estimators,
+        k_above=0.0,  # the concentration
     ),
 }

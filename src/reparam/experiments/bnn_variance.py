@@ -27,20 +27,42 @@ both, so their top-layer μ-gradients have the same distribution: equal variance
 The two differ in the bottom layer (backpropagation through a sampled W vs through μ) and in
 the ρ-gradients (one noise variable per weight vs per unit).
 
+The study is a trainer of the run engine (:class:`VarianceStudyTrainer`, ``reparam variance
+--problem bnn``): the variances are measured when the first epoch starts (kept in the
+checkpoint, so a resume does not measure them again), the ``epochs`` epochs of Adam on
+−L_SGVB are the engine's periods (checkpoints, ``--resume``, Ctrl-C, the progress bar), and
+at the end the trained network is measured again, each estimator's epoch is timed, and the run
+folder gets ``bnn.json`` (:class:`BnnStudy`) and ``bnn.png``.
+
 Reference:
     Kingma, Salimans & Welling (2015), Variational dropout and the local reparameterization
     trick, NeurIPS, section 5 and Table 1.
+
+Example:
+    One epoch of a small network on the 8×8 digits, three draws per estimator:
+
+    >>> import tempfile
+    >>> from reparam.train import RunOptions, run
+    >>> config = VarianceStudyConfig(
+    ...     sizes=(64, 8, 10), epochs=1, repeats=3, dataset="digits", estimators=("local",),
+    ...     min_seconds=0.0)
+    >>> out = tempfile.mkdtemp() + "/study"
+    >>> result = run(VarianceStudyTrainer, config, RunOptions(out, progress=False, tensorboard=False))
+    >>> study = BnnStudy.read(result.folder.path / "bnn.json")
+    >>> [(row.phase, row.layer, row.parameter) for row in study.variance][:2]
+    [('init', 'top', 'weight_mu'), ('init', 'top', 'weight_rho')]
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
+import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -50,10 +72,15 @@ from reparam.bayes.kl import kl
 from reparam.bayes.layers import BayesLinear
 from reparam.data.registry import load_labelled
 from reparam.models.bnn import BayesMLP
+from reparam.models.networks import mlp
+from reparam.train import RunConfig, Trainer
+from reparam.train.config import non_negative, one_of, positive
+from reparam.train.distributed import Ranks
 
 NO_NOISE = "none"
 DETERMINISTIC = "deterministic"
 ESTIMATOR_ORDER = ("local", "separate", "weight", "flipout", NO_NOISE)
+TRAIN_ESTIMATORS = ("local", "separate", "weight", "flipout")
 LABELS = {
     "local": "local reparameterization",
     "separate": "separate weight samples",
@@ -97,12 +124,14 @@ class Estimate:
 
 @dataclass(frozen=True)
 class BnnData:
-    """Training examples (the first ``train_size``) and held-out ones, with their origin."""
+    """Training examples and held-out ones: ``dataset`` is ``"mnist"`` or ``"digits"``,
+    ``name`` the registry's name of the data, ``note`` where they came from."""
 
     x: Tensor
     y: Tensor
     x_test: Tensor
     y_test: Tensor
+    dataset: str
     name: str
     note: str
 
@@ -137,31 +166,61 @@ class TimingRow:
     steps_timed: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class BnnStudy:
-    """Everything ``run_bnn_study`` measured."""
+    """Everything the study measured (what ``bnn.json`` holds)."""
 
-    config: dict
-    variance: list[VarianceRow] = field(default_factory=list)
-    timing: list[TimingRow] = field(default_factory=list)
-    held_out_accuracy: float = math.nan
-    notes: list[str] = field(default_factory=list)
+    config: dict[str, Any]
+    variance: tuple[VarianceRow, ...]
+    timing: tuple[TimingRow, ...]
+    held_out_accuracy: float
+    notes: tuple[str, ...]
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "config": self.config,
-            "notes": self.notes,
+            "notes": list(self.notes),
             "held_out_accuracy": self.held_out_accuracy,
             "variance": [asdict(r) for r in self.variance],
             "timing": [asdict(r) for r in self.timing],
             "published": {"source": "Kingma, Salimans & Welling (2015), Table 1", **PUBLISHED},
         }
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> BnnStudy:
+        return cls(
+            values["config"],
+            tuple(VarianceRow(**r) for r in values["variance"]),
+            tuple(TimingRow(**r) for r in values["timing"]),
+            values["held_out_accuracy"],
+            tuple(values["notes"]),
+        )
+
+    @classmethod
+    def read(cls, path: str | Path) -> BnnStudy:
+        """A study back from its ``bnn.json``."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
     def lookup(self, estimator: str, phase: str, layer: str, parameter: str) -> VarianceRow | None:
         for r in self.variance:
             if (r.estimator, r.phase, r.layer, r.parameter) == (estimator, phase, layer, parameter):
                 return r
         return None
+
+    def summary(self) -> str:
+        """One line: the network, the data, and the top layer's μ-gradient variance of each
+        estimator at initialization and after training."""
+        c = self.config
+        parts = []
+        for estimator in c["estimators"]:
+            ends = [self.lookup(estimator, p, "top", "weight_mu") for p in ("init", "trained")]
+            values = " → ".join("—" if r is None else f"{r.variance:.3g}" for r in ends)
+            parts.append(f"{estimator} {values}")
+        return (
+            f"{'-'.join(map(str, c['sizes']))} on {c['train_size']} {c['dataset']} examples, "
+            f"{c['epochs']} epochs: held-out accuracy {self.held_out_accuracy:.3f}; "
+            f"top-layer Var ∂L/∂μ, init → trained: {', '.join(parts)}"
+        )
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -173,9 +232,11 @@ def parse_sizes(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",") if s.strip()]
     except ValueError as error:
-        raise ValueError(f"expected comma-separated widths, got {text!r}") from error
+        raise ValueError(f"--sizes must be comma-separated widths; got {text!r}") from error
     if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"need at least two positive widths (inputs, ..., classes), got {text!r}")
+        raise ValueError(
+            f"--sizes needs two or more widths >= 1 (inputs, ..., classes); got {text!r}"
+        )
     return sizes
 
 
@@ -324,31 +385,27 @@ def summarize(values: Sequence[float]) -> Estimate:
 
 
 def load_data(
-    dataset: str = "auto", train_size: int = 8000, data_dir: str | Path | None = None
+    dataset: str = "auto", train_size: int | None = None, data_dir: str | Path | None = None
 ) -> BnnData:
-    """``"mnist"``: the first ``train_size`` images of the MNIST *test* set (the only labelled
-    MNIST here) for training, the rest held out (a ``ValueError`` saying which files to place
+    """``"mnist"``: the registry's ``mnist-resplit`` (MNIST's 10 000 labelled test images cut
+    once, fixed: 8000 to train, 2000 held out; a ``ValueError`` saying which files to place
     where when they are missing and cannot be downloaded). ``"digits"``: scikit-learn's 8×8
-    digits (64 inputs), the first ``train_size`` of its train split, its test split held out.
-    ``"auto"``: MNIST, else digits."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
-    if train_size < 2:
-        raise ValueError(f"train_size must be >= 2, got {train_size}")
+    digits (64 inputs), its train split to train, its test split held out. ``"auto"``: MNIST,
+    else digits. ``train_size``: the first that many training examples (default all).
+
+    >>> data = load_data("digits", train_size=100)
+    >>> data.x.shape, data.x_test.shape, data.dataset
+    (torch.Size([100, 64]), torch.Size([180, 64]), 'digits')
+    """
+    one_of("--dataset", dataset, DATASETS)
+    if train_size is not None and train_size < 2:
+        raise ValueError(f"--train-size must be >= 2, got {train_size}")
     note = ""
     if dataset in ("auto", "mnist"):
         try:
-            x, y = load_labelled("mnist-test", "test", data_dir)
-            return BnnData(
-                x[:train_size],
-                y[:train_size],
-                x[train_size:],
-                y[train_size:],
-                "mnist-test",
-                f"training on the first {min(train_size, len(x))} of the 10 000 MNIST test "
-                f"images (the only labelled MNIST here), the other {max(0, len(x) - train_size)} "
-                "held out",
-            )
+            x, y = load_labelled("mnist-resplit", "train", data_dir)
+            x_test, y_test = load_labelled("mnist-resplit", "test", data_dir)
+            return _cut(x, y, x_test, y_test, "mnist", "mnist-resplit", train_size, "")
         except FileNotFoundError as error:
             if dataset == "mnist":
                 raise ValueError(str(error)) from error
@@ -356,9 +413,31 @@ def load_data(
             note = f"MNIST unavailable ({reason}); fell back to digits. "
     x, y = load_labelled("digits", "train", data_dir)
     x_test, y_test = load_labelled("digits", "test", data_dir)
-    used = min(train_size, len(x))
-    note += f"training on the first {used} of the 1437 digits train images (8×8, 64 inputs)"
-    return BnnData(x[:train_size], y[:train_size], x_test, y_test, "digits", note)
+    return _cut(x, y, x_test, y_test, "digits", "digits", train_size, note)
+
+
+def _cut(
+    x: Tensor,
+    y: Tensor,
+    x_test: Tensor,
+    y_test: Tensor,
+    dataset: str,
+    name: str,
+    train_size: int | None,
+    note: str,
+) -> BnnData:
+    if train_size is not None and train_size > len(x):
+        raise ValueError(
+            f"--train-size {train_size} is more than the {len(x)} training examples of {name}"
+        )
+    used = len(x) if train_size is None else train_size
+    where = (
+        "the MNIST test set re-split (images 0-7999 train, 8000-9999 held out)"
+        if dataset == "mnist"
+        else "the digits train split (8×8, 64 inputs; its test split held out)"
+    )
+    note += f"training on the first {used} of the {len(x)} training images of {where}"
+    return BnnData(x[:used], y[:used], x_test, y_test, dataset, name, note)
 
 
 def set_noise(model: nn.Module, alpha: float) -> None:
@@ -377,46 +456,37 @@ def set_noise(model: nn.Module, alpha: float) -> None:
                     rho.copy_(sigma + torch.log(-torch.expm1(-sigma)))
 
 
-def deterministic_mlp(sizes: Sequence[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in itertools.pairwise(sizes):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
-
-
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def train_epoch(
+def sgvb_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     x: Tensor,
     y: Tensor,
-    batch_size: int,
+    scale: float,
     estimator: str,
-    steps: int | None = None,
-) -> int:
-    """One epoch (or its first ``steps`` minibatches) of Adam on −L_SGVB (on the sum
-    cross-entropy scaled by N/M for the deterministic MLP); returns the steps taken."""
-    n = x.shape[0]
-    scale = n / batch_size
-    order = torch.randperm(n, device=x.device)
-    count = n // batch_size if steps is None else min(steps, n // batch_size)
-    for step in range(count):
-        index = order[step * batch_size : (step + 1) * batch_size]
-        optimizer.zero_grad(set_to_none=True)
-        if estimator == DETERMINISTIC:
-            loss = scale * F.cross_entropy(model(x[index]), y[index], reduction="sum")
+) -> float:
+    """One Adam step on −L_SGVB of the minibatch (x, y) (on the sum cross-entropy scaled by
+    ``scale`` = N/M for the deterministic MLP); returns the loss. "separate" runs in chunks of
+    examples, their gradients added up."""
+    optimizer.zero_grad(set_to_none=True)
+    if estimator == DETERMINISTIC:
+        loss = scale * F.cross_entropy(model(x), y, reduction="sum")
+        loss.backward()
+        total = float(loss.detach())
+    else:
+        chunk = chunk_size(model, estimator, x.shape[0])  # type: ignore[arg-type]
+        total = 0.0
+        for start in range(0, x.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            loss = negative_elbo(model, x[rows], y[rows], scale, estimator, start == 0)  # type: ignore[arg-type]
             loss.backward()
-        else:
-            params = [p for p in model.parameters() if p.requires_grad]
-            grads = minibatch_gradient(model, x[index], y[index], scale, estimator, params)
-            for p, g in zip(params, grads, strict=True):
-                p.grad = g
-        optimizer.step()
-    return count
+            total += float(loss.detach())
+    optimizer.step()
+    return total
 
 
 def time_epoch(
@@ -433,15 +503,22 @@ def time_epoch(
     the mean time of a step × the steps of an epoch, over at least an epoch and
     ``min_seconds``, or fewer steps (at least 3) once ``max_seconds`` have passed. Also
     returns the number of steps timed."""
-    per_epoch = x.shape[0] // batch_size
+    n = x.shape[0]
+    per_epoch = n // batch_size
     model = copy.deepcopy(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    train_epoch(model, optimizer, x, y, batch_size, estimator, steps=1)
+
+    def step() -> None:
+        index = torch.randperm(n, device=x.device)[:batch_size]
+        sgvb_step(model, optimizer, x[index], y[index], n / batch_size, estimator)
+
+    step()
     sync(x.device)
     start = time.perf_counter()
     done = 0
     while True:
-        done += train_epoch(model, optimizer, x, y, batch_size, estimator, steps=1)
+        step()
+        done += 1
         sync(x.device)
         elapsed = time.perf_counter() - start
         if (done >= per_epoch and elapsed >= min_seconds) or (elapsed >= max_seconds and done >= 3):
@@ -463,120 +540,302 @@ def accuracy(model: BayesMLP, x: Tensor, y: Tensor) -> float:
     return float((out.argmax(-1) == y).float().mean())
 
 
-def study_steps(estimators: Sequence[str], repeats: int, epochs: int) -> int:
-    """The number of ``on_step`` calls of ``run_bnn_study``: draws, epochs and timings."""
-    timed = [e for e in estimators if e != NO_NOISE]
-    return 2 * len(estimators) * repeats + epochs + len(timed) + 1
-
-
-def run_bnn_study(
+def measure(
+    model: BayesMLP,
+    x: Tensor,
+    y: Tensor,
+    estimators: Sequence[str],
     *,
-    sizes: Sequence[int] = PAPER_SIZES,
-    epochs: int = 10,
-    repeats: int = 100,
-    batch_size: int = 100,
-    train_size: int = 8000,
-    dataset: str = "auto",
-    estimators: Sequence[str] = ESTIMATOR_ORDER,
-    train_estimator: str = "local",
-    lr: float = 1e-3,
-    alpha: float | None = 1.0,
-    init_std: float = 1e-2,
-    min_seconds: float = 0.25,
-    max_seconds: float = 60.0,
-    device: torch.device | str = "cpu",
-    data_dir: str | Path | None = None,
-    on_step: Callable[[str], None] = lambda description: None,
-) -> BnnStudy:
-    """Kingma et al.'s Table 1 for a ``BayesMLP`` of ``sizes`` (N(0, 1) prior; initial σ =
-    √``alpha``·|μ| per weight, or ``init_std`` everywhere when ``alpha`` is None): gradient
-    variances of each estimator at initialization and after ``epochs`` epochs of Adam (lr
-    ``lr``) with ``train_estimator``, and each estimator's time per training epoch beside a
-    deterministic MLP's (see ``time_epoch`` for ``min_seconds`` and ``max_seconds``). Seed
-    ``torch`` first for a repeatable run."""
-    device = torch.device(device)
-    data = load_data(dataset, train_size, data_dir)
-    sizes = list(sizes)
-    notes = [data.note]
-    if sizes[0] != data.x.shape[1]:
-        notes.append(f"input width {sizes[0]} → {data.x.shape[1]} to fit {data.name}")
-        sizes[0] = data.x.shape[1]
-    classes = int(data.y.max()) + 1
-    if sizes[-1] != classes:
-        raise ValueError(f"the last width must be the {classes} classes, got {sizes[-1]}")
-    x, y = data.x.to(device), data.y.to(device)
-    if not 1 <= batch_size <= len(x):
-        raise ValueError(f"batch_size must be in 1..{len(x)} (the training examples)")
-    model = BayesMLP(sizes, task="classification", init_std=init_std).to(device)
-    if alpha is not None:
-        set_noise(model, alpha)
-    config = {
-        "sizes": sizes,
-        "epochs": epochs,
-        "repeats": repeats,
-        "batch_size": batch_size,
-        "train_size": len(x),
-        "dataset": data.name,
-        "estimators": list(estimators),
-        "train_estimator": train_estimator,
-        "lr": lr,
-        "initial_sigma": f"sqrt({alpha})*|mu| per weight" if alpha is not None else init_std,
-        "prior": "N(0, 1)",
-        "device": str(device),
-        "objective": "gradient of L_SGVB = (N/M) sum_i log p(y_i|x_i,w) - KL(q||p), N = train_size",
-    }
-    study = BnnStudy(config=config, notes=notes)
-
-    def measure(phase: str, trained: int) -> None:
-        for estimator in estimators:
-            result = gradient_variances(
-                model,
-                x,
-                y,
-                [estimator],
-                repeats=repeats,
-                batch_size=batch_size,
-                on_draw=lambda e=estimator: on_step(f"{phase}: {e}"),
-            )[estimator]
-            for (layer, parameter), estimate in result.items():
-                published = PUBLISHED.get(estimator, {}) if parameter == "weight_mu" else {}
-                study.variance.append(
-                    VarianceRow(
-                        estimator=estimator,
-                        phase=phase,
-                        epochs=trained,
-                        layer=layer,
-                        parameter=parameter,
-                        variance=estimate.value,
-                        stderr=estimate.stderr,
-                        repeats=repeats,
-                        batch_size=batch_size,
-                        published_10_epochs=published.get(f"{layer} 10"),
-                        published_100_epochs=published.get(f"{layer} 100"),
-                    )
-                )
-
-    measure("init", 0)
-    initial = copy.deepcopy(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    for epoch in range(epochs):
-        train_epoch(model, optimizer, x, y, batch_size, train_estimator)
-        on_step(f"training epoch {epoch + 1}/{epochs} ({train_estimator})")
-    study.held_out_accuracy = accuracy(model, data.x_test.to(device), data.y_test.to(device))
-    measure("trained", epochs)
-
-    seconds, timed = time_epoch(
-        deterministic_mlp(sizes).to(device), x, y, batch_size, DETERMINISTIC, lr, min_seconds
-    )
-    on_step("timing deterministic")
-    per_epoch = len(x) // batch_size
-    study.timing.append(TimingRow(DETERMINISTIC, seconds, 1.0, per_epoch, timed))
+    phase: str,
+    epochs: int,
+    repeats: int,
+    batch_size: int,
+    on_draw: Callable[[], None] = lambda: None,
+) -> list[VarianceRow]:
+    """:func:`gradient_variances` of every estimator as rows, beside the paper's figures."""
+    rows = []
     for estimator in estimators:
-        if estimator == NO_NOISE:
-            continue
-        taken, timed = time_epoch(
-            initial, x, y, batch_size, estimator, lr, min_seconds, max_seconds
+        result = gradient_variances(
+            model, x, y, [estimator], repeats=repeats, batch_size=batch_size, on_draw=on_draw
+        )[estimator]
+        for (layer, parameter), estimate in result.items():
+            published = PUBLISHED.get(estimator, {}) if parameter == "weight_mu" else {}
+            rows.append(
+                VarianceRow(
+                    estimator=estimator,
+                    phase=phase,
+                    epochs=epochs,
+                    layer=layer,
+                    parameter=parameter,
+                    variance=estimate.value,
+                    stderr=estimate.stderr,
+                    repeats=repeats,
+                    batch_size=batch_size,
+                    published_10_epochs=published.get(f"{layer} 10"),
+                    published_100_epochs=published.get(f"{layer} 100"),
+                )
+            )
+    return rows
+
+
+@dataclass(frozen=True)
+class VarianceStudyConfig(RunConfig):
+    """The study's settings. ``sizes``: the widths, inputs first (None: the paper's
+    784-1000-1000-1000-10 with the data's input width; the run records the widths used).
+    ``train_size``: the first that many training examples (None: all; recorded). ``dataset``
+    ``auto`` is recorded as the data used (``mnist`` or ``digits``). Initial σ = √``alpha``·|μ|
+    per weight, or ``init_std`` everywhere when ``alpha`` is None; N(0, 1) prior; Adam with
+    ``lr`` on ``train_estimator``; ``repeats`` draws per estimator and phase; timing as
+    :func:`time_epoch` with ``min_seconds`` and ``max_seconds``."""
+
+    FREE = ("device", "data_dir")
+
+    sizes: tuple[int, ...] | None = None
+    epochs: int = 10
+    repeats: int = 100
+    batch_size: int = 100
+    train_size: int | None = None
+    dataset: str = "auto"
+    estimators: tuple[str, ...] = ESTIMATOR_ORDER
+    train_estimator: str = "local"
+    lr: float = 1e-3
+    alpha: float | None = 1.0
+    init_std: float = 1e-2
+    min_seconds: float = 0.25
+    max_seconds: float = 60.0
+    seed: int = 0
+    device: str = "cpu"
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.sizes is not None:
+            sizes = tuple(self.sizes)
+            if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, int) for s in sizes):
+                raise ValueError(f"--sizes must be two or more whole widths; got {self.sizes}")
+            if min(sizes) < 1:
+                raise ValueError(f"--sizes must all be >= 1; got {','.join(map(str, sizes))}")
+            object.__setattr__(self, "sizes", sizes)
+        positive("--epochs", self.epochs, integer=True)
+        positive("--repeats", self.repeats, integer=True)
+        if self.repeats < 2:
+            raise ValueError(f"--repeats must be >= 2 to estimate a variance; got {self.repeats}")
+        positive("--batch-size", self.batch_size, integer=True)
+        positive("--train-size", self.train_size, integer=True)
+        one_of("--dataset", self.dataset, DATASETS)
+        estimators = tuple(self.estimators)
+        if not estimators:
+            raise ValueError("--estimators names none; choose from " + ", ".join(ESTIMATOR_ORDER))
+        unknown = [e for e in estimators if e not in ESTIMATOR_ORDER]
+        if unknown:
+            raise ValueError(
+                f"unknown estimator(s) {', '.join(unknown)} in --estimators; choose from "
+                + ", ".join(ESTIMATOR_ORDER)
+            )
+        if len(set(estimators)) < len(estimators):
+            raise ValueError(f"--estimators names one twice: {','.join(estimators)}")
+        object.__setattr__(self, "estimators", estimators)
+        one_of("train estimator", self.train_estimator, TRAIN_ESTIMATORS)
+        positive("--lr", self.lr)
+        positive("--alpha", self.alpha)
+        positive("init_std", self.init_std)
+        non_negative("min_seconds", self.min_seconds)
+        positive("max_seconds", self.max_seconds)
+
+    def applies(self, name: str) -> bool:
+        return name != "init_std" or self.alpha is None
+
+    @classmethod
+    def resumed(cls, saved: dict[str, Any], given: dict[str, Any]) -> VarianceStudyConfig:
+        """As :meth:`RunConfig.resumed`; ``--dataset auto`` matches the data the run used."""
+        given = {k: v for k, v in given.items() if not (k == "dataset" and v == "auto")}
+        return super().resumed(saved, given)
+
+
+def initial_model(config: VarianceStudyConfig, device: torch.device | str) -> BayesMLP:
+    """The network at initialization (σ = √α·|μ| when ``alpha`` is given), drawn from torch's
+    global generator."""
+    model = VarianceStudyTrainer.build_model(config).to(device)
+    if config.alpha is not None:
+        set_noise(model, config.alpha)
+    return model
+
+
+class VarianceStudyTrainer(Trainer):
+    """The study on the run engine (see the module docstring): measure, train, measure."""
+
+    name = "bnn-variance"
+    command = "variance --problem bnn"
+    Config = VarianceStudyConfig
+    unit = "epoch"
+    monitor = None
+    outputs = ("bnn.json", "bnn.png")
+
+    def __init__(self, config: VarianceStudyConfig, ranks: Ranks) -> None:
+        data = load_data(config.dataset, config.train_size, config.data_dir)
+        width, classes = data.x.shape[1], int(data.y.max()) + 1
+        sizes = config.sizes or (width, *PAPER_SIZES[1:-1], classes)
+        if sizes[0] != width:
+            hint = ",".join(map(str, (width, *sizes[1:])))
+            raise ValueError(
+                f"--sizes starts with {sizes[0]} inputs but {data.name} has {width}: use {hint}"
+            )
+        if sizes[-1] != classes:
+            raise ValueError(
+                f"--sizes: the last width must be the {classes} classes, got {sizes[-1]}"
+            )
+        if config.batch_size > len(data.x):
+            raise ValueError(
+                f"--batch-size {config.batch_size} is more than the {len(data.x)} training examples"
+            )
+        self.config = replace(
+            config,
+            sizes=sizes,
+            dataset=data.dataset,
+            train_size=len(data.x),
+            device=str(ranks.device),
         )
-        study.timing.append(TimingRow(estimator, taken, taken / seconds, per_epoch, timed))
-        on_step(f"timing {estimator}")
-    return study
+        self.device = ranks.device
+        self.x, self.y = data.x.to(self.device), data.y.to(self.device)
+        self.x_test, self.y_test = data.x_test.to(self.device), data.y_test.to(self.device)
+        torch.manual_seed(config.seed)
+        self.model = initial_model(self.config, self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.order = torch.zeros(0, dtype=torch.long)
+        self.loss_sum = 0.0
+        self.init_rows: list[dict[str, Any]] = []
+        self.notes = [data.note]
+
+    @classmethod
+    def build_model(cls, config: VarianceStudyConfig) -> nn.Module:
+        if config.sizes is None:
+            raise ValueError("the config names no --sizes: it was not written by a run")
+        return BayesMLP(list(config.sizes), task="classification", init_std=config.init_std)
+
+    @property
+    def periods(self) -> int:
+        return self.config.epochs
+
+    def steps_in(self, period: int) -> int:
+        return len(self.x) // self.config.batch_size
+
+    def measure(self, phase: str, epochs: int) -> list[VarianceRow]:
+        c = self.config
+        return measure(
+            self.model,  # type: ignore[arg-type]
+            self.x,
+            self.y,
+            c.estimators,
+            phase=phase,
+            epochs=epochs,
+            repeats=c.repeats,
+            batch_size=c.batch_size,
+        )
+
+    def start_period(self, period: int) -> None:
+        if not self.init_rows:  # once a run: the checkpoint keeps them
+            self.init_rows = [asdict(row) for row in self.measure("init", 0)]
+        self.order = torch.randperm(len(self.x), device=self.device)
+        self.loss_sum = 0.0
+
+    def train_step(self, period: int, index: int) -> None:
+        m = self.config.batch_size
+        rows = self.order[index * m : (index + 1) * m]
+        scale = len(self.x) / m
+        self.loss_sum += sgvb_step(
+            self.model,
+            self.optimizer,
+            self.x[rows],
+            self.y[rows],
+            scale,
+            self.config.train_estimator,
+        )
+
+    def end_period(self, period: int) -> dict[str, Any]:
+        steps = self.steps_in(period)
+        return {
+            "train_loss": self.loss_sum / steps / len(self.x),
+            "held_out_accuracy": accuracy(self.model, self.x_test, self.y_test),  # type: ignore[arg-type]
+        }
+
+    def summary(self, row: dict[str, Any]) -> str:
+        return f"−ELBO/N {row['train_loss']:.4f}  held-out accuracy {row['held_out_accuracy']:.3f}"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "order": self.order,
+            "loss_sum": self.loss_sum,
+            "init": self.init_rows,
+            "notes": self.notes,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.order = state["order"].to(self.device)
+        self.loss_sum, self.init_rows, self.notes = state["loss_sum"], state["init"], state["notes"]
+
+    def timing(self) -> list[TimingRow]:
+        """Seconds per epoch of a deterministic MLP and of each estimator, from the initial
+        network (redrawn from the seed, the global generator left as it was)."""
+        c = self.config
+        sizes = list(c.sizes or ())
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(c.seed)
+            initial = initial_model(c, self.device)
+            base, timed = time_epoch(
+                mlp(sizes, nn.ReLU, last=False).to(self.device),
+                self.x,
+                self.y,
+                c.batch_size,
+                DETERMINISTIC,
+                c.lr,
+                c.min_seconds,
+                c.max_seconds,
+            )
+            per_epoch = len(self.x) // c.batch_size
+            rows = [TimingRow(DETERMINISTIC, base, 1.0, per_epoch, timed)]
+            for estimator in c.estimators:
+                if estimator == NO_NOISE:
+                    continue
+                taken, timed = time_epoch(
+                    initial,
+                    self.x,
+                    self.y,
+                    c.batch_size,
+                    estimator,
+                    c.lr,
+                    c.min_seconds,
+                    c.max_seconds,
+                )
+                rows.append(TimingRow(estimator, taken, taken / base, per_epoch, timed))
+        return rows
+
+    def study(self, history: list[dict[str, Any]]) -> BnnStudy:
+        """Measure the trained network and time the estimators: the whole study."""
+        c = self.config
+        trained = self.measure("trained", c.epochs)
+        config = {
+            **c.to_dict(),
+            "sizes": list(c.sizes or ()),
+            "estimators": list(c.estimators),
+            "initial_sigma": f"sqrt({c.alpha})*|mu| per weight"
+            if c.alpha is not None
+            else c.init_std,
+            "prior": "N(0, 1)",
+            "objective": "gradient of L_SGVB = (N/M) sum_i log p(y_i|x_i,w) - KL(q||p), "
+            "N = train_size",
+        }
+        return BnnStudy(
+            config=config,
+            variance=(*(VarianceRow(**row) for row in self.init_rows), *trained),
+            timing=tuple(self.timing()),
+            held_out_accuracy=history[-1]["held_out_accuracy"] if history else math.nan,
+            notes=tuple(self.notes),
+        )
+
+    def draw(self, folder: Path, history: list[dict[str, Any]]) -> None:
+        from reparam.plots.bnn_variance import plot_bnn_variance
+
+        study = self.study(history)
+        (folder / "bnn.json").write_text(json.dumps(study.to_dict(), indent=1) + "\n")
+        plot_bnn_variance(study, folder / "bnn.png")

@@ -6,12 +6,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from reparam.diagnostics.study import StudyRow
+from reparam.plots import pyplot
 
 
 def plot_variance(rows: Sequence[StudyRow], title: str, path: str | Path) -> Path:
@@ -22,6 +18,7 @@ def plot_variance(rows: Sequence[StudyRow], title: str, path: str | Path) -> Pat
     points are left out, and estimators with no point left are named in the title. The layout
     follows Mohamed et al. (2020), Fig. 2.
     """
+    plt = pyplot()
     parameters = list(dict.fromkeys(r.parameter for r in rows))
     floor = 1e-12 * max(r.per_sample_variance for r in rows)
     shown = {r.estimator for r in rows if r.per_sample_variance > floor}
