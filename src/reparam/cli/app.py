@@ -17,6 +17,7 @@ ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "Cl
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="reparam: gradients of expectations, and the models built on them.",
     no_args_is_help=True,
     add_completion=False,

@@ -26,6 +26,7 @@ class ModelGroup(TyperGroup):
 
 
 train_app = typer.Typer(
+    rich_markup_mode=None,
     cls=ModelGroup,
     help="Train a model and write its run folder (reparam train MODEL --help for its options).",
     no_args_is_help=True,

@@ -21,6 +21,7 @@ from reparam.data import files, uci
 from reparam.data.registry import DATASETS, Dataset, load
 
 data_app = typer.Typer(
+    rich_markup_mode=None,
     help="Datasets: list them, and verify their files.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
