@@ -11,7 +11,6 @@ from reparam.cli.app import CONTEXT, app, console
 from reparam.cli.options import (
     CheckpointEvery,
     Device,
-    Out,
     Overwrite,
     Resume,
     Seed,
@@ -19,6 +18,7 @@ from reparam.cli.options import (
 )
 
 fit_app = typer.Typer(
+    rich_markup_mode=None,
     help="Fit a latent-variable model to a table: a Gaussian mixture, an HMM; a CTC demo.",
     no_args_is_help=True,
     context_settings=CONTEXT,
@@ -134,7 +134,7 @@ def fit_ctc_demo_command(
     valid_size: Annotated[int, typer.Option(help="held-out sequences scored each period")] = 200,
     seed: Seed = 0,
     device: Device = "cpu",
-    out: Out = None,
+    out: Annotated[Path | None, typer.Option(help="run folder (default runs/ctc-demo)")] = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
     checkpoint_every: CheckpointEvery = 0,

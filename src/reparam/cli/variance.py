@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from reparam.cli.app import app, console
-from reparam.cli.options import CheckpointEvery, DataDir, Device, Overwrite, Resume, Seed
+from reparam.cli.options import Device, Seed
 from reparam.cli.options import typed as is_typed
 
 # The options that only `--problem bnn` reads, and those only the quadrature problems read.
@@ -98,10 +98,19 @@ def variance(
         float,
         typer.Option(help="bnn: initial σ = √α·|μ| per weight, > 0 (α = 1 ~ dropout p = 0.5)"),
     ] = 1.0,
-    data_dir: DataDir = None,
-    resume: Resume = False,
-    overwrite: Overwrite = False,
-    checkpoint_every: CheckpointEvery = 0,
+    data_dir: Annotated[
+        str | None, typer.Option(help="bnn: data folder (else $REPARAM_DATA)")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="bnn: continue the run in --out (to a new --epochs)")
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="bnn: replace the run in --out (its files are deleted)"),
+    ] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option(min=0, help="bnn: also checkpoint every N steps (0: after each epoch)")
+    ] = 0,
 ) -> None:
     """Variance and signal-to-noise of gradient estimators against k, beside exact values.
 
