@@ -79,6 +79,10 @@ def test_resume_errors(tmp_path, saved_run) -> None:
         "Only --steps may change",
     )
     assert_user_error(
+        reparam("train", "wgan", "--resume", "--gp-lambda", "5", "--out", str(saved_run)),
+        "--resume: --gp-lambda does not apply to this run (--lipschitz clip on ring)",
+    )
+    assert_user_error(
         reparam("train", "wgan", "--resume", "--steps", "1", "--out", str(saved_run)),
         "--steps 1 is fewer than the 2 steps the run has done",
     )

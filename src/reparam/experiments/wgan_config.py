@@ -168,6 +168,23 @@ class WGANConfig(RunConfig):
         optimizer = {"optimizer": paper.optimizer} | ({"betas": paper.betas} if paper.betas else {})
         return {**super().to_dict(), **optimizer}
 
+    @classmethod
+    def resumed(cls, saved: dict[str, Any], given: dict[str, Any]) -> WGANConfig:
+        """As :meth:`RunConfig.resumed`, and a given option the saved run has no use for
+        (``--gp-lambda`` for a clipped critic) is refused rather than dropped."""
+        config = super().resumed(saved, given)
+        movable = (*cls.ENDS, *cls.FREE)
+        stray = [
+            k for k, v in given.items() if v is not None and k not in saved | dict.fromkeys(movable)
+        ]
+        if stray:
+            names = ", ".join("--" + k.replace("_", "-") for k in stray)
+            raise ValueError(
+                f"--resume: {names} does not apply to this run (--lipschitz "
+                f"{config.lipschitz} on {config.dataset})"
+            )
+        return config
+
     def for_data(self, *, examples: int, dim: int, images: bool) -> WGANConfig:
         """This config with the defaults that need the data filled: ``steps`` from the
         ``examples`` training rows, ``log_every`` from the steps, and ``data_dim`` and
