@@ -102,3 +102,12 @@ def test_reliability_png_is_written(tmp_path) -> None:
 def test_bad_inputs_raise(probs, labels, bins, message) -> None:
     with pytest.raises(ValueError, match=message):
         expected_calibration_error(probs, labels, bins=bins)
+
+
+def test_the_calibration_module_does_not_import_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, reparam.diagnostics.calibration; print('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
