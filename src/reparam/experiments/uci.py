@@ -30,10 +30,16 @@ phase), ``final`` (one per split, retrained, at the last epoch) and ``chosen`` (
 its chosen epoch, with its normalization — the networks the test figures are read from).
 
 Example:
-    >>> import tempfile
-    >>> from reparam.experiments.uci import UCIConfig, UCITrainer  # doctest: +SKIP
-    >>> result = run_uci(UCIConfig("uci:yacht", splits=2, epochs=20), tempfile.mkdtemp())  # doctest: +SKIP
+    Two splits of yacht, 20 epochs a phase (the files in ``$REPARAM_DATA/uci/yacht``):
+
+    >>> result = run_uci(UCIConfig("uci:yacht", splits=2, epochs=20), "runs/yacht")  # doctest: +SKIP
     >>> print(result.summary())  # doctest: +SKIP
+    yacht, 2 splits: test RMSE …, test log-likelihood … (… s)
+
+    The selection phase reads the validation part at these epochs of 60:
+
+    >>> checkpoint_epochs(60, 4)
+    [15, 30, 45, 60]
 
 References:
     Hernández-Lobato & Adams (2015), Probabilistic backpropagation for scalable learning of
