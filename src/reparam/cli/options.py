@@ -84,5 +84,5 @@ def train_command(
         RunOptions(out, resume=resume, overwrite=overwrite, checkpoint_every=checkpoint_every),
     )
     if result.folder is not None:
-        console.print(f"{trainer.name}: {result.summary()}")
+        console.print(f"{trainer.name}: {result.summary()}", soft_wrap=True, markup=False)
     return result
