@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +13,10 @@ from reparam.cli.app import console
 from reparam.train import RunOptions, RunResult, Trainer, run
 from reparam.train.distributed import resolve_device
 
-Out = Annotated[Path | None, typer.Option(help="run folder (default runs/MODEL-DATASET)")]
+Out = Annotated[
+    Path | None,
+    typer.Option(help="run folder (default: under runs/, named after the model and data)"),
+]
 Resume = Annotated[
     bool, typer.Option("--resume", help="continue the run in --out (to a new --epochs/--steps)")
 ]
@@ -20,7 +24,10 @@ Overwrite = Annotated[
     bool, typer.Option("--overwrite", help="replace the run in --out (its files are deleted)")
 ]
 CheckpointEvery = Annotated[
-    int, typer.Option(min=0, help="also checkpoint every N steps (0: after each epoch only)")
+    int,
+    typer.Option(
+        min=0, help="also checkpoint every N steps (0: only at the end of each epoch or period)"
+    ),
 ]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
 Seed = Annotated[int, typer.Option(help="random seed")]
@@ -83,6 +90,6 @@ def train_command(
         options,
         RunOptions(out, resume=resume, overwrite=overwrite, checkpoint_every=checkpoint_every),
     )
-    if result.folder is not None:
+    if int(os.environ.get("RANK", "0")) == 0:
         console.print(f"{trainer.name}: {result.summary()}", soft_wrap=True, markup=False)
     return result

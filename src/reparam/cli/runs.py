@@ -57,7 +57,8 @@ def export(
     target = out or run / "model.pt2"
     if target.suffix != ".pt2":
         raise ValueError(f"--out must name a .pt2 file; got {target}")
-    program = torch.export.export(network.eval(), example)
+    batch = tuple({0: torch.export.Dim.AUTO} for _ in example)  # any batch size
+    program = torch.export.export(network.eval(), example, dynamic_shapes=batch)
     target.parent.mkdir(parents=True, exist_ok=True)
     torch.export.save(program, target)
     shapes = ", ".join(str(tuple(x.shape)) for x in example)
