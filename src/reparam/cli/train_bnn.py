@@ -37,8 +37,6 @@ from reparam.experiments.uci import UCIResult, UCITrainer
 from reparam.train import RunFolder, RunResult, Trainer
 from reparam.train.run_folder import RunError
 
-UCI = "UCI protocol (--dataset uci:NAME)"
-MNIST = "MNIST classifiers (--dataset mnist-test or digits)"
 TRAINERS: dict[str, type[Trainer]] = {"bnn-uci": UCITrainer, "bnn-mnist": MNISTTrainer}
 WHERE = {"bnn-uci": "uci:NAME", "bnn-mnist": "mnist-test and digits"}
 # The options of the command line given as text, and how to read them.
@@ -135,64 +133,57 @@ def train_bnn(
     samples: Annotated[int, typer.Option(help="posterior draws averaged at test time")] = 100,
     splits: Annotated[
         int | None,
-        typer.Option(help="the first N standard splits", show_default="all", rich_help_panel=UCI),
+        typer.Option(help="uci: the first N standard splits", show_default="all"),
     ] = None,
     prior_sigmas: Annotated[
         str,
-        typer.Option(
-            help="candidate prior scales s of N(0, s²), chosen on validation", rich_help_panel=UCI
-        ),
+        typer.Option(help="uci: candidate prior scales s of N(0, s²), chosen on validation"),
     ] = "0.1,0.3,1",
     checkpoints: Annotated[
         int,
-        typer.Option(
-            help="epochs of each phase at which the held-out part is read", rich_help_panel=UCI
-        ),
+        typer.Option(help="uci: epochs of each phase at which the held-out part is read"),
     ] = 20,
     valid_fraction: Annotated[
         float,
-        typer.Option(
-            help="share of each training split held out for selection", rich_help_panel=UCI
-        ),
+        typer.Option(help="uci: share of each training split held out for selection"),
     ] = 0.2,
     hidden: Annotated[
-        str, typer.Option(help="hidden widths, comma-separated", rich_help_panel=MNIST)
+        str, typer.Option(help="mnist-test, digits: hidden widths, comma-separated")
     ] = "400,400",
     prior_pi: Annotated[
         float,
-        typer.Option(help="scale-mixture prior: weight of the wide part", rich_help_panel=MNIST),
+        typer.Option(help="mnist-test, digits: scale-mixture prior: weight of the wide part"),
     ] = 0.5,
     prior_sigma1: Annotated[
-        float, typer.Option(help="scale-mixture prior: the wide sigma", rich_help_panel=MNIST)
+        float, typer.Option(help="mnist-test, digits: scale-mixture prior: the wide sigma")
     ] = 1.0,
     prior_sigma2: Annotated[
         float,
-        typer.Option(help="scale-mixture prior: the narrow sigma (exp(-6))", rich_help_panel=MNIST),
+        typer.Option(help="mnist-test, digits: scale-mixture prior: the narrow sigma (exp(-6))"),
     ] = 0.0024787521766663585,
     dropout: Annotated[
-        float, typer.Option(help="the dropout network's drop probability", rich_help_panel=MNIST)
+        float, typer.Option(help="mnist-test, digits: the dropout network's drop probability")
     ] = 0.5,
     mc_dropout: Annotated[
         bool,
         typer.Option(
             "--mc-dropout/--no-mc-dropout",
-            help="also read the dropout network as MC dropout",
-            rich_help_panel=MNIST,
+            help="mnist-test, digits: also read the dropout network as MC dropout",
         ),
     ] = True,
     bins: Annotated[
-        int, typer.Option(help="bins of the calibration error", rich_help_panel=MNIST)
+        int, typer.Option(help="mnist-test, digits: bins of the calibration error")
     ] = 15,
     train_size: Annotated[
         int | None,
         typer.Option(
-            help="train on the first N training images", show_default="all", rich_help_panel=MNIST
+            help="mnist-test, digits: train on the first N training images", show_default="all"
         ),
     ] = None,
     test_size: Annotated[
         int | None,
         typer.Option(
-            help="test on the first N test images", show_default="all", rich_help_panel=MNIST
+            help="mnist-test, digits: test on the first N test images", show_default="all"
         ),
     ] = None,
     seed: Seed = 0,
@@ -213,6 +204,8 @@ def train_bnn(
     evaluate them at the end. The run folder holds config.json, metrics.csv, checkpoint.pt (the
     networks; `reparam.load_run`), results.json and results.md (mnist: also reliability.png).
     Under `torchrun --nproc_per_node=N` the classifiers train with DistributedDataParallel.
+    Options marked "uci:" apply to uci:NAME only, those marked "mnist-test, digits:" to the
+    classifiers only; the other trainer's options are an error.
     """
     out = out or default_out(dataset)
     typed = given_options(ctx)
