@@ -1,9 +1,17 @@
 """Every command of the ``reparam`` application, registered by importing its module."""
 
-from reparam.cli import evaluate, fit, repro, runs, train, variance  # noqa: F401
-from reparam.cli import repro_uci, train_bnn  # noqa: F401
-from reparam.cli import train_vae  # noqa: F401
-from reparam.cli import train_wgan  # noqa: F401
+from reparam.cli import (  # noqa: F401  # noqa: F401
+    evaluate,
+    fit,
+    repro,
+    repro_uci,
+    runs,
+    train,
+    train_bnn,
+    train_vae,
+    train_wgan,
+    variance,
+)
 from reparam.cli.app import app
 from reparam.data.commands import data_app
 

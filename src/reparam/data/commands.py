@@ -79,7 +79,9 @@ def whereabouts(dataset: Dataset, root: Path) -> tuple[str, str]:
     if not names:
         return "inside scikit-learn", "[green]embedded[/]"
     folders = ", ".join(sorted({str((root / name).parent) for name in names}))
-    missing = [name for split in dataset.files for name in dataset.missing(split, root)]
+    missing = list(
+        dict.fromkeys(n for split in dataset.files for n in dataset.missing(split, root))
+    )
     if not missing:
         return escape(folders), "[green]present[/]"
     return escape(folders), "[red]missing[/] " + escape(", ".join(Path(n).name for n in missing))
