@@ -1,6 +1,6 @@
 """Every command of the ``reparam`` application, registered by importing its module."""
 
-from reparam.cli import (  # noqa: F401  # noqa: F401
+from reparam.cli import (  # noqa: F401
     evaluate,
     fit,
     repro,
