@@ -108,13 +108,19 @@ def annotations(trainer: type[LatentTrainer]) -> dict[str, Any]:
     }
 
 
-ENGINE = {
-    "out": Out,
-    "resume": Resume,
-    "overwrite": Overwrite,
-    "checkpoint_every": CheckpointEvery,
+# The run folder's options (the engine's, not the config's): annotation and default.
+ENGINE: dict[str, tuple[Any, Any]] = {
+    "out": (Out, None),
+    "resume": (Resume, False),
+    "overwrite": (Overwrite, False),
+    "checkpoint_every": (CheckpointEvery, 0),
 }
-ENGINE_DEFAULTS = {"out": None, "resume": False, "overwrite": False, "checkpoint_every": 0}
+
+
+def keyword(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
 
 
 def default_out(model: str, dataset: str) -> Path:
@@ -152,21 +158,11 @@ def make_command(trainer: type[LatentTrainer]) -> Any:
     context = inspect.Parameter(
         "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
     )
-    parameters = (
-        [context]
-        + [
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name], annotation=helps[name]
-            )
-            for name in options
-        ]
-        + [
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=ENGINE_DEFAULTS[name], annotation=kind
-            )
-            for name, kind in ENGINE.items()
-        ]
-    )
+    parameters = [
+        context,
+        *(keyword(name, helps[name], defaults[name]) for name in options),
+        *(keyword(name, *spec) for name, spec in ENGINE.items()),
+    ]
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in parameters}
     command.__name__ = trainer.name.replace("-", "_")

@@ -144,6 +144,8 @@ class LatentTrainer(Trainer):
     def train_step(self, period: int, index: int) -> None:
         ranks, size = self.ranks, self.config.batch_size
         rows = self.order[index * size : (index + 1) * size]
+        if len(rows) < ranks.world:  # a last batch too short to share: each rank needs a row
+            rows = rows.repeat(math.ceil(ranks.world / len(rows)))
         share = rows[ranks.rank :: ranks.world][: max(1, size // ranks.world)]
         x = self.train_x[share.to(self.train_x.device)]
         step = period * self.steps + index
@@ -236,7 +238,8 @@ class LatentTrainer(Trainer):
     ) -> tuple[nn.Module, tuple[Tensor, ...]]:
         """The decoder, ``z [B, d]`` to Bernoulli means ``[B, pixels]``, with two prior draws."""
         z = model.prior().sample((2,))  # type: ignore[operator]
-        return DecoderMeans(model.decoder), (cls.decoder_input(model, z),)  # type: ignore[arg-type]
+        example = cls.decoder_input(model, z).contiguous()  # a view would not be saved whole
+        return DecoderMeans(model.decoder), (example,)  # type: ignore[arg-type]
 
     @classmethod
     def decoder_input(cls, model: nn.Module, z: Tensor) -> Tensor:
