@@ -18,6 +18,7 @@ from reparam.experiments.repro import TABLES, reproduce
 from reparam.experiments.schedule import BURDA_EPOCHS
 
 repro_app = typer.Typer(
+    rich_markup_mode=None,
     help="Reproduce a paper's table: train and evaluate each of its models, write TABLE.md.",
     no_args_is_help=True,
     context_settings=CONTEXT,
@@ -87,5 +88,10 @@ def table_command(table: str) -> Callable[..., None]:
     return command
 
 
+SHORT = {
+    "iwae": "Burda et al. 2016, Appendix D: VAE, IWAE k=5 and 50, DReG, two layers",
+    "flows": "Rezende & Mohamed 2015, Table 2: diagonal Gaussian, planar flows K=10 and 80",
+    "gumbel": "Jang et al. 2017, Table 2: categorical VAE, Gumbel-softmax, straight-through",
+}
 for _table in TABLES:
-    repro_app.command(_table)(table_command(_table))
+    repro_app.command(_table, short_help=SHORT[_table])(table_command(_table))

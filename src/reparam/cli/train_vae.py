@@ -49,6 +49,13 @@ TRAINERS: tuple[type[LatentTrainer], ...] = (
     ConvVAETrainer,
 )
 
+SHORT = {
+    "vae": "VAE on the ELBO, one or two stochastic layers",
+    "iwae": "IWAE on the importance-weighted bound L_k (k = 5): the main job",
+    "flow-vae": "VAE with a normalizing-flow posterior: planar, radial, IAF",
+    "cat-vae": "VAE with categorical latents: Gumbel-softmax, score, VIMCO",
+    "conv-vae": "convolutional VAE: strided convolutions, unpool-and-convolve decoder",
+}
 SUMMARIES = {
     "vae": "A VAE (Kingma & Welling 2014) on the ELBO, one or two stochastic layers.",
     "iwae": "An IWAE (Burda et al. 2016) on the importance-weighted bound L_k, k = 5.",
@@ -175,4 +182,4 @@ def make_command(trainer: type[LatentTrainer]) -> Any:
 
 
 for _trainer in TRAINERS:
-    train_app.command(_trainer.name)(make_command(_trainer))
+    train_app.command(_trainer.name, short_help=SHORT[_trainer.name])(make_command(_trainer))
