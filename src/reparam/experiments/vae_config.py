@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from reparam.data import DATASETS
@@ -99,7 +99,7 @@ class LatentConfig(RunConfig):
             )
         if self.objective != "elbo":
             for name in ("kl_warmup", "beta"):
-                if getattr(self, name) != self.default(name):
+                if getattr(self, name) != self.defaults()[name]:
                     raise ValueError(
                         f"{option(name)} weights the ELBO's KL term: it does not "
                         f"apply to --objective {self.objective}"
@@ -109,10 +109,6 @@ class LatentConfig(RunConfig):
         if name in ("kl_warmup", "beta"):
             return self.objective == "elbo"
         return True
-
-    @classmethod
-    def default(cls, name: str) -> Any:
-        return next(f.default for f in fields(cls) if f.name == name)
 
     @property
     def relaxed(self) -> bool:
@@ -188,7 +184,7 @@ class CategoricalVAEConfig(LatentConfig):
         super().__post_init__()
         finite("--temperature-rate", self.temperature_rate)
         non_negative("--temperature-rate", self.temperature_rate)
-        if not self.relaxed and self.temperature_rate != self.default("temperature_rate"):
+        if not self.relaxed and self.temperature_rate != self.defaults()["temperature_rate"]:
             raise ValueError(
                 f"--temperature-rate anneals the Gumbel-softmax temperature: it applies to "
                 f"--estimator {' or '.join(GUMBEL)}, not {self.estimator}"
