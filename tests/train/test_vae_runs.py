@@ -122,7 +122,9 @@ def test_own_data_trains_and_non_binary_data_is_refused(tmp_path) -> None:
     np.savetxt(tmp_path / "bits.csv", bits, fmt="%d", delimiter=",", header="a" * 16, comments="")
     for name in ("bits.npy", "split.npz", "bits.csv"):
         values = {"dataset": str(tmp_path / name), "epochs": 1, "batch_size": 50}
-        result = run(VAETrainer, {**values, "device": "cpu"}, options(tmp_path / name.replace(".", "-")))
+        result = run(
+            VAETrainer, {**values, "device": "cpu"}, options(tmp_path / name.replace(".", "-"))
+        )
         assert result.config.x_dim == 16, name
         assert load_run(tmp_path / name.replace(".", "-")).sample(3).shape == (3, 16)
     np.save(tmp_path / "grey.npy", rng.random((50, 16)))
