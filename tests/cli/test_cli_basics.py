@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.cli.conftest import assert_user_error, reparam
+from tests.cli.console import assert_user_error, reparam
 
 MODELS = ("vae", "iwae", "flow-vae", "cat-vae", "conv-vae", "bnn", "wgan")
 

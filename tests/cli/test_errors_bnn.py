@@ -7,7 +7,7 @@ import pytest
 
 from reparam.experiments.uci import UCIConfig, UCITrainer
 from reparam.train import RunOptions, run
-from tests.cli.conftest import assert_user_error, reparam
+from tests.cli.console import assert_user_error, reparam
 from tests.train.uci_fake import linear_set
 
 

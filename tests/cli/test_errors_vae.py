@@ -15,7 +15,7 @@ import torch
 
 from reparam.experiments.vae import IWAETrainer
 from reparam.train import RunOptions, run
-from tests.cli.conftest import Outcome, assert_user_error, reparam
+from tests.cli.console import Outcome, assert_user_error, reparam
 
 CASES = [
     # bad values, option by option

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.conftest import assert_user_error, reparam
+from tests.cli.console import assert_user_error, reparam
 
 BNN = ["--problem", "bnn", "--dataset", "digits", "--sizes", "64,8,10", "--repeats", "2"]
 

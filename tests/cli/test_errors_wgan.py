@@ -8,7 +8,7 @@ import pytest
 
 from reparam.experiments.wgan import WGANTrainer
 from reparam.train import RunOptions, run
-from tests.cli.conftest import assert_user_error, reparam
+from tests.cli.console import assert_user_error, reparam
 
 TINY = {"steps": 2, "batch_size": 8, "critic_steps": 1, "hidden": 8, "eval_points": 8,
         "device": "cpu"}  # fmt: skip

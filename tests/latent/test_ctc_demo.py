@@ -20,7 +20,7 @@ from reparam.runs import load_run
 from reparam.train import Interrupted, RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
-from tests.cli.conftest import reparam
+from tests.cli.console import reparam
 
 SMALL = {"steps": 12, "eval_every": 4, "valid_size": 20, "batch_size": 8, "hidden": 8}
 

@@ -14,7 +14,7 @@ from reparam.experiments.bnn_mnist import MNISTConfig, MNISTTrainer
 from reparam.experiments.uci import UCIConfig, UCITrainer
 from reparam.runs import load_run
 from reparam.train import RunOptions, run
-from tests.cli.conftest import assert_user_error, reparam
+from tests.cli.console import assert_user_error, reparam
 from tests.train.uci_fake import linear_set
 
 RUN_EXPORTED = """

@@ -22,7 +22,7 @@ from reparam.models.bnn import BayesMLP
 from reparam.train import Interrupted, RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
-from tests.cli.conftest import reparam
+from tests.cli.console import reparam
 
 TINY = dict(dataset="digits", hidden=(16,), train_size=300, batch_size=50, samples=3, device="cpu")
 

@@ -15,7 +15,7 @@ from reparam.runs import load_run
 from reparam.train import Interrupted, RunError, RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
-from tests.cli.conftest import reparam
+from tests.cli.console import reparam
 from tests.train.uci_fake import linear_set
 
 

@@ -22,7 +22,7 @@ from reparam.experiments.uci import (
 )
 from reparam.experiments.uci_table import PUBLISHED, uci_table
 from reparam.train.distributed import Ranks
-from tests.cli.conftest import reparam
+from tests.cli.console import reparam
 from tests.train.uci_fake import linear_set
 
 SHARED = Path(os.environ.get("REPARAM_DATA", "/nonexistent"))

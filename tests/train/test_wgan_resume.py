@@ -18,7 +18,7 @@ from reparam.experiments.wgan_config import WGANConfig
 from reparam.train import RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
-from tests.cli.conftest import reparam
+from tests.cli.console import reparam
 
 TINY = ["--batch-size", "16", "--critic-steps", "2", "--hidden", "16", "--eval-points", "32"]
 SMALL = {"batch_size": 16, "critic_steps": 2, "hidden": 16, "eval_points": 32, "device": "cpu"}

@@ -16,7 +16,7 @@ from reparam.experiments.wgan_config import WGANConfig
 from reparam.train import RunOptions, run
 from reparam.train.distributed import Ranks
 from reparam.train.run_folder import read_metrics
-from tests.cli.conftest import reparam
+from tests.cli.console import reparam
 
 SMALL = {"steps": 4, "log_every": 2, "batch_size": 16, "critic_steps": 1, "hidden": 16,
          "eval_points": 32, "device": "cpu"}  # fmt: skip

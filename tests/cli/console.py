@@ -1,4 +1,4 @@
-"""Running the real console script, as a user would."""
+"""Running the real console script, as a user would (imported by the tests that need it)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-
-import pytest
 
 
 @dataclass(frozen=True)
@@ -39,8 +37,3 @@ def assert_user_error(outcome: Outcome, *fragments: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: "), outcome.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
-
-
-@pytest.fixture
-def cli():
-    return reparam
