@@ -182,3 +182,13 @@ def test_tensorboard_scalars_when_installed(tmp_path) -> None:
     out = tmp_path / "run"
     run(ToyTrainer, ToyConfig(epochs=1), RunOptions(out, progress=False))
     assert list(out.glob("events.out.tfevents.*"))
+
+
+def test_a_trainer_that_fails_to_start_leaves_no_empty_folder(tmp_path, monkeypatch) -> None:
+    def refuse(self, config, ranks):
+        raise ValueError("--dataset: bad data")
+
+    monkeypatch.setattr(ToyTrainer, "__init__", refuse)
+    with pytest.raises(ValueError, match="bad data"):
+        run(ToyTrainer, ToyConfig(epochs=1), options(tmp_path / "new" / "run"))
+    assert not (tmp_path / "new" / "run").exists()

@@ -257,7 +257,12 @@ def run(
         if ranks.main:
             folder.acquire(resume=options.resume, overwrite=options.overwrite)
         try:
-            trainer = trainer_class(chosen, ranks)  # type: ignore[call-arg]
+            try:
+                trainer = trainer_class(chosen, ranks)  # type: ignore[call-arg]
+            except BaseException:
+                folder.release()
+                folder.discard_if_empty()  # bad data or settings: leave no empty folder behind
+                raise
             engine = Engine(trainer, folder, options, ranks)
             history = engine.fit()
             return RunResult(

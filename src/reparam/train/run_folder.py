@@ -51,6 +51,7 @@ class RunFolder:
         self.path = Path(path)
         self.outputs = tuple(outputs)
         self._lock: IO[str] | None = None
+        self.created = False
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"
@@ -107,8 +108,14 @@ class RunFolder:
             self._lock.close()
             self._lock = None
 
+    def discard_if_empty(self) -> None:
+        """Remove the folder again if :meth:`acquire` created it and nothing was written."""
+        if self.created and self.path.is_dir() and not any(self.path.iterdir()):
+            self.path.rmdir()
+
     def _make(self) -> None:
         try:
+            self.created = not self.path.exists()
             self.path.mkdir(parents=True, exist_ok=True)
             probe = self.path / ".write-test"
             probe.write_text("")
