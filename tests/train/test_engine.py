@@ -192,3 +192,9 @@ def test_a_trainer_that_fails_to_start_leaves_no_empty_folder(tmp_path, monkeypa
     with pytest.raises(ValueError, match="bad data"):
         run(ToyTrainer, ToyConfig(epochs=1), options(tmp_path / "new" / "run"))
     assert not (tmp_path / "new" / "run").exists()
+
+
+def test_resume_cannot_shorten_a_run(tmp_path) -> None:
+    run(ToyTrainer, ToyConfig(epochs=3), options(tmp_path / "run"))
+    with pytest.raises(RunError, match="cannot shorten"):
+        run(ToyTrainer, {"epochs": 2}, options(tmp_path / "run", resume=True))

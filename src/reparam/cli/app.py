@@ -81,7 +81,11 @@ def main(argv: list[str] | None = None) -> None:
 
     debug = os.environ.get("REPARAM_DEBUG") == "1"
     try:
-        app(args=argv, standalone_mode=False, prog_name="reparam")
+        status = app(args=argv, standalone_mode=False, prog_name="reparam")
+        if status == 130:  # typer turned a KeyboardInterrupt into this exit status
+            fail("interrupted", 130)
+        if isinstance(status, int) and status:
+            sys.exit(status)
     except Interrupted as stop:
         errors.print(
             f"interrupted at {stop.where}; checkpoint saved. Resume with: reparam "

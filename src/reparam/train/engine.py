@@ -168,9 +168,11 @@ class Trainer(ABC):
         raise ValueError(f"a {cls.name} run has no network to export")
 
 
-class Interrupted(KeyboardInterrupt):
+class Interrupted(Exception):
     """Ctrl-C stopped a run after its checkpoint was saved; ``reparam COMMAND --out FOLDER
-    --resume`` continues it."""
+    --resume`` continues it. An ``Exception``, not a ``KeyboardInterrupt``: the run stopped
+    cleanly, and the command line (whose framework turns a ``KeyboardInterrupt`` into a bare
+    exit status) prints how to resume."""
 
     def __init__(self, folder: Path, command: str, where: str) -> None:
         super().__init__(f"interrupted at {where}; checkpoint saved in {folder}")
@@ -309,6 +311,13 @@ class Engine:
         self.stop_requested = False
         if options.resume:
             self.restore(load_checkpoint(folder.checkpoint_path, ranks.device))
+            if self.state.period > trainer.periods:
+                ends = " or ".join(f"--{e.replace('_', '-')}" for e in trainer.Config.ENDS)
+                raise RunError(
+                    f"--resume cannot shorten a run: it has done {self.state.step} steps "
+                    f"({len(self.state.history)} rows), past the end asked for; give a later "
+                    f"{ends}"
+                )
         if ranks.main:
             folder.write_config({"trainer": trainer.name, **trainer.config.to_dict()})
             folder.write_metrics(self.state.history)
