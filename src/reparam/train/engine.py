@@ -215,7 +215,11 @@ class RunResult:
         last = self.history[-1] if self.history else {}
         return (
             f"{len(self.history)} rows in {self.seconds:.1f} s; last "
-            + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if isinstance(v, float))
+            + ", ".join(
+                f"{k} {v:.4g}"
+                for k, v in last.items()
+                if isinstance(v, float) and k not in ("seconds", "lr")
+            )
             + f"; wrote {self.folder.path}"
         )
 
