@@ -55,3 +55,20 @@ def test_help_does_not_import_pyplot() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_architecture_mismatch_is_one_line(tmp_path) -> None:
+    small, large = str(tmp_path / "small"), str(tmp_path / "large")
+    common = ("--epochs", "1", "--subset", "50", "--device", "cpu")
+    assert reparam("train", "iwae", *common, "--out", small).status == 0
+    assert reparam("train", "iwae", *common, "--layers", "2", "--out", large).status == 0
+    for name in ("checkpoint.pt", "best.pt"):  # a two-layer model's weights in a one-layer run
+        (tmp_path / "small" / name).write_bytes((tmp_path / "large" / name).read_bytes())
+    assert_user_error(
+        reparam("train", "iwae", "--epochs", "2", "--out", small, "--resume"), "does not fit"
+    )
+    assert_user_error(reparam("sample", small, "--out", str(tmp_path / "s.png")), "does not fit")
+    assert_user_error(
+        reparam("train", "cat-vae", "--epochs", "2", "--out", small, "--resume"),
+        "holds a run of iwae, not of cat-vae",
+    )

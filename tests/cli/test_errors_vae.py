@@ -67,7 +67,7 @@ CASES = [
     ("resume-nothing", "train iwae --out {tmp}/none --resume", "holds no checkpoint"),
     ("resume-corrupt", "train iwae --out {corrupt} --resume", "not a readable checkpoint"),
     ("resume-conflict", "train iwae --out {run} --resume --k 50", "--k 50 (the run has 2)"),
-    ("resume-other-model", "train vae --out {run} --resume", "holds a iwae run, not vae"),
+    ("resume-other-model", "train vae --out {run} --resume", "holds a run of iwae, not of vae"),
     ("out-under-a-file", "train iwae --out {tmp}/file/run", "cannot", "choose another --out"),
     # eval
     ("eval-subset-0", "eval {run} --subset 0", "--subset must be > 0"),

@@ -65,7 +65,7 @@ def saved_trainer(out: Path) -> type[Trainer]:
     """The trainer of the run in ``out``, from its ``config.json``."""
     name = RunFolder(out).read_config().get("trainer")
     if name not in TRAINERS:
-        raise RunError(f"{out} holds a {name} run, not a bnn run; resume it with its own command")
+        raise RunError(f"{out} holds a run of {name}, not of bnn; resume it with its own command")
     return TRAINERS[name]
 
 

@@ -292,7 +292,7 @@ def _resumed_config(
     saved = folder.read_config()
     if saved.get("trainer") not in (None, trainer_class.name):
         raise RunError(
-            f"{folder.path} holds a {saved.get('trainer')} run, not {trainer_class.name}"
+            f"{folder.path} holds a run of {saved.get('trainer')}, not of {trainer_class.name}"
         )
     return trainer_class.Config.resumed(saved, given)
 
