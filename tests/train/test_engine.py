@@ -101,10 +101,12 @@ def test_an_existing_run_is_refused_then_overwritten_on_request(tmp_path) -> Non
     out = tmp_path / "run"
     run(ToyTrainer, ToyConfig(epochs=1), options(out))
     (out / "notes.txt").write_text("mine")
+    (out / "model.pt2").write_text("an export of the old run")
     with pytest.raises(RunError, match=r"--resume .* --overwrite"):
         run(ToyTrainer, ToyConfig(epochs=1), options(out))
     run(ToyTrainer, ToyConfig(epochs=2), options(out, overwrite=True))
     assert len(read_metrics(out / "metrics.csv")) == 2
+    assert not (out / "model.pt2").exists()
     assert (out / "notes.txt").read_text() == "mine"  # not a run file: left alone
 
 

@@ -148,7 +148,8 @@ class RunFolder:
         self._lock = handle
 
     def _clear(self) -> None:
-        names = {*ENGINE_FILES, *self.outputs, CHECKPOINT + ".tmp", BEST + ".tmp"}
+        # model.pt2 is what `reparam export` writes into a run folder by default.
+        names = {*ENGINE_FILES, *self.outputs, CHECKPOINT + ".tmp", BEST + ".tmp", "model.pt2"}
         for name in names:
             (self.path / name).unlink(missing_ok=True)
         for event in self.path.glob("events.out.tfevents.*"):
