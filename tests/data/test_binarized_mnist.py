@@ -10,7 +10,7 @@ import torch
 from reparam.data import cache, load
 from reparam.data.binarized_mnist import parse_amat
 from reparam.data.cache import cached
-from reparam.data.files import locate, writable
+from reparam.data.files import locate
 
 SHARED = Path(os.environ.get("REPARAM_DATA", "/nonexistent"))
 needs_shared = pytest.mark.skipif(
@@ -25,10 +25,9 @@ def amat(rows: list[list[int]]) -> bytes:
 
 @pytest.fixture
 def parsed_cache(tmp_path, monkeypatch) -> Path:
-    """Parsed copies of files in read-only folders go to a fresh folder, so each test starts
-    cold."""
+    """Parsed copies go to a fresh cache folder, so each test starts cold."""
     folder = tmp_path / "parsed"
-    monkeypatch.setattr(cache, "FALLBACK", folder)
+    monkeypatch.setattr(cache, "FOLDER", folder)
     return folder
 
 
@@ -41,11 +40,10 @@ def test_every_split_of_the_real_files(parsed_cache) -> None:
         assert x.shape == (rows, 784) and x.dtype == torch.float32
         assert ((x == 0) | (x == 1)).all() and x.max() == 1
         assert 0.1 < x.mean() < 0.16  # about 13% of the pixels are lit
-    # The rule, whether $REPARAM_DATA is the read-only shared folder or a user's writable copy:
-    # the parsed copy sits next to the source when that folder is writable, else in the fallback.
-    folder = SHARED / "binarized_mnist"
-    kept = folder if writable(folder) else parsed_cache
-    assert (kept / "binarized_mnist_test.pt").is_file()
+    # Whether $REPARAM_DATA is the read-only shared folder or a user's writable copy, the
+    # parsed copy goes to the cache folder and nothing is written beside the data.
+    assert list(parsed_cache.glob("binarized_mnist_test-*.pt"))
+    assert not list((SHARED / "binarized_mnist").glob("*.pt*"))
     assert torch.equal(load("binarized-mnist", "test", SHARED), x)
 
 
@@ -89,7 +87,7 @@ def test_corrupt_files_raise_through_load(tmp_path) -> None:
         load("binarized-mnist", "test", tmp_path)
 
 
-def test_gzipped_or_plain_file_with_its_parsed_copy(tmp_path) -> None:
+def test_gzipped_or_plain_file_with_its_parsed_copy(tmp_path, parsed_cache) -> None:
     folder = tmp_path / "binarized_mnist"
     folder.mkdir()
     rows = np.random.default_rng(0).integers(0, 2, size=(10_000, 784), dtype=np.uint8)
@@ -100,11 +98,12 @@ def test_gzipped_or_plain_file_with_its_parsed_copy(tmp_path) -> None:
     )
     x = load("binarized-mnist", "valid", tmp_path)
     np.testing.assert_array_equal(x.numpy(), rows)
-    assert (folder / "binarized_mnist_valid.pt").is_file()  # a writable folder keeps the copy
+    assert list(parsed_cache.glob("binarized_mnist_valid-*.pt"))  # kept in the cache folder
+    assert not list(folder.glob("*.pt"))  # never beside the data
     assert torch.equal(load("binarized-mnist", "valid", tmp_path), x)
 
 
-def test_cache_is_reused_until_the_source_changes(tmp_path) -> None:
+def test_cache_is_reused_until_the_source_changes(tmp_path, parsed_cache) -> None:
     source = tmp_path / "numbers.amat"
     source.write_text("0 1\n")
     calls = []
@@ -115,18 +114,19 @@ def test_cache_is_reused_until_the_source_changes(tmp_path) -> None:
 
     assert cached(source, parse).item() == 1
     assert cached(source, parse).item() == 1
-    assert (tmp_path / "numbers.pt").is_file()
+    (copy,) = parsed_cache.glob("numbers-*.pt")
+    assert not (tmp_path / "numbers.pt").exists()
     source.write_text("0 1 1\n")  # another size
     assert cached(source, parse).item() == 2
     stat = source.stat()
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # another time
     assert cached(source, parse).item() == 3
-    (tmp_path / "numbers.pt").write_bytes(b"not a torch file")
+    copy.write_bytes(b"not a torch file")
     assert cached(source, parse).item() == 4
     assert cached(source, parse).item() == 4
 
 
-def test_cache_of_a_read_only_folder_goes_to_the_fallback(tmp_path, parsed_cache) -> None:
+def test_cache_of_a_read_only_folder_goes_to_the_cache_folder(tmp_path, parsed_cache) -> None:
     folder = tmp_path / "read-only"
     folder.mkdir()
     source = folder / "numbers.amat.gz"
@@ -135,6 +135,6 @@ def test_cache_of_a_read_only_folder_goes_to_the_fallback(tmp_path, parsed_cache
     try:
         assert cached(source, lambda path: torch.tensor([7])).item() == 7
         assert not (folder / "numbers.pt").exists()
-        assert (parsed_cache / "numbers.pt").is_file()
+        assert list(parsed_cache.glob("numbers-*.pt"))
     finally:
         folder.chmod(0o755)

@@ -1,12 +1,14 @@
 """A parsed copy of a slow-to-parse data file, kept as a ``.pt`` file and checked against it.
 
-The copy sits next to the source when that folder is writable, else in
-``~/.cache/reparam/parsed/``. It records the source's path, size and modification time, and is
-parsed again whenever any of them differs.
+The copy is kept in the user's cache folder, ``$XDG_CACHE_HOME/reparam/parsed/`` (by default
+``~/.cache/reparam/parsed/``), never beside the source: a data folder may be shared and must not
+be written into. It records the source's path, size and modification time, and is parsed again
+whenever any of them differs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,15 +16,14 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from reparam.data.files import writable
-
-FALLBACK = Path.home() / ".cache" / "reparam" / "parsed"
+FOLDER = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reparam" / "parsed"
 
 
 def cache_path(source: Path) -> Path:
-    """Where the parsed copy of ``source`` is kept: ``<name without suffixes>.pt``."""
-    folder = source.parent if writable(source.parent) else FALLBACK
-    return folder / (source.name.split(".")[0] + ".pt")
+    """Where the parsed copy of ``source`` is kept: ``<name without suffixes>-<hash of its
+    folder>.pt`` in :data:`FOLDER`, so copies of same-named files in two folders never clash."""
+    folder = hashlib.sha1(str(source.resolve().parent).encode()).hexdigest()[:10]
+    return FOLDER / f"{source.name.split('.')[0]}-{folder}.pt"
 
 
 def fingerprint(source: Path) -> dict[str, str | int]:

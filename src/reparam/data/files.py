@@ -45,12 +45,6 @@ def read_bytes(path: Path) -> bytes:
         raise ValueError(f"{path} is not a valid gzip file: {error}") from error
 
 
-def writable(folder: Path) -> bool:
-    """Whether we may write in ``folder``: it exists, we have the right, and some write bit is
-    set (root ignores permissions, so a folder with none is read-only by intent)."""
-    return folder.is_dir() and os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
-
-
 def download(url: str, destination: Path) -> None:
     """Copy ``url`` to ``destination`` through a ``.part`` file, so no partial file is left.
 
