@@ -10,7 +10,6 @@ mark, is an error that names the line.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import math
 from pathlib import Path
@@ -18,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+
+from reparam.data.files import read_text
 
 SUFFIXES = (".npy", ".npz", ".csv")
 SPLITS = ("train", "valid", "test")
@@ -95,16 +96,7 @@ def read_rows(path: Path) -> np.ndarray:
 
 
 def read_csv(path: Path) -> np.ndarray:
-    raw = path.read_bytes()
-    if raw.startswith(codecs.BOM_UTF8):
-        raise ValueError(
-            f"--dataset {path}: the file starts with a byte-order mark (saved as 'UTF-8 with "
-            f"BOM'); save it as plain UTF-8 or ASCII"
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"--dataset {path}: not a UTF-8 text file ({error.reason})") from error
+    text = read_text(path, f"--dataset {path}")
     rows: list[list[float]] = []
     for number, cells in enumerate(csv.reader(text.splitlines()), start=1):
         if not cells or all(not c.strip() for c in cells):

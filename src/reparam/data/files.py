@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import os
 import shutil
@@ -62,3 +63,18 @@ def download(url: str, destination: Path) -> None:
         partial.replace(destination)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def read_text(path: Path, label: str) -> str:
+    """The UTF-8 text of ``path``, refusing a byte-order mark or other encodings with an error
+    that starts with ``label`` (the file, or the option that named it)."""
+    raw = path.read_bytes()
+    if raw.startswith(codecs.BOM_UTF8):
+        raise ValueError(
+            f"{label}: the file starts with a byte-order mark (saved as 'UTF-8 with BOM'); save "
+            f"it as plain UTF-8 or ASCII"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{label}: not a UTF-8 text file ({error.reason})") from error

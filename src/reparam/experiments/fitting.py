@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -43,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from reparam.data.files import read_text
 from reparam.data.uci import load_uci
 from reparam.latent.gmm import GaussianMixture
 from reparam.latent.hmm import HMM
@@ -263,16 +263,7 @@ def read_csv(path: str | Path) -> Table:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    raw = path.read_bytes()
-    if raw.startswith(codecs.BOM_UTF8):
-        raise ValueError(
-            f"{path}: the file starts with a byte-order mark (saved as 'UTF-8 with BOM'); save "
-            f"it as plain UTF-8 or ASCII"
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: not a UTF-8 text file ({error.reason})") from error
+    text = read_text(path, str(path))
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not lines:
         raise ValueError(f"{path}: the file holds no rows")
