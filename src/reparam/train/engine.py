@@ -54,7 +54,7 @@ Example:
 from __future__ import annotations
 
 import signal
-import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -435,8 +435,8 @@ class Engine:
     @contextmanager
     def _catch_interrupts(self) -> Iterator[None]:
         """The first Ctrl-C asks the loop to checkpoint and stop; a second one stops now."""
-        if sys.modules.get("threading") is None or not _main_thread():
-            yield
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set from the main thread
             return
 
         def handler(signum: int, frame: object) -> None:
@@ -456,12 +456,6 @@ class Engine:
         except ImportError:
             return None
         return SummaryWriter(str(self.folder.path))
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def rng_state() -> dict[str, Any]:
