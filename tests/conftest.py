@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 
 # A relative $REPARAM_DATA (the README's `REPARAM_DATA=../shared/data`) is read from the folder
 # pytest started in, so tests and the console scripts they run in other folders see one path.
@@ -14,3 +15,10 @@ if os.environ.get("REPARAM_DATA"):
 def seeded() -> None:
     """Every test starts from the same seed, so statistical tests are repeatable."""
     torch.manual_seed(0)
+
+
+# Property-based sweeps (tests/fuzz and elsewhere) are derandomised, so a CI run is repeatable
+# and a failure reproduces; `HYPOTHESIS_PROFILE=deep` searches ten times longer, with a fresh seed.
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("deep", max_examples=400, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

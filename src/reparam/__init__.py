@@ -12,6 +12,7 @@ from reparam import (
     objectives,
     transport,
 )
+from reparam.convergence import ConvergenceWarning
 from reparam.estimators import (
     Enumerate,
     Estimator,
@@ -28,6 +29,7 @@ from reparam.runs import Run, load_run
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvergenceWarning",
     "Enumerate",
     "Estimator",
     "GeneralizedReparam",
