@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
@@ -71,6 +72,25 @@ def fail(message: str, status: int = 2) -> None:
     sys.exit(status)
 
 
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for the console script: a reparam warning (a solver stopped
+    before its tolerance, …) is one ``warning: …`` line on stderr, with no source location;
+    others keep Python's format."""
+    from reparam.convergence import ConvergenceWarning
+
+    if issubclass(category, ConvergenceWarning):
+        errors.print(f"warning: {' '.join(str(message).split())}", markup=False, soft_wrap=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def main(argv: list[str] | None = None) -> None:
     """The console script: run the app, turning user errors into one ``error:`` line.
 
@@ -80,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     from reparam.train import Interrupted
 
     debug = os.environ.get("REPARAM_DEBUG") == "1"
+    warnings.showwarning = show_warning
     try:
         status = app(args=argv, standalone_mode=False, prog_name="reparam")
         if status == 130:  # typer turned a KeyboardInterrupt into this exit status
