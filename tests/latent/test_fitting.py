@@ -13,6 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 import reparam.cli.commands  # noqa: F401  (registers the commands on app)
+from reparam import ConvergenceWarning
 from reparam.cli import app
 from reparam.experiments.fitting import (
     GMMFit,
@@ -114,9 +115,12 @@ def test_hmm_categorical(tmp_path):
     source = write_csv(tmp_path / "s.csv", symbols[:, None], fmt="%d")
     out = tmp_path / "cat"
     args = ["fit", "hmm", str(source), "--states", "2", "--emission", "categorical"]
-    result = runner.invoke(app, [*args, "--restarts", "2", "--n-iter", "20", "--out", str(out)])
+    with pytest.warns(ConvergenceWarning, match=r"HMM.fit \(Baum–Welch, seed \d\)") as caught:
+        result = runner.invoke(app, [*args, "--restarts", "2", "--n-iter", "20", "--out", str(out)])
     assert result.exit_code == 0, result.output
+    assert len(caught) == 1 and "(not converged)" in result.output  # the kept fit's, once
     params = json.loads((out / "params.json").read_text())
+    assert params["converged"] is False and params["iterations"] == 20
     assert np.array(params["emissionprob"]).shape == (2, 2)
     found = [int(r.split(",")[0]) for r in (out / "labels.csv").read_text().splitlines()[1:]]
     assert agreement(found, hidden) > 0.95

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from reparam import ConvergenceWarning
 from reparam.latent.hmm import HMM, backward, forward, posteriors, viterbi
 
 F64 = torch.float64
@@ -159,7 +160,10 @@ def test_matches_hmmlearn(emission):
     assert score.sum().item() == pytest.approx(hl_score, abs=1e-6)
     # one Baum–Welch step from the same start
     model.fit(X, lengths.tolist())
-    hmm.fit(x, lengths, n_iter=1)
+    with pytest.warns(ConvergenceWarning, match="n_iter=1"):
+        hmm.fit(x, lengths, n_iter=1)
+    assert hmm.n_iter_ == model.monitor_.iter == 1 and not hmm.converged_
+    assert hmm.lower_bound_ == pytest.approx(model.monitor_.history[-1], abs=1e-6)
     np.testing.assert_allclose(hmm.log_pi.exp().detach().numpy(), model.startprob_, atol=1e-6)
     np.testing.assert_allclose(hmm.log_A.exp().detach().numpy(), model.transmat_, atol=1e-6)
     if emission == "categorical":

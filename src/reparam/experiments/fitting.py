@@ -34,6 +34,7 @@ import json
 import math
 import re
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from reparam.convergence import ConvergenceWarning
 from reparam.data.files import read_text
 from reparam.data.uci import load_uci
 from reparam.latent.gmm import GaussianMixture
@@ -576,14 +578,18 @@ def fit_hmm(
             hmm.set_params(means=means, variances=np.maximum(variances, 1e-4))
         return hmm.fit(x, n_iter=n_iter, tol=tol)
 
-    fits = [one(seed + i) for i in range(restarts)]
+    with warnings.catch_warnings():
+        # only the kept fit's convergence matters, not its starting mixture's or other restarts'
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fits = [one(seed + i) for i in range(restarts)]
     with torch.no_grad():
         finals = [float(h.log_likelihood(x)) for h in fits]
     best = int(np.argmax(finals))
     hmm = fits[best]
+    hmm.monitor_.warn(f"HMM.fit (Baum–Welch, seed {seed + best})")
     seconds = time.perf_counter() - start
     history = list(hmm.history_)
-    converged = len(history) > 1 and history[-1] - history[-2] < tol
+    converged = hmm.converged_
     gamma, _, ll = hmm.posteriors(x)
     path, _ = hmm.viterbi(x)
     gamma, path, total = gamma[0].numpy(), path[0].numpy(), float(ll[0])

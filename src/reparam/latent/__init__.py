@@ -8,11 +8,14 @@ from reparam.latent.ctc import (
     greedy_decode,
     prefix_beam_search,
 )
+from reparam.latent.forward_backward import backward, forward, posteriors, viterbi
 from reparam.latent.gmm import GaussianMixture, kmeans_plusplus
-from reparam.latent.hmm import HMM, backward, forward, posteriors, viterbi
+from reparam.latent.hmm import HMM
+from reparam.latent.monitor import ConvergenceMonitor
 
 __all__ = [
     "HMM",
+    "ConvergenceMonitor",
     "GaussianMixture",
     "backward",
     "ctc_alpha_beta",

@@ -37,6 +37,7 @@ References:
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -63,6 +64,8 @@ class CTCLattice(NamedTuple):
 
 def _lengths(lengths: Lengths, name: str, n: int, device: torch.device) -> Tensor:
     out = torch.as_tensor(lengths, device=device)
+    if out.numel() == 0 and not isinstance(lengths, Tensor):  # [] reads as float32
+        out = out.long()
     if out.dtype.is_floating_point or out.dtype == torch.bool or out.dtype.is_complex:
         raise ValueError(f"{name} must be integers, got dtype {out.dtype}")
     out = out.long().reshape(-1) if out.dim() == 0 and n == 1 else out.long()
@@ -80,19 +83,10 @@ def _prepare(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Checks the inputs; returns padded targets ``[N, S]`` (blank past each length) and the
     two length tensors."""
-    if not isinstance(log_probs, Tensor) or log_probs.dim() != 3:
-        shape = tuple(log_probs.shape) if isinstance(log_probs, Tensor) else type(log_probs)
-        raise ValueError(f"log_probs must be a 3-D tensor [T, N, C], got {shape}")
-    if not log_probs.dtype.is_floating_point:
-        raise ValueError(f"log_probs must be floating point, got dtype {log_probs.dtype}")
-    T, N, C = log_probs.shape
-    if not 0 <= blank < C:
-        raise ValueError(f"blank must be a class index in [0, {C}), got {blank}")
+    in_len = _check_frames(log_probs, input_lengths, blank)
+    N, C = log_probs.shape[1:]
     device = log_probs.device
-    in_len = _lengths(input_lengths, "input_lengths", N, device)
     tgt_len = _lengths(target_lengths, "target_lengths", N, device)
-    if (in_len > T).any():
-        raise ValueError(f"input_lengths must be at most T = {T}, got {in_len.tolist()}")
     targets = torch.as_tensor(targets, device=device)
     if targets.dtype.is_floating_point or targets.dtype == torch.bool:
         raise ValueError(f"targets must be integer class indices, got dtype {targets.dtype}")
@@ -254,8 +248,12 @@ def ctc_loss(
     ``log_probs`` is ``[T, N, C]`` (log-softmax outputs), ``targets`` padded ``[N, S]`` or the
     N targets concatenated in 1-D, the lengths tensors or sequences of N integers.
     ``reduction``: ``"none"`` gives ``[N]``, ``"sum"`` their sum, ``"mean"`` the batch mean of
-    each loss divided by its target length (at least 1). Labellings no alignment reaches
-    (input too short) have loss +∞; ``zero_infinity`` turns those into 0 with zero gradient.
+    each loss divided by its target length (at least 1; an empty batch is an error).
+    Labellings no alignment reaches (input too short, or every alignment through a
+    log-probability of −∞) have loss +∞ and a zero gradient (torch's is NaN);
+    ``zero_infinity`` turns the loss into 0. A log-probability of −∞ is a structural zero: no
+    alignment uses it, its gradient is 0 and the others' are finite (torch's are NaN). NaN or
+    +∞ at a frame within the input length is a ``ValueError``.
     The gradient is the exact one w.r.t. ``log_probs``; torch's adds :math:`e^{y_t(k)}` (it
     presumes a log-softmax), a term that log-softmax's backward removes, so the gradients of
     the logits agree.
@@ -267,6 +265,10 @@ def ctc_loss(
     if reduction not in REDUCTIONS:
         raise ValueError(f"unknown reduction {reduction!r}; choose from {', '.join(REDUCTIONS)}")
     padded, in_len, tgt_len = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
+    if reduction == "mean" and log_probs.shape[1] == 0:
+        raise ValueError(
+            "log_probs holds no sequences (N = 0): reduction='mean' is undefined; use 'sum'"
+        )
     ext, skip = _extend(padded, blank)
     loss = _NegativeLogLikelihood.apply(log_probs, ext, skip, in_len, tgt_len)
     if zero_infinity:
@@ -324,16 +326,33 @@ def ctc_posteriors(
     return _occupation(lat.log_alpha, lat.log_beta, lat.log_likelihood)
 
 
-def _check_decode(log_probs: Tensor, input_lengths: Lengths, blank: int) -> Tensor:
+def _check_frames(log_probs: Tensor, input_lengths: Lengths, blank: int) -> Tensor:
+    """Check ``log_probs``, ``blank`` and ``input_lengths`` (no NaN or +inf at the frames
+    each length covers); return the input lengths."""
     if not isinstance(log_probs, Tensor) or log_probs.dim() != 3:
         shape = tuple(log_probs.shape) if isinstance(log_probs, Tensor) else type(log_probs)
         raise ValueError(f"log_probs must be a 3-D tensor [T, N, C], got {shape}")
+    if not log_probs.dtype.is_floating_point:
+        raise ValueError(f"log_probs must be floating point, got dtype {log_probs.dtype}")
     T, N, C = log_probs.shape
-    if not 0 <= blank < C:
-        raise ValueError(f"blank must be a class index in [0, {C}), got {blank}")
+    try:
+        index = None if isinstance(blank, bool) else operator.index(blank)
+    except TypeError:
+        index = None
+    if index is None or not 0 <= index < C:
+        raise ValueError(f"blank must be an integer class index in [0, {C}), got {blank!r}")
     in_len = _lengths(input_lengths, "input_lengths", N, log_probs.device)
     if (in_len > T).any():
         raise ValueError(f"input_lengths must be at most T = {T}, got {in_len.tolist()}")
+    active = torch.arange(T, device=log_probs.device)[:, None] < in_len
+    bad = (~(log_probs.detach() < math.inf)).any(2) & active  # NaN or +inf
+    if bad.any():
+        t, n = bad.nonzero()[0].tolist()
+        value = log_probs[t, n][~(log_probs[t, n] < math.inf)][0].item()
+        raise ValueError(
+            f"log_probs must hold log-probabilities (-inf allowed, NaN and +inf not), got "
+            f"{value} at frame {t} of sequence {n}"
+        )
     return in_len
 
 
@@ -345,7 +364,7 @@ def greedy_decode(log_probs: Tensor, input_lengths: Lengths, blank: int = 0) -> 
     >>> greedy_decode(lp, [6])
     [[1, 2]]
     """
-    in_len = _check_decode(log_probs, input_lengths, blank)
+    in_len = _check_frames(log_probs, input_lengths, blank)
     best = log_probs.argmax(2).T.tolist()  # [N, T]
     out = []
     for path, n in zip(best, in_len.tolist(), strict=True):
@@ -385,7 +404,7 @@ def prefix_beam_search(
     """
     if beam_width < 1:
         raise ValueError(f"beam_width must be at least 1, got {beam_width}")
-    in_len = _check_decode(log_probs, input_lengths, blank)
+    in_len = _check_frames(log_probs, input_lengths, blank)
     C = log_probs.shape[2]
     table = log_probs.detach().double().transpose(0, 1).tolist()  # [N, T, C]
     results = []

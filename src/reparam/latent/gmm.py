@@ -62,6 +62,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from reparam.latent.monitor import ConvergenceMonitor
+
 COVARIANCE_TYPES = ("full", "diag")
 INITS = ("k-means++", "random")
 LOG_2PI = math.log(2 * math.pi)
@@ -304,8 +306,10 @@ class GaussianMixture:
         weights, means, covariances = self.weights_, self.means_, self.covariances_
         if weights_init is not None:
             weights = torch.as_tensor(weights_init).to(**kw)
-            if weights.shape != (K,) or not (weights > 0).all():
-                raise ValueError(f"weights_init must be [{K}] positive values")
+            if weights.shape != (K,) or not ((weights >= 0) & (weights <= 1)).all():
+                raise ValueError(
+                    f"weights_init must be {K} values in [0, 1], got {weights.tolist()}"
+                )
             if not torch.isclose(weights.sum(), weights.new_tensor(1.0), atol=1e-6):
                 raise ValueError(f"weights_init must sum to 1, got {weights.sum().item()}")
             weights = weights / weights.sum()
@@ -319,19 +323,30 @@ class GaussianMixture:
         given = precisions_init if precisions_init is not None else covariances_init
         if given is not None:
             matrix = torch.as_tensor(given).to(**kw)
+            name = "precisions_init" if precisions_init is not None else "covariances_init"
             if matrix.shape != shape or not torch.isfinite(matrix).all():
-                name = "precisions_init" if precisions_init is not None else "covariances_init"
-                raise ValueError(f"{name} must be finite values of shape {list(shape)}")
-            if precisions_init is not None:
-                if self.covariance_type == "full":
-                    # Σ = P⁻¹ through P's Cholesky factor
-                    L, info = torch.linalg.cholesky_ex(matrix)
-                    if (info != 0).any():
-                        raise ValueError("precisions_init must be positive definite")
+                raise ValueError(
+                    f"{name} must be finite values of shape {list(shape)}, got shape "
+                    f"{list(matrix.shape)}"
+                )
+            if self.covariance_type == "full":
+                asymmetric = ~torch.isclose(matrix, matrix.mT, rtol=1e-5, atol=1e-8).all((-2, -1))
+                if asymmetric.any():
+                    k = int(asymmetric.nonzero()[0, 0])
+                    raise ValueError(f"{name} must be symmetric; component {k} is not")
+                L, info = torch.linalg.cholesky_ex(matrix)
+                if (info != 0).any():
+                    k = int(info.nonzero()[0, 0])
+                    raise ValueError(f"{name} must be positive definite; component {k} is not")
+                if precisions_init is not None:  # Σ = P⁻¹ through P's Cholesky factor
                     matrix = torch.cholesky_inverse(L)
-                else:
-                    if not (matrix > 0).all():
-                        raise ValueError("precisions_init must be positive")
+            else:
+                if not (matrix > 0).all():
+                    k = int((matrix <= 0).any(1).nonzero()[0, 0])
+                    raise ValueError(
+                        f"{name} must be positive; component {k} has {matrix[k].tolist()}"
+                    )
+                if precisions_init is not None:
                     matrix = 1 / matrix
             covariances = matrix
         self._set(weights, means, covariances)
@@ -345,11 +360,19 @@ class GaussianMixture:
         precisions_init: Any = None,
         covariances_init: Any = None,
     ) -> GaussianMixture:
-        """Fit by EM from the initialisation (or the given initial parameters); returns self."""
+        """Fit by EM from the initialisation (or the given initial parameters); returns self.
+        Warns (:class:`~reparam.ConvergenceWarning`) if ``max_iter`` iterations end before
+        the mean log-likelihood per sample changes by less than ``tol``."""
         X = self._as_data(X)
         N, D = X.shape
         if self.n_components > N:
-            raise ValueError(f"n_components={self.n_components} exceeds the {N} samples")
+            raise ValueError(f"n_components={self.n_components} exceeds the {N} samples in X")
+        spread = float((X - X.mean(0)).abs().max())
+        if spread > math.sqrt(torch.finfo(self.dtype).max / (4 * N * D)):
+            raise ValueError(
+                f"X spreads too widely for {self.dtype} (max |x - mean| = {spread:.3g}): its "
+                "squared distances overflow; rescale X or use dtype=torch.float64"
+            )
         self._generator = torch.Generator(device=X.device)
         if self.seed is None:
             self._generator.seed()
@@ -358,20 +381,27 @@ class GaussianMixture:
         self._initial_parameters(X, self._generator)
         self._override(D, weights_init, means_init, precisions_init, covariances_init)
 
-        self.history = []
-        self.converged_ = False
-        previous = -math.inf
-        for n_iter in range(1, self.max_iter + 1):
-            self.n_iter_ = n_iter
+        monitor = ConvergenceMonitor(
+            self.tol, self.max_iter, quantity="the mean log-likelihood per sample", cap="max_iter"
+        )
+        self.history = monitor.history
+        for _ in range(self.max_iter):
             mean_log_likelihood, log_resp = self._e_step(X)
             current = mean_log_likelihood.item()
-            self.history.append(current)
+            if not math.isfinite(current):
+                raise ValueError(
+                    f"the log-likelihood of X is {current} at EM iteration {monitor.iter + 1}: "
+                    "rescale X or increase reg_covar"
+                )
+            converged = monitor.report(current)
             self._set(*self._m_step(X, log_resp.exp(), (self.means_, self.covariances_)))
-            if abs(current - previous) < self.tol:
-                self.converged_ = True
+            if converged:
                 break
-            previous = current
-        self.lower_bound_ = self.history[-1]
+        self.monitor_ = monitor
+        self.converged_ = monitor.converged
+        self.n_iter_ = monitor.iter
+        self.lower_bound_ = monitor.history[-1]
+        monitor.warn("GaussianMixture.fit")
         return self
 
     def score_samples(self, X: Any) -> Tensor:

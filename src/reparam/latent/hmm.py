@@ -1,29 +1,11 @@
-r"""Hidden Markov models: forward–backward, Viterbi and Baum–Welch in log space, batched.
+r"""Hidden Markov models with categorical or diagonal-Gaussian emissions, fitted by Baum–Welch
+or by gradient steps; inference by the log-space recursions of
+:mod:`reparam.latent.forward_backward` (re-exported here: ``forward``, ``backward``,
+``posteriors``, ``viterbi``).
 
-A hidden Markov model with K states has an initial distribution :math:`π_k = p(z_1 = k)`,
-a transition matrix :math:`A_{jk} = p(z_{t+1} = k \mid z_t = j)` (rows sum to one) and
-emission densities :math:`b_k(x) = p(x_t \mid z_t = k)`. Every quantity below is kept as a
-logarithm and combined with ``logsumexp`` so that nothing underflows (Rabiner 1989, §V.A;
-Bishop 2006, PRML §13.2.4 on scaling).
-
-Forward and backward recursions (Rabiner 1989, eqs. 19–25; PRML eqs. 13.36–13.39):
-
-.. math:: \log α_1(k) = \log π_k + \log b_k(x_1), \qquad
-          \log α_t(k) = \log b_k(x_t) + \operatorname{logsumexp}_j\,[\log α_{t-1}(j) + \log A_{jk}],
-
-.. math:: \log β_T(j) = 0, \qquad
-          \log β_t(j) = \operatorname{logsumexp}_k\,[\log A_{jk} + \log b_k(x_{t+1}) + \log β_{t+1}(k)],
-
-with :math:`\log p(x_{1:T}) = \operatorname{logsumexp}_k \log α_T(k)`. The posteriors are
-:math:`γ_t(k) = α_t(k) β_t(k) / p(x)` and
-:math:`ξ_t(j, k) = α_{t-1}(j) A_{jk} b_k(x_t) β_t(k) / p(x)` (PRML eqs. 13.33, 13.43); the
-expected transition counts :math:`\sum_t ξ_t(j,k)` are also the gradient of
-:math:`\log p(x)` with respect to unnormalised :math:`\log A_{jk}`.
-
-Viterbi (Rabiner 1989, eqs. 30–35; PRML §13.2.5) replaces the logsumexp by a max and keeps
-back-pointers. Baum–Welch (Baum et al. 1970; Rabiner 1989, eqs. 40a–c; PRML eqs. 13.18–13.21)
-maximises the expected complete-data log-likelihood under the sum-to-one constraints with
-Lagrange multipliers, giving
+Baum–Welch (Baum et al. 1970; Rabiner 1989, eqs. 40a–c; PRML eqs. 13.18–13.21) maximises the
+expected complete-data log-likelihood under the sum-to-one constraints with Lagrange
+multipliers, giving
 
 .. math:: π_k = \frac1N \sum_n γ^{(n)}_1(k), \qquad
           A_{jk} = \frac{\sum_n \sum_{t=2}^{T_n} ξ^{(n)}_t(j,k)}
@@ -31,11 +13,17 @@ Lagrange multipliers, giving
 
 categorical emissions :math:`B_{km} ∝ \sum_{n,t} γ^{(n)}_t(k)\,[x^{(n)}_t = m]` and Gaussian
 ones the γ-weighted means and (floored) variances. Each iteration never lowers the
-log-likelihood (Baum et al. 1970).
+log-likelihood (Baum et al. 1970), and a structural zero of π, A or the emissions stays zero.
 
-Sequences of unequal length share a batch through ``lengths``: steps at or beyond a
-sequence's length are ignored (their values may be anything, even NaN), and the outputs there
-are :math:`\log α = \log β = -∞`, γ = 0, path = −1.
+Convergence, as hmmlearn: ``fit`` stops when the total log-likelihood
+:math:`\ell_i = \sum_n \log p(x^{(n)})` of the parameters before the i-th M step gains less
+than ``tol`` (:math:`\ell_i - \ell_{i-1} < \mathrm{tol}`), or after ``n_iter`` iterations;
+``monitor_`` (:class:`~reparam.latent.monitor.ConvergenceMonitor`) keeps :math:`\ell_i`, and
+``converged_``, ``n_iter_`` and ``lower_bound_`` (:math:`\ell` of the last iteration) follow
+scikit-learn's names. ``converged_`` is False when the cap stopped it (hmmlearn's
+``monitor_.converged`` is then True), and that fit warns with
+:class:`reparam.ConvergenceWarning`; ``tol=-inf`` asks for exactly ``n_iter`` iterations and
+does not warn.
 
 References:
     Baum, Petrie, Soules & Weiss (1970), A maximization technique occurring in the statistical
@@ -63,164 +51,26 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from reparam.latent.forward_backward import (
+    Lengths,
+    _posteriors,
+    backward,
+    forward,
+    lengths_mask,
+    posteriors,
+    viterbi,
+)
+from reparam.latent.monitor import ConvergenceMonitor
+
+__all__ = ["HMM", "backward", "forward", "posteriors", "viterbi"]
+
 EMISSIONS = ("categorical", "gaussian")
 _LOG_2PI = math.log(2 * math.pi)
 
 
-# --------------------------------------------------------------------------- core recursions
-
-
-def _check(
-    log_pi: Tensor, log_A: Tensor, log_b: Tensor, lengths: Tensor | Sequence[int] | None
-) -> tuple[Tensor, Tensor]:
-    """Validate shapes and lengths; return the lengths as a long tensor and the valid-step mask
-    [B, T] (True where t < length)."""
-    if log_b.dim() != 3:
-        raise ValueError(f"log_b must have shape [B, T, K], got {tuple(log_b.shape)}")
-    B, T, K = log_b.shape
-    if T < 1 or K < 1:
-        raise ValueError(f"log_b needs at least one step and one state, got {tuple(log_b.shape)}")
-    if log_pi.shape != (K,):
-        raise ValueError(f"log_pi must have shape [{K}], got {tuple(log_pi.shape)}")
-    if log_A.shape != (K, K):
-        raise ValueError(f"log_A must have shape [{K}, {K}], got {tuple(log_A.shape)}")
-    return _lengths_mask(lengths, B, T, log_b.device)
-
-
-def _lengths_mask(
-    lengths: Tensor | Sequence[int] | None, B: int, T: int, device: torch.device | None = None
-) -> tuple[Tensor, Tensor]:
-    """Check ``lengths`` (integers in [1, T], shape [B]); return them and the mask [B, T]."""
-    if lengths is None:
-        lengths = torch.full((B,), T, dtype=torch.long, device=device)
-    else:
-        lengths = torch.as_tensor(lengths, device=device)
-        if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-            raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-        lengths = lengths.long()
-        if lengths.shape != (B,):
-            raise ValueError(f"lengths must have shape [{B}], got {tuple(lengths.shape)}")
-        if B and (lengths.min() < 1 or lengths.max() > T):
-            raise ValueError(f"lengths must lie in [1, T={T}], got {lengths.tolist()}")
-    mask = torch.arange(T, device=device) < lengths[:, None]
-    return lengths, mask
-
-
-def forward(
-    log_pi: Tensor, log_A: Tensor, log_b: Tensor, lengths: Tensor | Sequence[int] | None = None
-) -> tuple[Tensor, Tensor]:
-    r"""Forward pass: :math:`\log α` [B, T, K] (−∞ beyond each length) and the log-likelihood
-    :math:`\log p(x^{(n)})` [B].
-
-    ``log_b[n, t, k]`` is :math:`\log b_k(x^{(n)}_t)`. ``log_A`` need not be normalised (the
-    recursion is differentiable in every entry).
-
-    >>> lp = torch.log(torch.tensor([0.5, 0.5]))
-    >>> la = torch.log(torch.tensor([[0.9, 0.1], [0.1, 0.9]]))
-    >>> alpha, ll = forward(lp, la, torch.zeros(1, 4, 2))  # uninformative emissions
-    >>> ll.abs() < 1e-6
-    tensor([True])
-    """
-    lengths, mask = _check(log_pi, log_A, log_b, lengths)
-    log_b = log_b.masked_fill(~mask[..., None], 0.0)
-    carry = log_pi + log_b[:, 0]
-    alphas = [carry]
-    for t in range(1, log_b.shape[1]):
-        new = torch.logsumexp(carry[:, :, None] + log_A, dim=1) + log_b[:, t]
-        carry = torch.where(mask[:, t, None], new, carry)
-        alphas.append(carry)
-    log_alpha = torch.stack(alphas, dim=1).masked_fill(~mask[..., None], -math.inf)
-    return log_alpha, torch.logsumexp(carry, dim=-1)
-
-
-def backward(
-    log_pi: Tensor, log_A: Tensor, log_b: Tensor, lengths: Tensor | Sequence[int] | None = None
-) -> Tensor:
-    r"""Backward pass: :math:`\log β` [B, T, K], with :math:`\log β = 0` at each sequence's last
-    step and −∞ beyond it.
-
-    >>> lp = torch.log(torch.tensor([0.5, 0.5]))
-    >>> la = torch.log(torch.tensor([[0.9, 0.1], [0.1, 0.9]]))
-    >>> backward(lp, la, torch.zeros(1, 3, 2), lengths=[2]).exp().round(decimals=4)
-    tensor([[[1., 1.],
-             [1., 1.],
-             [0., 0.]]])
-    """
-    lengths, mask = _check(log_pi, log_A, log_b, lengths)
-    log_b = log_b.masked_fill(~mask[..., None], 0.0)
-    T = log_b.shape[1]
-    carry = log_b.new_zeros(log_b.shape[0], log_b.shape[2])
-    betas = [carry]
-    for t in range(T - 2, -1, -1):
-        new = torch.logsumexp(log_A + (log_b[:, t + 1] + carry)[:, None, :], dim=2)
-        carry = torch.where(mask[:, t + 1, None], new, torch.zeros_like(new))
-        betas.append(carry)
-    betas.reverse()
-    return torch.stack(betas, dim=1).masked_fill(~mask[..., None], -math.inf)
-
-
-def posteriors(
-    log_pi: Tensor, log_A: Tensor, log_b: Tensor, lengths: Tensor | Sequence[int] | None = None
-) -> tuple[Tensor, Tensor, Tensor]:
-    r"""Smoothed posteriors by forward–backward: γ [B, T, K] (zero beyond each length), the
-    expected transition counts :math:`\sum_t ξ_t(j,k)` [B, K, K], and the log-likelihood [B].
-
-    >>> lp = torch.log(torch.tensor([0.5, 0.5]))
-    >>> la = torch.log(torch.tensor([[0.9, 0.1], [0.1, 0.9]]))
-    >>> gamma, xi, ll = posteriors(lp, la, torch.zeros(1, 3, 2))
-    >>> xi.sum().item()  # T - 1 transitions
-    2.0
-    """
-    lengths, mask = _check(log_pi, log_A, log_b, lengths)
-    log_alpha, ll = forward(log_pi, log_A, log_b, lengths)
-    log_beta = backward(log_pi, log_A, log_b, lengths)
-    valid = mask[..., None]
-    # normalise each step by its own sum (= p(x) exactly) so rounding in log p(x) cancels
-    gamma = torch.softmax((log_alpha + log_beta).masked_fill(~valid, 0.0), dim=-1)
-    gamma = gamma.masked_fill(~valid, 0.0)
-    log_b = log_b.masked_fill(~valid, 0.0)
-    B, T, K = log_b.shape
-    xi = log_b.new_zeros(B, K, K)
-    for t in range(1, T):
-        step = log_alpha[:, t - 1, :, None] + log_A + (log_b[:, t] + log_beta[:, t])[:, None, :]
-        step = step.masked_fill(~mask[:, t, None, None], 0.0).reshape(B, K * K)
-        xi = xi + torch.softmax(step, -1).reshape(B, K, K).masked_fill(~mask[:, t, None, None], 0.0)
-    return gamma, xi, ll
-
-
-def viterbi(
-    log_pi: Tensor, log_A: Tensor, log_b: Tensor, lengths: Tensor | Sequence[int] | None = None
-) -> tuple[Tensor, Tensor]:
-    r"""Most probable state path [B, T] (−1 beyond each length) and its joint log-probability
-    :math:`\max_z \log p(x, z)` [B].
-
-    >>> lp = torch.log(torch.tensor([0.5, 0.5]))
-    >>> la = torch.log(torch.tensor([[0.9, 0.1], [0.1, 0.9]]))
-    >>> lb = torch.log(torch.tensor([[[0.9, 0.1], [0.8, 0.2], [0.2, 0.8]]]))
-    >>> viterbi(lp, la, lb, lengths=[3])[0]
-    tensor([[0, 0, 0]])
-    """
-    lengths, mask = _check(log_pi, log_A, log_b, lengths)
-    B, T, K = log_b.shape
-    active = mask.T.contiguous()
-    into = log_A.T.contiguous()  # into[k, j] = log A[j, k]
-    deltas = torch.empty((T, B, K), dtype=log_b.dtype, device=log_b.device)
-    deltas[0] = log_pi + log_b[:, 0]
-    for t in range(1, T):
-        best = (deltas[t - 1, :, None, :] + into).amax(-1) + log_b[:, t]
-        torch.where(active[t, :, None], best, deltas[t - 1], out=deltas[t])
-    score, state = torch.max(deltas[-1], dim=-1)
-    # Back-pointers are recomputed for the chosen state only: B·K work a step, not B·K·K.
-    path = torch.empty((T, B), dtype=torch.long, device=log_b.device)
-    for t in range(T - 1, -1, -1):
-        path[t] = state
-        if t > 0:
-            previous = (deltas[t - 1] + into[state]).argmax(-1)
-            state = torch.where(active[t], previous, state)
-    return path.T.masked_fill(~mask, -1), score
-
-
-# --------------------------------------------------------------------------- the model
+def _whole(value: object, name: str, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
 
 
 def _probabilities(value: Tensor | Sequence, shape: tuple[int, ...], name: str) -> Tensor:
@@ -229,7 +79,7 @@ def _probabilities(value: Tensor | Sequence, shape: tuple[int, ...], name: str) 
     if value.shape != shape:
         raise ValueError(f"{name} must have shape {list(shape)}, got {list(value.shape)}")
     if not torch.isfinite(value).all() or (value < 0).any():
-        raise ValueError(f"{name} must be finite and non-negative")
+        raise ValueError(f"{name} must be finite and non-negative, got {value.tolist()}")
     sums = value.sum(-1)
     if not torch.allclose(sums, torch.ones_like(sums), atol=1e-6, rtol=0):
         raise ValueError(f"{name} must sum to one along its last axis, got sums {sums.tolist()}")
@@ -243,13 +93,20 @@ class HMM(nn.Module):
     the rows of the emission matrix, so that ``log_softmax`` gives the log-probabilities (and
     ``fit_gradient`` can use any torch optimizer); Gaussian emissions keep means [K, D] and
     log-variances [K, D]. ``fit`` is Baum–Welch (Baum et al. 1970; Rabiner 1989, eqs. 40a–c).
+    Probabilities of 0 (``set_params``) are logits of −∞: structural zeros, kept by both fits.
 
     Inputs: categorical ``x`` is an integer tensor [B, T] (or [T]); Gaussian ``x`` is
     [B, T, D] (or [T, D]). ``lengths`` [B] marks the valid steps of padded sequences.
 
-    >>> hmm = HMM(3, "gaussian", dim=2, dtype=torch.float64, seed=0)
-    >>> states, x = hmm.sample(50, n=4, seed=1)
-    >>> _ = hmm.fit(x, n_iter=5)
+    After ``fit``: ``converged_``, ``n_iter_``, ``lower_bound_`` and ``monitor_`` (whose
+    ``history`` is ``history_``, the total log-likelihood before each M step).
+
+    >>> truth = HMM(2, "gaussian", dim=1, dtype=torch.float64).set_params(
+    ...     pi=[0.5, 0.5], A=[[0.9, 0.1], [0.2, 0.8]], means=[[-2.0], [2.0]], variances=[[1], [1]])
+    >>> states, x = truth.sample(100, n=4, seed=1)
+    >>> hmm = HMM(2, "gaussian", dim=1, dtype=torch.float64, seed=0).fit(x)
+    >>> hmm.converged_, hmm.n_iter_, sorted(hmm.means.detach().ravel().round().tolist())
+    (True, 14, [-2.0, 2.0])
     >>> all(b >= a - 1e-9 for a, b in zip(hmm.history_, hmm.history_[1:]))
     True
     """
@@ -267,14 +124,13 @@ class HMM(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        if n_states < 1:
-            raise ValueError(f"an HMM needs at least one state, got {n_states}")
+        _whole(n_states, "n_states")
         if emission not in EMISSIONS:
             raise ValueError(f"unknown emission {emission!r}; choose from {', '.join(EMISSIONS)}")
         if covariance != "diag":
             raise ValueError(f"only covariance='diag' is supported, got {covariance!r}")
-        if variance_floor <= 0:
-            raise ValueError(f"variance_floor must be positive, got {variance_floor}")
+        if not (variance_floor > 0 and math.isfinite(variance_floor)):
+            raise ValueError(f"variance_floor must be finite and positive, got {variance_floor}")
         dtype = dtype or torch.get_default_dtype()
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         K = n_states
@@ -283,13 +139,15 @@ class HMM(nn.Module):
         self.pi_logits = nn.Parameter(torch.zeros(K, dtype=dtype))
         self.A_logits = nn.Parameter(torch.rand(K, K, generator=gen, dtype=dtype) + 1.0)
         if emission == "categorical":
-            if n_symbols is None or n_symbols < 1:
-                raise ValueError(f"categorical emissions need n_symbols >= 1, got {n_symbols}")
+            if n_symbols is None:
+                raise ValueError("categorical emissions need n_symbols (an integer ≥ 1)")
+            _whole(n_symbols, "n_symbols")
             self.n_symbols = n_symbols
             self.B_logits = nn.Parameter(torch.rand(K, n_symbols, generator=gen, dtype=dtype))
         else:
-            if dim is None or dim < 1:
-                raise ValueError(f"gaussian emissions need dim >= 1, got {dim}")
+            if dim is None:
+                raise ValueError("gaussian emissions need dim (an integer ≥ 1)")
+            _whole(dim, "dim")
             self.dim = dim
             self.means = nn.Parameter(torch.randn(K, dim, generator=gen, dtype=dtype))
             self.log_variances = nn.Parameter(torch.zeros(K, dim, dtype=dtype))
@@ -345,20 +203,34 @@ class HMM(nn.Module):
         if means is not None:
             means = torch.as_tensor(means, dtype=self.means.dtype)
             if means.shape != (K, self.dim) or not torch.isfinite(means).all():
-                raise ValueError(f"means must be finite with shape [{K}, {self.dim}]")
+                raise ValueError(
+                    f"means must be finite with shape [{K}, {self.dim}], got shape "
+                    f"{list(means.shape)}"
+                    + ("" if means.shape != (K, self.dim) else f" holding {means.tolist()}")
+                )
             self.means.copy_(means)
         if variances is not None:
             variances = torch.as_tensor(variances, dtype=self.means.dtype)
             if variances.shape != (K, self.dim):
-                raise ValueError(f"variances must have shape [{K}, {self.dim}]")
+                raise ValueError(
+                    f"variances must have shape [{K}, {self.dim}], got {list(variances.shape)}"
+                )
             if not torch.isfinite(variances).all() or (variances <= 0).any():
-                raise ValueError("variances must be finite and positive")
+                raise ValueError(f"variances must be finite and positive, got {variances.tolist()}")
             self.log_variances.copy_(variances.log())
         return self
 
+    def _check_parameters(self) -> None:
+        """Raise if a parameter holds NaN or +∞ (logits of −∞ are structural zeros)."""
+        for name, value in self.named_parameters():
+            if not (value < math.inf).all():
+                raise ValueError(
+                    f"the HMM's {name} hold NaN or +inf; set the parameters with set_params"
+                )
+
     # ---- data
 
-    def _prepare(self, x: Tensor, lengths: Tensor | Sequence[int] | None) -> tuple[Tensor, Tensor]:
+    def _prepare(self, x: Tensor, lengths: Lengths) -> tuple[Tensor, Tensor]:
         """Batch ``x``, check it, and return it with the valid-step mask [B, T]; padded steps
         are replaced by a harmless value."""
         x = torch.as_tensor(x)
@@ -370,20 +242,32 @@ class HMM(nn.Module):
             raise ValueError(f"x must have shape {want}, got {tuple(x.shape)}")
         B, T = x.shape[:2]
         if T < 1:
-            raise ValueError("x needs at least one time step")
-        _, mask = _lengths_mask(lengths, B, T, x.device)
+            raise ValueError(f"x needs at least one time step, got shape {tuple(x.shape)}")
+        mask = lengths_mask(lengths, B, T, x.device)
         if event == 0:
-            if x.is_floating_point() or x.is_complex():
+            if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
                 raise ValueError(f"categorical x must hold integers, got dtype {x.dtype}")
             x = x.long().masked_fill(~mask, 0)
-            if x.min() < 0 or x.max() >= self.n_symbols:
-                raise ValueError(f"symbols must lie in [0, {self.n_symbols}), got values outside")
+            bad = (x < 0) | (x >= self.n_symbols)
+            if bad.any():
+                n, t = bad.nonzero()[0].tolist()
+                raise ValueError(
+                    f"x must hold symbols in [0, {self.n_symbols}), got {int(x[n, t])} at "
+                    f"sequence {n}, step {t}"
+                )
         else:
             if x.shape[-1] != self.dim:
                 raise ValueError(f"x must have {self.dim} features, got {x.shape[-1]}")
+            if not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
+                raise ValueError(f"gaussian x must hold real numbers, got dtype {x.dtype}")
             x = x.to(self.means.dtype).masked_fill(~mask[..., None], 0.0)
-            if not torch.isfinite(x).all():
-                raise ValueError("x must be finite at the valid steps")
+            bad = ~torch.isfinite(x).all(-1)
+            if bad.any():
+                n, t = bad.nonzero()[0].tolist()
+                raise ValueError(
+                    f"x must be finite at the valid steps, got {x[n, t].tolist()} at sequence "
+                    f"{n}, step {t}"
+                )
         return x, mask
 
     def emission_log_prob(self, x: Tensor) -> Tensor:
@@ -394,28 +278,25 @@ class HMM(nn.Module):
         diff = x[:, :, None, :] - self.means
         return -0.5 * (diff**2 / var + self.log_variances + _LOG_2PI).sum(-1)
 
-    def _log_b(self, x: Tensor, lengths: Tensor | Sequence[int] | None) -> tuple[Tensor, Tensor]:
+    def _log_b(self, x: Tensor, lengths: Lengths) -> tuple[Tensor, Tensor]:
         x, mask = self._prepare(x, lengths)
-        lengths = mask.sum(1)
-        return self.emission_log_prob(x), lengths
+        self._check_parameters()
+        return self.emission_log_prob(x), mask.sum(1)
 
-    def log_likelihood(self, x: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
-        """log p(x^{(n)}) per sequence [B]; differentiable in the parameters."""
+    def log_likelihood(self, x: Tensor, lengths: Lengths = None) -> Tensor:
+        """log p(x^{(n)}) per sequence [B]; differentiable in the parameters (zero gradients,
+        not NaN, for the parameters a structural zero rules out)."""
         log_b, lengths = self._log_b(x, lengths)
         return forward(self.log_pi, self.log_A, log_b, lengths)[1]
 
     @torch.no_grad()
-    def posteriors(
-        self, x: Tensor, lengths: Tensor | Sequence[int] | None = None
-    ) -> tuple[Tensor, Tensor, Tensor]:
+    def posteriors(self, x: Tensor, lengths: Lengths = None) -> tuple[Tensor, Tensor, Tensor]:
         """γ [B, T, K], expected transition counts [B, K, K] and log-likelihood [B]."""
         log_b, lengths = self._log_b(x, lengths)
         return posteriors(self.log_pi, self.log_A, log_b, lengths)
 
     @torch.no_grad()
-    def viterbi(
-        self, x: Tensor, lengths: Tensor | Sequence[int] | None = None
-    ) -> tuple[Tensor, Tensor]:
+    def viterbi(self, x: Tensor, lengths: Lengths = None) -> tuple[Tensor, Tensor]:
         """Most probable paths [B, T] (−1 when padded) and their log-probabilities [B]."""
         log_b, lengths = self._log_b(x, lengths)
         return viterbi(self.log_pi, self.log_A, log_b, lengths)
@@ -426,8 +307,9 @@ class HMM(nn.Module):
     def sample(self, T: int, n: int = 1, seed: int | None = None) -> tuple[Tensor, Tensor]:
         """Draw ``n`` sequences of length ``T``: states [n, T] and observations ([n, T] symbols
         or [n, T, D] vectors)."""
-        if T < 1 or n < 1:
-            raise ValueError(f"T and n must be positive, got T={T}, n={n}")
+        _whole(T, "T")
+        _whole(n, "n")
+        self._check_parameters()
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         pi, A = self.log_pi.exp(), self.log_A.exp()
         states = torch.empty(n, T, dtype=torch.long)
@@ -444,34 +326,56 @@ class HMM(nn.Module):
 
     # ---- fitting
 
-    @torch.no_grad()
-    def fit(
-        self,
-        x: Tensor,
-        lengths: Tensor | Sequence[int] | None = None,
-        n_iter: int = 100,
-        tol: float = 1e-4,
-    ) -> HMM:
-        """Baum–Welch: EM until the total log-likelihood gains less than ``tol`` or ``n_iter``
-        iterations. ``history_`` records the total log-likelihood before each M-step (it never
-        decreases). States with no expected visits keep their previous parameters."""
-        if n_iter < 1:
-            raise ValueError(f"n_iter must be positive, got {n_iter}")
+    def _training_data(self, x: Tensor, lengths: Lengths) -> tuple[Tensor, Tensor]:
         x, mask = self._prepare(x, lengths)
-        lengths = mask.sum(1)
-        self.history_ = []
-        for _ in range(n_iter):
-            log_b = self.emission_log_prob(x)
-            gamma, xi, ll = posteriors(self.log_pi, self.log_A, log_b, lengths)
-            total = ll.sum().item()
-            if not math.isfinite(total):
-                raise ValueError("the data have zero probability under the current parameters")
-            self.history_.append(total)
-            self._m_step(x, gamma, xi)
-            if len(self.history_) > 1 and self.history_[-1] - self.history_[-2] < tol:
-                break
+        if x.shape[0] == 0:
+            raise ValueError(
+                f"x must hold at least one sequence to fit, got shape {tuple(x.shape)}"
+            )
+        self._check_parameters()
+        return x, mask
+
+    def _impossible(self, ll: Tensor) -> ValueError:
+        n = int((ll == -math.inf).nonzero()[0, 0])
+        return ValueError(
+            f"x has zero probability under the current parameters (sequence {n}): a structural "
+            "zero of pi, A or the emissions rules it out"
+        )
+
+    def _finish(self, monitor: ConvergenceMonitor, what: str) -> None:
+        self.monitor_ = monitor
+        self.converged_ = monitor.converged
+        self.n_iter_ = monitor.iter
+        self.lower_bound_ = monitor.history[-1]
+        monitor.warn(what, stacklevel=5)
+
+    def fit(self, x: Tensor, lengths: Lengths = None, n_iter: int = 100, tol: float = 1e-4) -> HMM:
+        """Baum–Welch: EM until the total log-likelihood gains less than ``tol`` (hmmlearn's
+        rule) or ``n_iter`` iterations, warning (:class:`~reparam.ConvergenceWarning`) in the
+        latter case unless ``tol`` is −∞. ``history_`` records the total log-likelihood
+        before each M-step (it never decreases). States with no expected visits keep their
+        previous parameters."""
+        _whole(n_iter, "n_iter")
+        if math.isnan(tol):
+            raise ValueError(f"tol must be a number, got {tol}")
+        x, mask = self._training_data(x, lengths)
+        monitor = ConvergenceMonitor(tol, n_iter, absolute=False, cap="n_iter")
+        self.history_ = monitor.history
+        with torch.no_grad():
+            for _ in range(n_iter):
+                log_b = self.emission_log_prob(x)
+                gamma, xi, ll = _posteriors(self.log_pi, self.log_A, log_b, mask)
+                total = ll.sum().item()
+                if total == -math.inf:
+                    raise self._impossible(ll)
+                converged = monitor.report(total)
+                self._m_step(x, gamma, xi)
+                if converged:
+                    break
+        self._finish(monitor, "HMM.fit (Baum–Welch)")
         return self
 
+    @torch.no_grad()
     def _m_step(self, x: Tensor, gamma: Tensor, xi: Tensor) -> None:
         tiny = torch.finfo(gamma.dtype).tiny
         start = gamma[:, 0].sum(0)
@@ -496,29 +400,46 @@ class HMM(nn.Module):
     def fit_gradient(
         self,
         x: Tensor,
-        lengths: Tensor | Sequence[int] | None = None,
+        lengths: Lengths = None,
         optimizer: torch.optim.Optimizer | Callable[..., torch.optim.Optimizer] | None = None,
         steps: int = 100,
+        tol: float | None = None,
     ) -> list[float]:
         """Maximise the mean per-sequence log-likelihood by gradient steps on the unconstrained
         logits (log_softmax parameterisation). ``optimizer`` is an optimizer over
         ``self.parameters()`` or a factory called with them (default Adam, lr 0.05); closures
         are used so L-BFGS works too. Returns the loss (negative mean log-likelihood) per step.
+
+        ``steps`` is a budget: without ``tol`` every step runs and nothing warns; with it, the
+        fit stops once the loss changes by less than ``tol`` in a step, and warns
+        (:class:`~reparam.ConvergenceWarning`) if ``steps`` ran out first. ``monitor_``,
+        ``converged_``, ``n_iter_`` and ``lower_bound_`` record the mean log-likelihood
+        before each step. A logit of −∞ (a structural zero) gets a zero gradient and stays.
         """
-        if steps < 1:
-            raise ValueError(f"steps must be positive, got {steps}")
-        x, mask = self._prepare(x, lengths)
+        _whole(steps, "steps")
+        if tol is not None and not tol >= 0:
+            raise ValueError(f"tol must be None or a number ≥ 0, got {tol}")
+        x, mask = self._training_data(x, lengths)
         lengths = mask.sum(1)
         if optimizer is None:
             optimizer = torch.optim.Adam(self.parameters(), lr=0.05)
         elif not isinstance(optimizer, torch.optim.Optimizer):
             optimizer = optimizer(self.parameters())
+        monitor = ConvergenceMonitor(
+            -math.inf if tol is None else tol,
+            steps,
+            quantity="the mean log-likelihood per sequence",
+            cap="steps",
+        )
         losses: list[float] = []
 
         def closure() -> Tensor:
             optimizer.zero_grad()
             log_b = self.emission_log_prob(x)
-            loss = -forward(self.log_pi, self.log_A, log_b, lengths)[1].mean()
+            ll = forward(self.log_pi, self.log_A, log_b, lengths)[1]
+            if not losses and (ll == -math.inf).any():
+                raise self._impossible(ll.detach())
+            loss = -ll.mean()
             loss.backward()
             return loss
 
@@ -527,4 +448,7 @@ class HMM(nn.Module):
             if self.emission == "gaussian":
                 with torch.no_grad():
                     self.log_variances.clamp_(min=math.log(self.variance_floor))
+            if monitor.report(-losses[-1]):
+                break
+        self._finish(monitor, "HMM.fit_gradient")
         return losses
