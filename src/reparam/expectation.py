@@ -6,7 +6,7 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from reparam.estimators import Estimator, as_estimator
-from reparam.estimators.base import CostFn
+from reparam.estimators.base import CostFn, require_count
 
 
 def expect(
@@ -30,7 +30,7 @@ def expect(
     Arguments:
         f: cost function, samples ``[n, *batch, *event]`` to costs ``[n, *batch]``.
         q: any ``torch.distributions.Distribution``.
-        n: number of samples, ≥ 1.
+        n: number of samples, an integer ≥ 1 (a bool is refused); ``"enumerate"`` ignores it.
         estimator: an :class:`~reparam.estimators.Estimator` object, or a spec of the
             vocabulary (``reparam.estimators.names("elbo")``: ``"auto"``, ``"pathwise"``,
             ``"score"``, ``"score+leave-one-out"``, ``"grep"``, ``"gumbel-softmax"``, ...).
@@ -44,6 +44,10 @@ def expect(
     reparam.estimators.parse("score+moving-average")`` — ideally as a submodule of the model,
     whose ``state_dict`` (and so every checkpoint) then carries the baseline.
 
+    An empty batch (a ``q`` whose batch shape holds a 0) gives an empty result, with every
+    estimator, and leaves a stateful estimator's state as it was. A category of probability 0
+    (a logit of ``-inf``) gets gradient 0, never NaN.
+
     References:
         Mohamed, Rosca, Figurnov & Mnih (2020), Monte Carlo Gradient Estimation in Machine
         Learning, JMLR; Foerster et al. (2018), DiCE.
@@ -54,11 +58,12 @@ def expect(
         >>> loss = rp.expect(lambda z: (z - 3) ** 2, torch.distributions.Normal(mu, 1.0), n=16)
         >>> loss.backward()  # mu.grad estimates d/dmu E[(z - 3)^2] = 2 (mu - 3) = -6
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(
-            f"n is the number of samples and must be an integer >= 1; got {n!r}. For an exact "
-            f"expectation without sampling use estimator='enumerate' (finite support)."
-        )
+    n = require_count(
+        n,
+        "n",
+        hint=" (the number of samples). For an exact expectation without sampling use "
+        "estimator='enumerate' (finite support).",
+    )
     if not isinstance(q, Distribution):
         raise ValueError(f"q must be a torch.distributions.Distribution; got {type(q).__name__}.")
     return as_estimator(estimator, objective="elbo")(f, q, n)

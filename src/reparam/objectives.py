@@ -7,6 +7,8 @@ categorical — uses them the same way, and the gradient estimator is one argume
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,7 +16,9 @@ from torch import Tensor
 from torch.distributions import Distribution, kl_divergence
 
 from reparam.estimators import BoundEstimator, Estimator, as_estimator
-from reparam.estimators.bounds import LogJoint, log_mean_exp
+from reparam.estimators.base import require_count
+from reparam.estimators.bounds import LogJoint
+from reparam.estimators.logweights import log_mean_exp, require_no_nan
 from reparam.expectation import expect
 
 
@@ -23,7 +27,11 @@ def iwae_bound(log_w: Tensor, dim: int = 0) -> Tensor:
 
     .. math:: \mathcal L_k = \log \frac1k \sum_{i=1}^k w_i,
 
-    by ``logsumexp`` along ``dim``, stable for log-weights of any magnitude.
+    by ``logsumexp`` along ``dim``, stable for log-weights of any magnitude. A log-weight of
+    :math:`-\infty` is a sample of zero weight (gradient 0); a bound whose k log-weights are
+    all :math:`-\infty` is :math:`-\infty`, with gradient 0, and leaves the other bounds'
+    gradients as they are. NaN log-weights, ``dim`` outside ``log_w``'s dimensions and zero
+    samples along ``dim`` are a ValueError.
 
     References:
         Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders.
@@ -33,7 +41,23 @@ def iwae_bound(log_w: Tensor, dim: int = 0) -> Tensor:
         >>> iwae_bound(torch.tensor([[-1e4], [-1e4 + 1.0]]))
         tensor([-9999.3799])
     """
-    return log_mean_exp(log_w, dim)
+    if not isinstance(log_w, Tensor) or not log_w.is_floating_point():
+        raise ValueError(
+            f"log_w must be a floating-point tensor of log-weights, got "
+            f"{getattr(log_w, 'dtype', type(log_w).__name__)}"
+        )
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise ValueError(f"dim must be an integer, got {dim!r}")
+    if not -log_w.dim() <= dim < log_w.dim():
+        raise ValueError(
+            f"dim must index a dimension of log_w (shape {tuple(log_w.shape)}), got dim={dim}"
+        )
+    if log_w.shape[dim] == 0:
+        raise ValueError(
+            f"log_w holds no samples along dim={dim} (shape {tuple(log_w.shape)}); the bound "
+            f"needs k >= 1 log-weights"
+        )
+    return require_no_nan(log_mean_exp(log_w, dim), "log_w")
 
 
 def iwae(
@@ -63,6 +87,7 @@ def iwae(
         >>> iwae(torch.distributions.Normal(0.0, 1.0).log_prob, q, k=4, estimator="dreg")
         tensor([0., 0., 0.])
     """
+    k = require_count(k, "k")
     return as_estimator(estimator, objective="iwae").iwae(log_joint, q, k)  # type: ignore[union-attr]
 
 
@@ -97,7 +122,12 @@ def elbo(
 
     Returns:
         :math:`\mathcal L_\beta` per data point, shape ``q.batch_shape``.
+
+    Raises ValueError for ``k`` that is not an integer >= 1 and for ``beta`` that is not a
+    finite number >= 0.
     """
+    k = require_count(k, "k")
+    beta = require_weight(beta, "beta")
     try:
         kl = kl_divergence(q, prior)
     except NotImplementedError:
@@ -127,10 +157,24 @@ class KLAnnealing:
     beta: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.warmup < 0 or self.beta < 0:
-            raise ValueError(f"warmup and beta must be >= 0; got {self.warmup}, {self.beta}.")
+        require_count(self.warmup, "warmup", 0)
+        require_weight(self.beta, "beta")
 
     def __call__(self, step: int) -> float:
+        step = require_count(step, "step", 0)
         if self.warmup == 0:
             return self.beta
         return self.beta * min(1.0, step / self.warmup)
+
+
+def require_weight(value: object, name: str) -> float:
+    """``value`` as a float if it is a finite real number >= 0, else a ValueError naming
+    ``name`` (a bool is not a weight)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)

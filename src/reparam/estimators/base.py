@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -44,6 +45,9 @@ class Estimator(EstimatorModule):
     state travels in the model's ``state_dict`` and checkpoints. :func:`reparam.expect` keeps
     no state of its own (see :mod:`reparam.estimators.vocabulary`).
     """
+
+    def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
+        return super().__call__(f, q, require_count(n, "n"))
 
     @abstractmethod
     def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
@@ -99,3 +103,11 @@ def require(condition: bool, message: str) -> None:
     """Raise ``ValueError(message)`` unless ``condition``."""
     if not condition:
         raise ValueError(message)
+
+
+def require_count(value: object, name: str, minimum: int = 1, hint: str = "") -> int:
+    """``value`` as an int if it is an integer ``>= minimum``, else a ValueError naming
+    ``name``. A bool is refused: ``True`` is an int to Python, never a count to a caller."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}{hint}")
+    return int(value)

@@ -20,15 +20,22 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
-from reparam.estimators.base import EstimatorModule, require, zero_with_gradient
-from reparam.estimators.baselines import leave_one_out_mean
+from reparam.estimators.base import EstimatorModule, require, require_count, zero_with_gradient
+from reparam.estimators.logweights import (
+    log_mean_exp,
+    log_sum_exp_but_one,
+    mean_but_one,
+    normalized_weights,
+    require_no_nan,
+)
 
 LogJoint = Callable[[Tensor], Tensor]
 
 
-def log_mean_exp(log_w: Tensor, dim: int = 0) -> Tensor:
-    r""":math:`\log \frac1k \sum_i e^{\ell_i}` along ``dim``, stable for any magnitudes."""
-    return torch.logsumexp(log_w, dim) - math.log(log_w.shape[dim])
+def checked_bound(log_w: Tensor) -> Tensor:
+    """The bound of log-weights ``[k, *batch]`` that ``log_joint`` gave, or a ValueError if
+    one of them is NaN."""
+    return require_no_nan(log_mean_exp(log_w), "log_joint(z) - q.log_prob(z)")
 
 
 def check_log_weights(log_p: Tensor, q: Distribution, k: int) -> Tensor:
@@ -52,7 +59,13 @@ class BoundEstimator(EstimatorModule):
 
     @abstractmethod
     def iwae(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
-        r""":math:`\mathcal L_k` per data point, shape ``q.batch_shape``, with this gradient."""
+        r""":math:`\mathcal L_k` per data point, shape ``q.batch_shape``, with this gradient.
+
+        Raises ValueError for k that is not an integer >= 1 (>= 2 for VIMCO) and for NaN
+        log-weights; log-weights of :math:`-\infty` (:math:`p(x, z_i) = 0`) are samples of
+        zero weight, and a data point whose k samples all have zero weight has the bound
+        :math:`-\infty` with gradient 0.
+        """
 
     def forward(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
         return self.iwae(log_joint, q, k)
@@ -66,8 +79,9 @@ def pathwise_bound(log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
         f"the pathwise IWAE gradient needs q with rsample; {type(q).__name__} has none: use "
         f"estimator='vimco'.",
     )
+    k = require_count(k, "k")
     z = q.rsample((k,))
-    return log_mean_exp(check_log_weights(log_joint(z), q, k) - q.log_prob(z))
+    return checked_bound(check_log_weights(log_joint(z), q, k) - q.log_prob(z))
 
 
 class PathwiseBound(BoundEstimator):
@@ -115,17 +129,20 @@ class DReG(BoundEstimator):
     """
 
     def iwae(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
+        k = require_count(k, "k")
         frozen = stop_gradient_normal(q)
         z = q.rsample((k,))
         tapped = z.view_as(z)
         log_w = check_log_weights(log_joint(tapped), q, k) - frozen.log_prob(tapped)
-        weights = torch.softmax(log_w.detach(), 0)
+        bound = checked_bound(log_w.detach())
+        weights = normalized_weights(log_w.detach())
         if tapped.requires_grad:
             tapped.register_hook(
                 lambda grad: grad * weights.view(*weights.shape, *[1] * len(q.event_shape))
             )
-        surrogate = (weights * log_w).sum(0)
-        return log_mean_exp(log_w).detach() + zero_with_gradient(surrogate)
+        # a sample of zero weight (log w = -inf) adds 0, not 0 * -inf, to the surrogate
+        surrogate = (weights * log_w.masked_fill(weights == 0, 0.0)).sum(0)
+        return bound + zero_with_gradient(surrogate)
 
 
 def stop_gradient_normal(q: Distribution) -> Distribution:
@@ -153,6 +170,15 @@ class VIMCO(BoundEstimator):
         \hat{\mathcal L}_{-i} = \log\frac1k\Big(\sum_{j\neq i} w_j
             + \exp\big(\tfrac{1}{k-1}\textstyle\sum_{j\neq i}\log w_j\big)\Big).
 
+    The k baselines take O(k) memory (:func:`leave_one_out_bounds`). Samples of zero weight
+    (:math:`\log p(x, z_i) = -\infty`) are exact: with one of them the bound is the others'
+    log-mean-exp plus :math:`\log\frac{k-1}{k}`, the zero-weight sample's baseline is the
+    others' (finite), and every other sample's geometric mean is 0. Where all the others of
+    sample i have zero weight, :math:`\hat{\mathcal L}_{-i} = -\infty` carries no
+    information, and sample i gets no baseline (the signal :math:`\hat{\mathcal L}`, still
+    unbiased: the choice depends on the other samples only). A data point whose k samples all
+    have zero weight has the bound :math:`-\infty` and gradient 0.
+
     Needs k ≥ 2.
 
     Example:
@@ -165,19 +191,46 @@ class VIMCO(BoundEstimator):
     """
 
     def iwae(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
-        require(k >= 2, f"VIMCO's leave-one-out signals need k >= 2 samples; got k={k}.")
+        k = require_count(k, "k", 2, ": VIMCO's leave-one-out signals need k >= 2 samples")
         z = q.sample((k,))
         log_q = q.log_prob(z)
         log_w = check_log_weights(log_joint(z), q, k) - log_q
-        bound = log_mean_exp(log_w)
-        signal = bound.detach() - self.leave_one_out_bounds(log_w.detach())
+        bound = checked_bound(log_w)
+        signal = learning_signals(log_w.detach(), bound.detach())
         return bound + zero_with_gradient((signal * log_q).sum(0))
 
     @staticmethod
     def leave_one_out_bounds(log_w: Tensor) -> Tensor:
-        r""":math:`\hat{\mathcal L}_{-i}` for every i: log w_i replaced by the others' mean."""
-        k = log_w.shape[0]
-        replaced = log_w.unsqueeze(0).repeat(k, *[1] * log_w.dim())
-        index = torch.arange(k, device=log_w.device)
-        replaced[index, index] = leave_one_out_mean(log_w)
-        return log_mean_exp(replaced, dim=1)
+        r""":math:`\hat{\mathcal L}_{-i}` for every i: :func:`leave_one_out_bounds`."""
+        return leave_one_out_bounds(log_w)
+
+
+def leave_one_out_bounds(log_w: Tensor) -> Tensor:
+    r"""VIMCO's baselines :math:`\hat{\mathcal L}_{-i}` for log-weights ``[k, *batch]``, of
+    the same shape: the bound with :math:`\log w_i` replaced by the mean of the others',
+
+    .. math::
+        \hat{\mathcal L}_{-i} = \operatorname{logaddexp}\Big(
+            \log\sum_{j\neq i} w_j,\ \tfrac{1}{k-1}\textstyle\sum_{j\neq i}\log w_j\Big)
+            - \log k,
+
+    in O(k) memory: the sums over all but one come from the sum over all
+    (:func:`~reparam.estimators.logweights.log_sum_exp_but_one`), not from k sums of k − 1
+    terms. Values only (detached). A log-weight of :math:`-\infty` is a zero weight.
+
+    Example:
+        >>> leave_one_out_bounds(torch.tensor([0.0, 0.0, -float("inf")]))
+        tensor([-1.0986, -1.0986,  0.0000])
+    """
+    log_w = log_w.detach()
+    k = log_w.shape[0]
+    return torch.logaddexp(log_sum_exp_but_one(log_w), mean_but_one(log_w)) - math.log(k)
+
+
+def learning_signals(log_w: Tensor, bound: Tensor) -> Tensor:
+    r"""VIMCO's per-sample signals :math:`\hat{\mathcal L} - \hat{\mathcal L}_{-i}`, finite:
+    no baseline (0) where :math:`\hat{\mathcal L}_{-i} = -\infty` (every other sample of
+    zero weight), and signal 0 where the bound itself is :math:`-\infty`."""
+    baseline = leave_one_out_bounds(log_w)
+    signal = bound - baseline.masked_fill(torch.isneginf(baseline), 0.0)
+    return signal.masked_fill(torch.isneginf(bound), 0.0)
