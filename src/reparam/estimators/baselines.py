@@ -56,7 +56,9 @@ class MovingAverage(EstimatorModule):
     :math:`\bar f_t` is the mean cost of call t over its samples and batch, so the baseline
     is one number and batches of any size (a training set's last, short batch) share it. It
     uses only earlier calls, so it is independent of the current samples and leaves the
-    gradient unbiased; the first call has no history and uses b = 0.
+    gradient unbiased; the first call has no history and uses b = 0. A call whose mean cost
+    is not finite — an empty batch (no costs), or a cost of ±inf or NaN — leaves the state
+    as it was (t does not advance), so one such batch cannot poison every later baseline.
 
     The state is two buffers, ``average`` (:math:`m_t`, a float64 scalar) and ``steps``
     (t, an int64 scalar): a model that owns the estimator saves them in its ``state_dict``,
@@ -93,8 +95,10 @@ class MovingAverage(EstimatorModule):
         correction = torch.where(self.steps > 0, 1.0 - decay**self.steps, 1.0)
         baseline = (self.average / correction).to(cost.dtype)
         mean = cost.detach().mean().to(self.average)
-        self.average.copy_(self.decay * self.average + (1.0 - self.decay) * mean)
-        self.steps.add_(1)
+        finite = torch.isfinite(mean)
+        updated = self.decay * self.average + (1.0 - self.decay) * mean
+        self.average.copy_(torch.where(finite, updated, self.average))
+        self.steps.add_(finite.to(self.steps.dtype))
         return baseline.to(cost.device)
 
     def extra_repr(self) -> str:
@@ -202,5 +206,6 @@ def _per_batch_element(squared: Tensor, batch: torch.Size) -> Tensor:
     is summed whole and broadcast."""
     m = squared.shape[0]
     if squared.shape[1 : 1 + len(batch)] == batch:
-        return squared.reshape(m, *batch, -1).sum(-1)
+        event = tuple(range(1 + len(batch), squared.dim()))
+        return squared.sum(event) if event else squared
     return squared.reshape(m, -1).sum(-1).view(m, *[1] * len(batch)).expand(m, *batch)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 from torch.distributions import Distribution
 
-from reparam.estimators.base import CostFn, Estimator, evaluate, require
+from reparam.estimators.base import CostFn, Estimator, evaluate, require, require_count
 
 
 class Enumerate(Estimator):
@@ -16,7 +16,9 @@ class Enumerate(Estimator):
     dimension of size :math:`|\mathcal{Z}|` in place of the n samples (``n`` is ignored), and
     receives what ``q.sample()`` would return (integers for Categorical, one-hot vectors for
     OneHotCategorical). The cost is :math:`|\mathcal{Z}|` evaluations of ``f``, so supports
-    beyond ``max_support`` values are refused.
+    beyond ``max_support`` values are refused. A support point of probability 0 adds 0 (and
+    gradient 0), whatever ``f`` is there, ±inf included; ``f``'s own gradient there must be
+    finite.
 
     Arguments:
         max_support: the largest support to enumerate.
@@ -30,7 +32,7 @@ class Enumerate(Estimator):
 
     def __init__(self, max_support: int = 10_000) -> None:
         super().__init__()
-        self.max_support = max_support
+        self.max_support = require_count(max_support, "max_support")
 
     def extra_repr(self) -> str:
         return f"max_support={self.max_support}"
@@ -50,4 +52,7 @@ class Enumerate(Estimator):
             f"enumerate would evaluate f on {size} support points, more than max_support="
             f"{self.max_support}; raise max_support or use 'score' with a baseline.",
         )
-        return (q.log_prob(support).exp() * evaluate(f, support, q, size)).sum(0)
+        prob = q.log_prob(support).exp()
+        cost = evaluate(f, support, q, size)
+        # 0 * f(z) is 0 at a point of probability 0, even where f(z) is infinite
+        return (prob * cost.masked_fill(prob == 0, 0)).sum(0)

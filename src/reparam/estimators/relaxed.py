@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -57,11 +59,15 @@ def relaxed_one_hot(
     ``sample_shape + logits.shape``.
 
     The noise is always finite (see :func:`gumbel_noise`) and the softmax subtracts its
-    maximum, so logits of ±1e4, ``-inf`` entries and temperatures down to 1e-6 give finite
-    values and gradients.
+    maximum, so logits of ±1e4 and temperatures down to 1e-6 give finite values and
+    gradients. A category of probability 0 (logit ``-inf``) gets exactly 0 and gradient 0:
+    its ``-inf`` bypasses the division by τ, whose derivative there,
+    :math:`-(\log\pi_i + g_i)/\tau^2 = +\infty`, would make a learned τ's gradient NaN.
     """
     shape = torch.Size(sample_shape) + logits.shape
-    return torch.softmax((logits + gumbel_noise(shape, logits)) / temperature, -1)
+    impossible = torch.isneginf(logits)
+    perturbed = logits.masked_fill(impossible, 0.0) + gumbel_noise(shape, logits)
+    return torch.softmax((perturbed / temperature).masked_fill(impossible, -math.inf), -1)
 
 
 def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
@@ -102,9 +108,10 @@ class GumbelSoftmax(Estimator):
     """
 
     def __init__(self, temperature: float | Tensor = 1.0, hard: bool = False) -> None:
+        tau = torch.as_tensor(temperature).detach()
         require(
-            bool(torch.all(torch.as_tensor(temperature) > 0)),
-            f"the temperature must be positive; got {temperature}.",
+            bool(torch.all((tau > 0) & torch.isfinite(tau))),
+            f"the temperature must be positive and finite; got {temperature}.",
         )
         super().__init__()
         self.temperature = temperature
