@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reparam.bayes.layers import Bayesian
+from reparam.bayes.checks import last_dim, positive_int
+from reparam.bayes.layers import Bayesian, example_scale, std_from_variance
 
 C1, C2, C3 = 1.16145124, -1.50204118, 0.58629921
 KINDS = ("A", "B")
@@ -75,8 +76,12 @@ class VariationalDropoutLinear(Bayesian):
         init_alpha: float = 1.0,
     ) -> None:
         super().__init__()
+        positive_int("in_features", in_features)
+        positive_int("out_features", out_features)
         if kind not in KINDS:
             raise ValueError(f"unknown variational dropout kind {kind!r}; choose from A or B")
+        if isinstance(init_alpha, bool) or not isinstance(init_alpha, int | float):
+            raise TypeError(f"init_alpha must be a number in (0, 1], got {init_alpha!r}")
         if not 0 < init_alpha <= 1:
             raise ValueError(
                 f"init_alpha must lie in (0, 1] (the KL fit's range), got {init_alpha}"
@@ -92,13 +97,17 @@ class VariationalDropoutLinear(Bayesian):
         return self.log_alpha.clamp(max=0.0).exp()
 
     def forward(self, x: Tensor) -> Tensor:
+        last_dim("x", x, self.linear.in_features, "the layer's in_features")
         weight = self.linear.weight
         mean = self.linear(x)
+        # each example divided by a power of two, so that x² neither overflows nor underflows
+        scale = example_scale(x, -1)
+        scaled = x / scale
         if self.kind == "A":
-            var = F.linear(x * x * self.alpha, weight**2)
+            var = F.linear(scaled * scaled * self.alpha, weight**2)
         else:
-            var = F.linear(x * x, self.alpha * weight**2)
-        return mean + var.clamp_min(1e-16).sqrt() * torch.randn_like(mean)
+            var = F.linear(scaled * scaled, self.alpha * weight**2)
+        return mean + std_from_variance(var, scale) * torch.randn_like(mean)
 
     def kl(self) -> Tensor:
         kl = variational_dropout_kl(self.log_alpha).sum()

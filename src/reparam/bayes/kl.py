@@ -26,6 +26,7 @@ References:
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor, nn
@@ -44,9 +45,19 @@ def kl(model: nn.Module) -> Tensor:
     >>> kl(model).shape
     torch.Size([])
     """
-    terms = [module.kl() for module in model.modules() if isinstance(module, Bayesian)]
-    if not terms:
+    layers = [
+        (name, module) for name, module in model.named_modules() if isinstance(module, Bayesian)
+    ]
+    if not layers:
         raise ValueError("the model has no Bayesian layers, so no KL term")
+    shapes = {module.batch_shape for _, module in layers}
+    if len(shapes) > 1:
+        named = ", ".join(f"{name or 'model'}: {tuple(m.batch_shape)}" for name, m in layers)
+        raise ValueError(
+            f"the Bayesian layers of the model have different batch_shape ({named}); their "
+            "KLs are one per replica and must have one shape"
+        )
+    terms = [module.kl() for _, module in layers]
     return sum(terms[1:], terms[0])
 
 
@@ -57,8 +68,12 @@ def kl_weights(batches: int, scheme: str = "uniform") -> Tensor:
     >>> kl_weights(3, "blundell")
     tensor([0.5714, 0.2857, 0.1429], dtype=torch.float64)
     """
+    if isinstance(batches, bool) or not isinstance(batches, numbers.Integral):
+        raise TypeError(f"batches must be a positive integer, got {batches!r}")
     if batches < 1:
-        raise ValueError(f"an epoch needs at least one minibatch, got {batches}")
+        raise ValueError(
+            f"batches must be a positive integer (an epoch needs at least one minibatch), got {batches}"
+        )
     if scheme == "uniform":
         return torch.full((batches,), 1 / batches, dtype=torch.float64)
     if scheme == "blundell":

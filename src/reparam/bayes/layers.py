@@ -35,7 +35,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
+from reparam.bayes.checks import integer, last_dim, positive_int, positive_real
 from reparam.bayes.priors import NormalPrior, Prior
+from reparam.bayes.softplus import inverse_softplus
 
 ESTIMATORS = ("weight", "local", "flipout", "separate")
 
@@ -49,14 +51,29 @@ def check_estimator(estimator: str) -> str:
     return estimator
 
 
-def inverse_softplus(x: float) -> float:
-    """ρ with softplus(ρ) = x."""
-    return x + math.log(-math.expm1(-x))
-
-
 def random_signs(shape: torch.Size, like: Tensor) -> Tensor:
     """Independent ±1 entries of ``shape``, in ``like``'s dtype and device."""
     return torch.randint(0, 2, shape, dtype=like.dtype, device=like.device).mul_(2).sub_(1)
+
+
+def example_scale(x: Tensor, dims: int | tuple[int, ...], at_least: Tensor | None = None) -> Tensor:
+    """A power of two c per example (reducing ``dims``, kept) with m/c in [1/2, 1), where m is
+    the largest |x| of the example or ``at_least`` if that is larger; 1 where m is 0 or not
+    finite. Dividing by c is exact, and (x/c)² neither overflows nor, for the entries that
+    matter, underflows: the local reparameterization's Σ x²σ² stays finite and exact for
+    inputs up to the dtype's largest number."""
+    top = x.detach().abs().amax(dims, keepdim=True)
+    if at_least is not None:
+        top = torch.maximum(top, at_least.detach())
+    scale = torch.ldexp(torch.ones_like(top), torch.frexp(top).exponent)
+    return torch.where(torch.isfinite(top), scale, 1.0)
+
+
+def std_from_variance(variance: Tensor, scale: Tensor) -> Tensor:
+    """``scale`` · √``variance``, the variance floored at the dtype's smallest normal number: a
+    gradient that is 0 (not NaN) where the variance is 0, at the price of noise 1e-19 (float32;
+    1e-154 in float64) times ``scale`` there."""
+    return variance.clamp_min(torch.finfo(variance.dtype).tiny).sqrt() * scale
 
 
 class Bayesian(nn.Module):
@@ -84,11 +101,16 @@ class BayesLayer(Bayesian):
         batch_shape: tuple[int, ...],
     ) -> None:
         super().__init__()
-        if not init_std > 0:
-            raise ValueError(f"init_std must be > 0, got {init_std}")
+        positive_real("init_std", init_std)
+        if not isinstance(batch_shape, tuple | list | torch.Size):
+            raise TypeError(
+                f"batch_shape must be a tuple of positive integers, got {batch_shape!r}"
+            )
+        for size in batch_shape:
+            positive_int(f"every entry of batch_shape {tuple(batch_shape)}", size)
         self.estimator = estimator
-        self.prior = prior if prior is not None else NormalPrior(1.0)
         self.batch_shape = torch.Size(batch_shape)
+        self.prior = prior if prior is not None else NormalPrior(1.0)
         fan_in = math.prod(weight_shape[1:])
         bound = 1 / math.sqrt(fan_in)
         rho = inverse_softplus(init_std)
@@ -113,6 +135,24 @@ class BayesLayer(Bayesian):
         self._estimator = check_estimator(name)
 
     @property
+    def prior(self) -> Prior:
+        """The prior; assigning another one checks that its parameters are numbers or tensors
+        of the layer's ``batch_shape``."""
+        return self._prior
+
+    @prior.setter
+    def prior(self, prior: Prior) -> None:
+        if not isinstance(prior, Prior):
+            raise TypeError(f"prior must be a reparam.bayes Prior, got {type(prior).__name__}")
+        if prior.batch_shape not in (torch.Size(), self.batch_shape):
+            raise ValueError(
+                f"prior {prior} has parameters of shape {tuple(prior.batch_shape)}, but the "
+                f"layer's batch_shape is {tuple(self.batch_shape)}: a prior's parameters are "
+                "numbers or one per replica"
+            )
+        self._prior = prior
+
+    @property
     def weight_sigma(self) -> Tensor:
         return F.softplus(self.weight_rho)
 
@@ -130,14 +170,9 @@ class BayesLayer(Bayesian):
     def kl(self) -> Tensor:
         """KL(q ‖ p) summed over the weights and biases: one value per replica."""
         keep = len(self.batch_shape)
-        if isinstance(self.prior, NormalPrior):
-            total = self.prior.kl_sum(self.weight_mu, self.weight_rho, keep)
-            if self.bias_mu is not None:
-                total = total + self.prior.kl_sum(self.bias_mu, self.bias_rho, keep)
-            return total
-        total = torch.zeros(self.batch_shape, device=self.weight_mu.device)
-        for q in self.posteriors():
-            total = total + self.prior.kl(q).flatten(keep).sum(-1)
+        total = self.prior.kl_sum(self.weight_mu, self.weight_rho, keep)
+        if self.bias_mu is not None:
+            total = total + self.prior.kl_sum(self.bias_mu, self.bias_rho, keep)
         return total
 
     def sample(self) -> tuple[Tensor, Tensor | None]:
@@ -148,14 +183,12 @@ class BayesLayer(Bayesian):
         return weight, torch.addcmul(self.bias_mu, self.bias_sigma, torch.randn_like(self.bias_mu))
 
     def forward(self, x: Tensor) -> Tensor:
+        self.check_input(x)
         if self.estimator == "weight":
             return self.apply(x, *self.sample())
         if self.estimator == "local":
             mean = self.apply(x, self.weight_mu, self.bias_mu)
-            bias_sigma = self.bias_sigma
-            bias_var = None if bias_sigma is None else bias_sigma**2
-            var = self.apply(x * x, self.weight_sigma**2, bias_var)
-            return mean + var.clamp_min(1e-16).sqrt() * torch.randn_like(mean)
+            return mean + self.local_std(x) * torch.randn_like(mean)
         if self.estimator == "flipout":
             mean = self.apply(x, self.weight_mu, self.bias_mu)
             weight_noise = self.weight_sigma * torch.randn_like(self.weight_mu)
@@ -167,7 +200,29 @@ class BayesLayer(Bayesian):
             return mean + perturbation * random_signs(mean.shape, mean)
         return self.apply_per_example(x)
 
+    def local_std(self, x: Tensor) -> Tensor:
+        r"""The standard deviation :math:`\sqrt{\operatorname{op}(a^2, σ^2) + σ_c^2}` of the
+        pre-activations, computed on each example divided by a power of two (exact), so that
+        a² neither overflows nor underflows (see :func:`example_scale`, :func:`std_from_variance`)."""
+        bias_sigma = None if self.bias_sigma is None else self.per_output(self.bias_sigma)
+        largest = None if bias_sigma is None else bias_sigma.amax(self.example_dims, keepdim=True)
+        scale = example_scale(x, self.example_dims, largest)
+        scaled = x / scale
+        var = self.apply(scaled * scaled, self.weight_sigma**2, None)
+        if bias_sigma is not None:
+            bias = bias_sigma / scale
+            var = torch.addcmul(var, bias, bias)
+        return std_from_variance(var, scale)
+
+    def check_input(self, x: Tensor) -> None:
+        """A ``ValueError`` naming ``x`` if its shape does not fit the layer."""
+        raise NotImplementedError
+
     def apply(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    def per_output(self, bias: Tensor) -> Tensor:
+        """``bias`` [*batch_shape, out] shaped to broadcast against the outputs."""
         raise NotImplementedError
 
     def apply_per_example(self, x: Tensor) -> Tensor:
@@ -204,14 +259,31 @@ class BayesLinear(BayesLayer):
         init_std: float = 1e-2,
         batch_shape: tuple[int, ...] = (),
     ) -> None:
+        positive_int("in_features", in_features)
+        positive_int("out_features", out_features)
         super().__init__((out_features, in_features), bias, estimator, prior, init_std, batch_shape)
         self.in_features, self.out_features = in_features, out_features
+
+    example_dims = -1
+
+    def check_input(self, x: Tensor) -> None:
+        last_dim("x", x, self.in_features, "the layer's in_features")
+        replicas = len(self.batch_shape)
+        if replicas and (x.dim() < replicas + 2 or x.shape[-replicas - 2 : -2] != self.batch_shape):
+            raise ValueError(
+                f"x must be [..., *batch_shape, M, in_features] = [..., "
+                f"{', '.join(map(str, self.batch_shape))}, M, {self.in_features}] for a layer "
+                f"with batch_shape {tuple(self.batch_shape)}, got shape {tuple(x.shape)}"
+            )
 
     def apply(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         if not self.batch_shape:
             return F.linear(x, weight, bias)
         out = x @ weight.mT
         return out if bias is None else out + bias.unsqueeze(-2)
+
+    def per_output(self, bias: Tensor) -> Tensor:
+        return bias.unsqueeze(-2) if self.batch_shape else bias
 
     def apply_per_example(self, x: Tensor) -> Tensor:
         noise = torch.randn(
@@ -262,21 +334,43 @@ class BayesConv2d(BayesLayer):
         prior: Prior | None = None,
         init_std: float = 1e-2,
     ) -> None:
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            positive_int(name, value)
+        positive_int("groups", groups)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels and out_channels")
         kernel = nn.modules.utils._pair(kernel_size)
+        sizes = [("kernel_size", kernel, 1), ("stride", stride, 1), ("dilation", dilation, 1)]
+        if not isinstance(padding, str):
+            sizes.append(("padding", padding, 0))
+        for name, value, low in sizes:
+            if any(integer(name, entry) < low for entry in nn.modules.utils._pair(value)):
+                raise ValueError(f"{name} must be integers >= {low}, got {value!r}")
         shape = (out_channels, in_channels // groups, *kernel)
         super().__init__(shape, bias, estimator, prior, init_std, ())
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    example_dims = (-3, -2, -1)
+
+    def check_input(self, x: Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"x must be [N, in_channels = {self.in_channels}, H, W], got shape {tuple(x.shape)}"
+            )
 
     def apply(self, x: Tensor, weight: Tensor, bias: Tensor | None, groups: int = 0) -> Tensor:
         return F.conv2d(
             x, weight, bias, self.stride, self.padding, self.dilation, groups or self.groups
         )
 
+    def per_output(self, bias: Tensor) -> Tensor:
+        return bias[:, None, None]
+
     def apply_per_example(self, x: Tensor) -> Tensor:
         m = x.shape[0]
+        if m == 0:
+            return self.apply(x, self.weight_mu, self.bias_mu)
         noise = torch.randn((m, *self.weight_mu.shape), dtype=x.dtype, device=x.device)
         weight = (self.weight_mu + self.weight_sigma * noise).flatten(0, 1)
         bias = None

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from reparam.bayes.checks import positive_int, tensor
+
 TASKS = ("regression", "classification")
 
 
@@ -69,9 +71,11 @@ def predict(
     """
     task = task or getattr(model, "task", None)
     if task not in TASKS:
-        raise ValueError(f"say task='regression' or 'classification' (got {task!r})")
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
+        raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+    positive_int("samples", samples)
+    tensor("x", x)
+    if torch.isnan(x).any():
+        raise ValueError("x holds NaN: its predictions would be NaN")
     outputs = torch.stack([model(x) for _ in range(samples)])
     if task == "regression":
         mean = outputs.mean(0)
@@ -88,6 +92,15 @@ def predict(
 def gaussian_log_likelihood(samples: Tensor, y: Tensor, noise_std: Tensor) -> Tensor:
     r"""The Monte Carlo predictive log-density of each target,
     :math:`\log \frac1S \sum_s N(y; f_s(x), σ^2)`, from network outputs ``samples`` [S, ...]
-    and the noise scale (broadcast against ``y``)."""
+    and the noise scale (broadcast against ``y``).
+
+    >>> gaussian_log_likelihood(torch.zeros(3, 2), torch.zeros(2), torch.tensor(1.0))
+    tensor([-0.9189, -0.9189])
+    """
+    if samples.dim() < 1 or samples.shape[0] < 1:
+        raise ValueError(f"samples must be [S, ...] with S >= 1, got shape {tuple(samples.shape)}")
+    noise = torch.as_tensor(noise_std)
+    if not (noise > 0).all():
+        raise ValueError(f"noise_std must be > 0, got {noise_std}")
     log_density = torch.distributions.Normal(samples, noise_std, validate_args=False).log_prob(y)
     return torch.logsumexp(log_density, 0) - math.log(samples.shape[0])

@@ -3,16 +3,24 @@ r"""Priors over network weights, and their KL divergence from a factorized Gauss
 A prior's parameters are floats, or tensors of a layer's ``batch_shape`` (one prior per
 replica, e.g. per hyperparameter setting trained side by side): they index the leading
 dimensions of the weights and broadcast over the rest.
+
+The posterior's scale is :math:`\operatorname{softplus}(ρ)`, which underflows to 0 for very
+negative ρ although the KL is finite (≈ −ρ): every log σ below is
+:func:`~reparam.bayes.softplus.log_softplus` (ρ), and every ratio of scales is formed before
+it is squared, so the KL is finite wherever its value is a float of the weights' dtype.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Normal
+
+from reparam.bayes.softplus import floor, log_softplus
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -25,12 +33,28 @@ def align(parameter: Tensor | float, like: Tensor) -> Tensor | float:
     return parameter.reshape(parameter.shape + (1,) * (like.dim() - parameter.dim()))
 
 
+def as_parameter(name: str, value: Tensor | float) -> Tensor:
+    """``value`` as a tensor, or a ``TypeError`` unless it is a real number or a real tensor."""
+    if isinstance(value, Tensor):
+        if value.is_complex() or value.dtype == torch.bool:
+            raise TypeError(f"{name} must be a real number or tensor, got dtype {value.dtype}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number or tensor, got {value!r}")
+    return torch.as_tensor(float(value))
+
+
 def positive(name: str, value: Tensor | float) -> Tensor | float:
     """``value``, after checking that every entry is finite and > 0."""
-    tensor = torch.as_tensor(value)
+    tensor = as_parameter(name, value)
     if not (torch.isfinite(tensor).all() and (tensor > 0).all()):
         raise ValueError(f"{name} must be finite and > 0, got {value}")
     return value
+
+
+def shape_of(value: Tensor | float) -> torch.Size:
+    """The shape of a prior parameter: ``()`` for a number."""
+    return value.shape if isinstance(value, Tensor) else torch.Size()
 
 
 class Prior:
@@ -42,6 +66,11 @@ class Prior:
     2015, eq. 2), unbiased, with gradients by the pathwise estimator.
     """
 
+    @property
+    def batch_shape(self) -> torch.Size:
+        """The shape of the parameters: ``()``, or a layer's ``batch_shape`` (one per replica)."""
+        raise NotImplementedError
+
     def log_prob(self, w: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -49,33 +78,69 @@ class Prior:
         return self.kl_monte_carlo(q)
 
     def kl_monte_carlo(self, q: Normal, samples: int = 1) -> Tensor:
-        """The Monte Carlo estimate of the elementwise KL from ``samples`` draws."""
-        w = q.rsample((samples,))
+        r"""The Monte Carlo estimate of the elementwise KL from ``samples`` draws
+        :math:`w = μ + sε`, with :math:`\log q(w) = -ε^2/2 - \log s - \log\sqrt{2π}`."""
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ValueError(f"samples must be a positive integer, got {samples!r}")
+        eps = torch.randn((samples, *q.loc.shape), dtype=q.loc.dtype, device=q.loc.device)
+        return self.monte_carlo_terms(q.loc, q.scale, torch.log(q.scale), eps).mean(0)
+
+    def monte_carlo_terms(
+        self, mu: Tensor, sigma: Tensor, log_sigma: Tensor, eps: Tensor
+    ) -> Tensor:
+        """log q(w) − log p(w) at the draws w = μ + σ·ε, ``eps`` with the draws first."""
+        w = mu + sigma * eps
+        log_q = -0.5 * eps * eps - log_sigma - LOG_SQRT_2PI
         # the draws go last for the prior, whose per-replica parameters index leading dimensions
-        log_p = self.log_prob(w.movedim(0, -1)).movedim(-1, 0)
-        return (q.log_prob(w) - log_p).mean(0)
+        return log_q - self.log_prob(w.movedim(0, -1)).movedim(-1, 0)
+
+    def kl_sum(self, mu: Tensor, rho: Tensor, keep: int) -> Tensor:
+        """KL(N(μ, softplus(ρ)²) ‖ p) summed over all but the leading ``keep`` dimensions (what
+        a layer's ``kl()`` needs): the one-sample Monte Carlo estimate, with log σ computed
+        from ρ, finite where softplus(ρ) underflows."""
+        sigma = F.softplus(rho)
+        eps = torch.randn_like(mu).unsqueeze(0)
+        terms = self.monte_carlo_terms(mu, sigma, log_softplus(rho, sigma), eps)[0]
+        return terms.flatten(keep).sum(-1) if terms.dim() > keep else terms
 
 
 class NormalKL(torch.autograd.Function):
-    r"""Σ KL(N(μ, softplus(ρ)²) ‖ N(0, σ²)) over all but the leading ``keep`` dimensions, in one
-    pass with the analytic backward :math:`∂/∂μ = μ/σ^2`,
-    :math:`∂/∂ρ = (s/σ^2 - 1/s)\,\operatorname{sigmoid}(ρ)` (s = softplus ρ): a third of the
-    kernels of the autograd graph of the same formula, which matters on every training step."""
+    r"""Σ KL(N(μ, s²) ‖ N(0, σ²)), s = softplus(ρ), over all but the leading ``keep``
+    dimensions, in one pass with the analytic backward :math:`∂/∂μ = μ/σ^2`,
+    :math:`∂/∂ρ = \operatorname{sigmoid}(ρ)\,(s/σ^2 - 1/s)`: fewer kernels than the autograd
+    graph of the same formula, which matters on every training step.
+
+    log s is :func:`~reparam.bayes.softplus.log_softplus` and 1/s in the backward is its
+    derivative (so both stay finite where s underflows to 0); s/σ and μ/σ are formed before
+    they are squared, and each weight's terms are added before the sum, so a KL near 0 keeps
+    its precision."""
 
     @staticmethod
     def forward(ctx, mu: Tensor, rho: Tensor, sigma: Tensor, keep: int) -> Tensor:
+        low, tiny = floor(rho.dtype)
         s = F.softplus(rho)
-        variance = sigma * sigma
-        terms = torch.log(sigma / s) + (s * s + mu * mu) / (2 * variance) - 0.5
-        ctx.save_for_backward(mu, rho, s, variance)
+        inverse = 1 / sigma
+        ratio, standardized = s * inverse, mu * inverse
+        clamped = s.clamp_min(tiny)
+        # −log s + log σ − 1/2, with log s = log(max(s, tiny)) + min(ρ − log tiny, 0)
+        terms = torch.sub(torch.log(sigma) - 0.5, torch.log(clamped))
+        terms = terms.sub_(torch.sub(rho, low).clamp_max_(0))
+        terms = torch.addcmul(terms, ratio, ratio, value=0.5)
+        ctx.save_for_backward(rho, clamped, inverse, ratio, standardized)
         ctx.keep = keep
-        return terms.flatten(keep).sum(-1) if terms.dim() > keep else terms
+        flat = standardized.flatten(keep)
+        squares = torch.linalg.vecdot(flat, flat)
+        return (terms.flatten(keep).sum(-1) if terms.dim() > keep else terms) + 0.5 * squares
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, None, None]:
-        mu, rho, s, variance = ctx.saved_tensors
-        grad = grad.reshape(grad.shape + (1,) * (mu.dim() - ctx.keep))
-        return grad * mu / variance, grad * (s / variance - 1 / s) * torch.sigmoid(rho), None, None
+        rho, clamped, inverse, ratio, standardized = ctx.saved_tensors
+        low = floor(rho.dtype)[0]
+        grad = grad.reshape(grad.shape + (1,) * (rho.dim() - ctx.keep))
+        # sigmoid(max(ρ, log tiny))/max(s, tiny) = ∂ log s/∂ρ, 1 to working precision where s < tiny
+        slope = torch.sigmoid(rho.clamp_min(low))
+        d_rho = torch.addcmul(ratio * (inverse * grad), clamped.reciprocal(), grad, value=-1)
+        return standardized * (inverse * grad), d_rho.mul_(slope), None, None
 
 
 class NormalPrior(Prior):
@@ -91,14 +156,18 @@ class NormalPrior(Prior):
     def __init__(self, sigma: Tensor | float = 1.0) -> None:
         self.sigma = positive("the prior's sigma", sigma)
 
+    @property
+    def batch_shape(self) -> torch.Size:
+        return shape_of(self.sigma)
+
     def log_prob(self, w: Tensor) -> Tensor:
         sigma = torch.as_tensor(align(self.sigma, w), dtype=w.dtype, device=w.device)
         return -0.5 * (w / sigma) ** 2 - torch.log(sigma) - LOG_SQRT_2PI
 
     def kl(self, q: Normal) -> Tensor:
         sigma = torch.as_tensor(align(self.sigma, q.loc), dtype=q.loc.dtype, device=q.loc.device)
-        ratio = (q.scale / sigma) ** 2
-        return 0.5 * (ratio + (q.loc / sigma) ** 2 - 1 - torch.log(ratio))
+        ratio, standardized = q.scale / sigma, q.loc / sigma
+        return 0.5 * (ratio * ratio + standardized * standardized - 1) - torch.log(ratio)
 
     def kl_sum(self, mu: Tensor, rho: Tensor, keep: int) -> Tensor:
         """The closed-form KL of q = N(μ, softplus(ρ)²), summed over all but the leading
@@ -131,7 +200,7 @@ class ScaleMixturePrior(Prior):
     def __init__(
         self, pi: Tensor | float = 0.5, sigma1: Tensor | float = 1.0, sigma2: Tensor | float = 1e-3
     ) -> None:
-        pi_tensor = torch.as_tensor(pi)
+        pi_tensor = as_parameter("the mixture weight pi", pi)
         if not ((pi_tensor > 0) & (pi_tensor < 1)).all():
             raise ValueError(f"the mixture weight pi must lie in (0, 1), got {pi}")
         self.pi = pi
@@ -139,6 +208,18 @@ class ScaleMixturePrior(Prior):
             NormalPrior(positive("sigma1", sigma1)),
             NormalPrior(positive("sigma2", sigma2)),
         )
+        shapes = [shape_of(pi), *(shape_of(c.sigma) for c in self.components)]
+        given = {tuple(shape) for shape in shapes} - {()}
+        if len(given) > 1:
+            raise ValueError(
+                "pi, sigma1 and sigma2 must be numbers or tensors of one shape (one per "
+                f"replica), got shapes {', '.join(str(tuple(shape)) for shape in shapes)}"
+            )
+        self._batch_shape = torch.Size(given.pop()) if given else torch.Size()
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        return self._batch_shape
 
     def log_prob(self, w: Tensor) -> Tensor:
         pi = torch.as_tensor(align(self.pi, w), dtype=w.dtype, device=w.device)

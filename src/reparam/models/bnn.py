@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from reparam.bayes.checks import positive_int, positive_real
 from reparam.bayes.dropout import VariationalDropoutLinear
 from reparam.bayes.layers import BayesLinear
 from reparam.bayes.predict import TASKS
@@ -55,6 +56,15 @@ class BayesMLP(nn.Module):
         super().__init__()
         if task not in TASKS:
             raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+        if isinstance(sizes, str) or not isinstance(sizes, Sequence) or len(sizes) < 2:
+            raise ValueError(
+                f"sizes must list at least two widths (inputs, outputs), got {sizes!r}"
+            )
+        for size in sizes:
+            positive_int(f"every entry of sizes {list(sizes)}", size)
+        positive_real("noise_std", noise_std)
+        if not isinstance(estimator, str):
+            raise TypeError(f"estimator must be a string, got {estimator!r}")
         if task == "regression" and sizes[-1] != 1:
             raise ValueError(f"a regression network has one output, got sizes {list(sizes)}")
         if estimator.startswith("dropout-") and batch_shape:
@@ -103,14 +113,26 @@ class BayesMLP(nn.Module):
         """log p(y | x, w) for one draw of the weights, summed over the examples (the
         minibatch's term of the ELBO): one value per replica."""
         out = self(x)
+        expected = out.shape if self.task == "regression" else out.shape[:-1]
+        try:
+            broadcast = torch.broadcast_shapes(y.shape, expected)
+        except RuntimeError:
+            broadcast = None
+        if broadcast != expected:
+            raise ValueError(
+                f"y must have the shape {tuple(expected)} of the network's "
+                f"{'outputs' if self.task == 'regression' else 'outputs without the class dimension'}"
+                f" (or broadcast to it), got {tuple(y.shape)}"
+            )
         if self.task == "regression":
             noise = self.log_noise_std.unsqueeze(-1)
             log_density = (
                 -0.5 * ((y - out) / noise.exp()) ** 2 - noise - 0.5 * math.log(2 * math.pi)
             )
             return log_density.sum(-1)
+        y = y.expand(expected)
         return (
             -F.cross_entropy(out.flatten(0, -2), y.flatten(), reduction="none")
-            .view(y.shape)
+            .view(expected)
             .sum(-1)
         )
