@@ -219,7 +219,8 @@ class GaussianMixture:
                 maha[rows] = z.square_().sum(-1).T
             else:  # L⁻¹(x − μ) by forward substitution, [K, D, n]
                 z = torch.linalg.solve_triangular(self._chol, diff.mT, upper=False)
-                maha[rows] = z.square_().sum(-2).T
+                # in place unless autograd keeps z (score_samples of X that requires grad)
+                maha[rows] = (z.square() if z.requires_grad else z.square_()).sum(-2).T
         if self.covariance_type == "diag":
             log_det = 2 * self._chol.log().sum(-1)
         else:
