@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from reparam.bayes.checks import integer, last_dim, real
 from reparam.flows.base import FlowTransform
 from reparam.flows.iaf import MADE, IAFTransform
 from reparam.flows.planar import PlanarTransform
@@ -64,6 +65,9 @@ class PosteriorFlow(nn.Module):
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown flow {kind!r}; choose one of {', '.join(KINDS)}.")
+        for name, value in (("length", length), ("z_dim", z_dim), ("context_dim", context_dim)):
+            integer(name, value)
+        real("forget_bias", forget_bias)
         if length < 1 or z_dim < 1 or context_dim < 1:
             raise ValueError(
                 f"a posterior flow needs length, z_dim and context_dim >= 1; got length={length}, "
@@ -72,6 +76,7 @@ class PosteriorFlow(nn.Module):
             )
         super().__init__()
         self.kind, self.length, self.z_dim, self.forget_bias = kind, length, z_dim, forget_bias
+        self.context_dim = context_dim
         if kind == "iaf":
             self.steps = nn.ModuleList(
                 MADE(z_dim, context_dim, hidden, reverse=bool(k % 2)) for k in range(length)
@@ -82,6 +87,7 @@ class PosteriorFlow(nn.Module):
 
     def forward(self, h: Tensor) -> list[FlowTransform]:
         """The K transforms for the data points in ``h`` ``[*batch, context_dim]``."""
+        last_dim("h", h, self.context_dim, "the flow's context_dim")
         if self.kind == "iaf":
             return [IAFTransform(made, h, self.forget_bias) for made in self.steps]
         d = self.z_dim

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from reparam.bayes.checks import last_dim, non_negative_int, positive_int
 from reparam.flows.base import FlowTransform
 
 
@@ -65,11 +66,12 @@ class MADE(nn.Module):
         hidden: Sequence[int] = (64, 64),
         reverse: bool = False,
     ) -> None:
-        if z_dim < 1 or context_dim < 0 or not hidden or min(hidden) < 1:
-            raise ValueError(
-                f"MADE needs z_dim >= 1, context_dim >= 0 and at least one hidden layer of "
-                f"positive width; got z_dim={z_dim}, context_dim={context_dim}, hidden={hidden}."
-            )
+        positive_int("z_dim", z_dim)
+        non_negative_int("context_dim", context_dim)
+        for width in hidden:
+            positive_int(f"every entry of hidden {tuple(hidden)}", width)
+        if not hidden:
+            raise ValueError(f"hidden must list at least one layer width, got {hidden!r}")
         super().__init__()
         self.z_dim, self.context_dim, self.reverse = z_dim, context_dim, reverse
         order = torch.arange(z_dim, 0, -1) if reverse else torch.arange(1, z_dim + 1)
@@ -89,6 +91,9 @@ class MADE(nn.Module):
                 f"this MADE was built with context_dim={self.context_dim}: pass a context "
                 f"[*batch, {self.context_dim}] exactly when context_dim > 0."
             )
+        last_dim("z", z, self.z_dim, "the MADE's z_dim")
+        if context is not None:
+            last_dim("context", context, self.context_dim, "the MADE's context_dim")
         x = self.layers[0](z)
         if self.context is not None:
             x = x + self.context(context)

@@ -2,11 +2,17 @@ r"""Radial flows (Rezende & Mohamed 2015, eq. 13–14)."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from reparam.bayes.checks import last_dim
+from reparam.bayes.softplus import log_softplus
 from reparam.flows.base import FlowTransform
+
+LOG_2 = math.log(2)
 
 
 def radial_parameters(alpha_raw: Tensor, beta_raw: Tensor) -> tuple[Tensor, Tensor]:
@@ -25,6 +31,20 @@ def radial_parameters(alpha_raw: Tensor, beta_raw: Tensor) -> tuple[Tensor, Tens
     return alpha, F.softplus(beta_raw) - alpha
 
 
+def norm(x: Tensor) -> Tensor:
+    """The Euclidean norm over the last dimension, computed on x divided by its largest entry,
+    so that it neither overflows nor underflows where the norm itself does not."""
+    top = x.detach().abs().amax(-1, keepdim=True)
+    top = torch.where(top > 0, top, 1.0)
+    return torch.linalg.vector_norm(x / top, dim=-1) * top.squeeze(-1)
+
+
+def log_or_minus_inf(x: Tensor) -> Tensor:
+    """log x for x ≥ 0, −inf at 0, with a zero (not NaN) gradient there."""
+    zero = x == 0
+    return torch.where(zero, -math.inf, torch.log(torch.where(zero, 1.0, x)))
+
+
 def radial(z: Tensor, z0: Tensor, alpha_raw: Tensor, beta_raw: Tensor) -> tuple[Tensor, Tensor]:
     r"""Radial flow :math:`f(z) = z + \beta h(\alpha, r)(z - z_0)` and its log-determinant.
 
@@ -39,7 +59,9 @@ def radial(z: Tensor, z0: Tensor, alpha_raw: Tensor, beta_raw: Tensor) -> tuple[
     = \operatorname{softplus}(\tilde\beta) \ge 0` both factors are ratios of sums of
     non-negative terms, :math:`1 + \beta h = (\gamma + r)/(\alpha + r)` and
     :math:`1 + \beta h + \beta h' r = (\alpha\gamma + 2\alpha r + r^2)/(\alpha + r)^2`,
-    which is how they are computed.
+    which is how they are computed, in log space (log α and log γ by
+    :func:`~reparam.bayes.softplus.log_softplus`): finite where α or γ underflow (β → −α, the
+    edge of invertibility, or α → 0) and at :math:`z = z_0`.
 
     Arguments:
         z: points ``[*sample, *batch, d]``.
@@ -57,15 +79,25 @@ def radial(z: Tensor, z0: Tensor, alpha_raw: Tensor, beta_raw: Tensor) -> tuple[
         >>> y.shape, log_det.shape
         (torch.Size([5, 2]), torch.Size([5]))
     """
+    last_dim("z", z, z0.shape[-1], "the radial flow's dimension d, that of z0")
     alpha, gamma = F.softplus(alpha_raw), F.softplus(beta_raw)
+    log_alpha, log_gamma = log_softplus(alpha_raw, alpha), log_softplus(beta_raw, gamma)
     diff = z - z0
-    r = torch.linalg.vector_norm(diff, dim=-1)
-    y = z0 + diff * ((gamma + r) / (alpha + r)).unsqueeze(-1)
+    r = norm(diff)
+    # (γ + r)/(α + r) applied to diff/(α + r) first, which stays within the unit ball
+    denominator = alpha + r
+    unit = diff / torch.where(denominator > 0, denominator, 1.0).unsqueeze(-1)
+    y = z0 + unit * (gamma + r).unsqueeze(-1)
     d = z.shape[-1]
+    log_r = log_or_minus_inf(r)
+    log_alpha_r = torch.logaddexp(log_alpha, log_r)
+    middle = torch.stack(
+        torch.broadcast_tensors(log_alpha + log_gamma, LOG_2 + log_alpha + log_r, 2 * log_r)
+    )
     log_det = (
-        (d - 1) * torch.log(gamma + r)
-        + torch.log(alpha * gamma + 2 * alpha * r + r * r)
-        - (d + 1) * torch.log(alpha + r)
+        (d - 1) * torch.logaddexp(log_gamma, log_r)
+        + torch.logsumexp(middle, 0)
+        - (d + 1) * log_alpha_r
     )
     return y, log_det
 
@@ -76,7 +108,8 @@ def radial_inverse(y: Tensor, z0: Tensor, alpha_raw: Tensor, beta_raw: Tensor) -
     Taking norms in :math:`y - z_0 = (1 + \beta h(r))(z - z_0)` gives
     :math:`r^2 + (\gamma - r_y) r - \alpha r_y = 0` for :math:`r = \lVert z - z_0\rVert`,
     :math:`r_y = \lVert y - z_0\rVert`, :math:`\gamma = \alpha + \beta`; its non-negative root
-    is taken in the form that avoids cancellation, and
+    is taken in the form that avoids cancellation, on the coefficients divided by the largest
+    of γ, α and :math:`r_y` (so that no square overflows), and
     :math:`z = z_0 + (y - z_0)(\alpha + r)/(\gamma + r)`.
 
     Example:
@@ -85,14 +118,21 @@ def radial_inverse(y: Tensor, z0: Tensor, alpha_raw: Tensor, beta_raw: Tensor) -
         >>> torch.allclose(radial_inverse(radial(z, z0, a, b)[0], z0, a, b), z, atol=1e-5)
         True
     """
+    last_dim("y", y, z0.shape[-1], "the radial flow's dimension d, that of z0")
     alpha, gamma = F.softplus(alpha_raw), F.softplus(beta_raw)
     diff = y - z0
-    r_y = torch.linalg.vector_norm(diff, dim=-1)
-    p = gamma - r_y
-    root = torch.sqrt(p * p + 4 * alpha * r_y)
+    r_y = norm(diff)
+    top = torch.maximum(torch.maximum(alpha, gamma), r_y).detach()
+    top = torch.where(top > 0, top, 1.0)
+    a, g, ry = alpha / top, gamma / top, r_y / top
+    p = g - ry
+    # floored at the smallest normal number: a finite gradient at the double root p = a·r_y = 0
+    root = torch.sqrt((p * p + 4 * a * ry).clamp_min(torch.finfo(p.dtype).tiny))
     positive = p > 0
-    r = torch.where(positive, 2 * alpha * r_y / (p + root).where(positive, 1.0), (root - p) / 2)
-    return z0 + diff * ((alpha + r) / (gamma + r)).unsqueeze(-1)
+    r = torch.where(positive, 2 * a * ry / (p + root).where(positive, 1.0), (root - p) / 2) * top
+    denominator = gamma + r
+    unit = diff / torch.where(denominator > 0, denominator, 1.0).unsqueeze(-1)
+    return z0 + unit * (alpha + r).unsqueeze(-1)
 
 
 class RadialTransform(FlowTransform):

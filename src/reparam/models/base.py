@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
+from reparam.bayes.checks import last_dim
 from reparam.estimators import BoundEstimator, Estimator
 from reparam.objectives import elbo, iwae
 
@@ -68,6 +69,9 @@ class LatentModel(nn.Module, ABC):
         ``reparam.estimators.parse`` and keep it, e.g. as a submodule of the model, whose
         ``state_dict`` then carries its baseline).
         """
+        x_dim = getattr(self, "x_dim", None)
+        if x_dim is not None:
+            last_dim("x", x, x_dim, "the model's x_dim")
         q = self.posterior(x)
         if objective == "iwae":
             return iwae(lambda z: self.log_joint(x, z), q, k, estimator)

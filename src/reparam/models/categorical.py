@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, OneHotCategorical
 
+from reparam.bayes.checks import positive_int
 from reparam.models.base import LatentModel
 from reparam.models.networks import mlp
 
@@ -40,7 +41,9 @@ class CategoricalVAE(LatentModel):
         self, x_dim: int, latents: int = 20, classes: int = 10, hidden: tuple[int, ...] = (512, 256)
     ) -> None:
         super().__init__()
-        self.latents, self.classes = latents, classes
+        for name, value in (("x_dim", x_dim), ("latents", latents), ("classes", classes)):
+            positive_int(name, value)
+        self.x_dim, self.latents, self.classes = x_dim, latents, classes
         code = latents * classes
         self.encoder = mlp([x_dim, *hidden, code], activation=nn.ReLU, last=False)
         self.decoder = mlp([code, *hidden[::-1], x_dim], activation=nn.ReLU, last=False)

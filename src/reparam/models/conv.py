@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
+from reparam.bayes.checks import positive_int
 from reparam.models.base import LatentModel
 from reparam.models.networks import diagonal_normal
 
@@ -16,7 +17,7 @@ class Unpool2d(nn.Module):
 
     def __init__(self, scale: int = 2) -> None:
         super().__init__()
-        self.scale = scale
+        self.scale = positive_int("scale", scale)
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
@@ -44,9 +45,12 @@ class ConvVAE(LatentModel):
 
     def __init__(self, side: int = 28, z_dim: int = 50, hidden: int = 256) -> None:
         super().__init__()
+        for name, value in (("side", side), ("z_dim", z_dim), ("hidden", hidden)):
+            positive_int(name, value)
         if side % 4:
             raise ValueError(f"ConvVAE needs an image side divisible by 4; got {side}.")
         self.side, self.z_dim, cells = side, z_dim, side // 4
+        self.x_dim = side * side
         self.encoder = nn.Sequential(
             nn.Conv2d(1, 32, 3, stride=2, padding=1),
             nn.ReLU(),

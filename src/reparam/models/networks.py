@@ -9,6 +9,8 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
+from reparam.bayes.checks import positive_int
+
 
 def diagonal_normal(loc: Tensor, scale: Tensor) -> Independent:
     """:math:`\\mathcal N(\text{loc}, \\operatorname{diag}(\text{scale}^2))` over the last
@@ -37,6 +39,14 @@ def mlp(
           (3): Linear(in_features=8, out_features=2, bias=True)
         )
     """
+    if len(sizes) < 2:
+        raise ValueError(
+            f"sizes must list at least two widths (inputs, outputs), got {list(sizes)}"
+        )
+    for size in sizes:
+        positive_int(f"every entry of sizes {list(sizes)}", size)
+    if dropout is not None and not (isinstance(dropout, int | float) and 0 <= dropout < 1):
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, TransformedDistribution
 
+from reparam.bayes.checks import positive_int
 from reparam.models.base import LatentModel
 from reparam.models.chain import GaussianChain
 from reparam.models.networks import GaussianHead, diagonal_normal, mlp
@@ -46,8 +47,26 @@ class VAE(LatentModel):
         flow: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        positive_int("x_dim", x_dim)
+        if not layers:
+            raise ValueError(
+                "layers must list at least one stochastic layer (hidden sizes, latent size)"
+            )
+        for hidden, z in layers:
+            positive_int("every latent size of layers", z)
+            if not hidden:
+                raise ValueError(
+                    f"every stochastic layer needs a hidden layer, got layers {layers!r}"
+                )
         if flow is not None and len(layers) != 1:
             raise ValueError("a posterior flow needs exactly one stochastic layer.")
+        flow_dim = getattr(flow, "z_dim", None)
+        if flow_dim is not None and flow_dim != layers[0][1]:
+            raise ValueError(
+                f"flow acts on points of dimension z_dim={flow_dim}, but the latent size is "
+                f"{layers[0][1]}"
+            )
+        self.x_dim = x_dim
         self.sizes = [z for _, z in layers]
         inputs = [x_dim, *self.sizes[:-1]]
         self.encoders = nn.ModuleList(
