@@ -78,7 +78,60 @@ def test_variational_inference_with_expect_recovers_the_posterior() -> None:
 
 
 def test_rejects_non_positive_scales() -> None:
-    with pytest.raises(ValueError, match="prior_std must be positive"):
+    with pytest.raises(ValueError, match=r"prior_std must be positive and finite; got 0\.0"):
         NormalNormal(prior_std=0.0)
-    with pytest.raises(ValueError, match="noise_std must be positive"):
+    with pytest.raises(ValueError, match=r"noise_std must be positive and finite; got -1\.0"):
         NormalNormal(noise_std=-1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("scale", [1e-30, 1e-10, 1e10, 1e30])
+def test_every_quantity_is_exact_at_extreme_scales(scale: float, dtype: torch.dtype) -> None:
+    """Scaling the prior, the noise and the data by c scales the posterior by c and shifts
+    the log marginal by −n log c; in float32 the squares of 1e±30 would overflow or vanish."""
+    y = Y.to(dtype)
+    model = NormalNormal(prior_mean=0.5 * scale, prior_std=2.0 * scale, noise_std=1.5 * scale)
+    posterior = model.posterior(y * scale)
+    exact = MODEL.posterior(Y)
+    torch.testing.assert_close(posterior.mean.double() / scale, exact.mean)
+    torch.testing.assert_close(posterior.stddev.double() / scale, exact.stddev)
+    shift = len(Y) * math.log(scale)
+    torch.testing.assert_close(
+        model.log_marginal(y * scale).double() + shift, MODEL.log_marginal(Y), rtol=1e-5, atol=1e-5
+    )
+    torch.testing.assert_close(
+        model.elbo(posterior, y * scale).double() + shift,
+        MODEL.log_marginal(Y),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    theta = torch.tensor([0.3, 1.2], dtype=dtype)
+    torch.testing.assert_close(
+        model.log_joint(theta * scale, y * scale, dim=-1).double() + shift + math.log(scale),
+        MODEL.log_joint(theta.double(), Y, dim=-1),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_prior_and_noise_of_very_different_scales(dtype: torch.dtype) -> None:
+    """τ₀ ≫ σ: the posterior is the data's, N(ȳ, σ²/n); τ₀ ≪ σ: it is the prior."""
+    y = torch.tensor([1.0, 2.0], dtype=dtype)
+    vague = NormalNormal(prior_mean=0.0, prior_std=1e30, noise_std=1.0).posterior(y)
+    torch.testing.assert_close(vague.mean, torch.tensor(1.5, dtype=dtype))
+    torch.testing.assert_close(vague.stddev, torch.tensor(math.sqrt(0.5), dtype=dtype))
+    sharp = NormalNormal(prior_mean=0.25, prior_std=1e-30, noise_std=1e30).posterior(y)
+    torch.testing.assert_close(sharp.mean, torch.tensor(0.25, dtype=dtype))
+    torch.testing.assert_close(sharp.stddev, torch.tensor(1e-30, dtype=dtype))
+
+
+def test_no_observations_give_the_prior() -> None:
+    empty = Y[:0]
+    posterior = MODEL.posterior(empty)
+    assert float(posterior.mean) == 0.5 and float(posterior.stddev) == 2.0
+    assert float(MODEL.log_marginal(empty)) == 0.0
+    assert float(MODEL.shrinkage(0)) == 1.0
+    q = Normal(torch.tensor(0.1, dtype=torch.float64), torch.tensor(0.4, dtype=torch.float64))
+    kl = torch.distributions.kl_divergence(q, MODEL.prior(empty))
+    torch.testing.assert_close(MODEL.elbo(q, empty), -kl)

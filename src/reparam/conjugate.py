@@ -81,8 +81,8 @@ class NormalNormal:
         :math:`\tau_n = (\tau_0^{-2} + n\sigma^{-2})^{-1/2}` is computed from the smaller and
         the ratio of :math:`\tau_0` and :math:`\sigma/\sqrt n`, so that no square overflows.
         """
-        prior_mean, prior_std, noise_std = self._params(y)
         n = observations(y, dim)
+        prior_mean, prior_std, noise_std = self._params(y)
         if n == 0:
             return Normal(*torch.broadcast_tensors(prior_mean + y.sum(dim), prior_std))
         y_bar = y.mean(dim)
@@ -101,8 +101,8 @@ class NormalNormal:
         ``y.sum(dim)``, so a leading sample dimension is fine with ``dim=-1``. The densities
         are written in standardized form, finite for any scale whose standardized residuals
         are."""
-        prior_mean, prior_std, noise_std = self._params(y)
         observations(y, dim)
+        prior_mean, prior_std, noise_std = self._params(y)
         likelihood = normal_log_density(y, theta.unsqueeze(dim), noise_std).sum(dim)
         return normal_log_density(theta, prior_mean, prior_std) + likelihood
 
@@ -120,9 +120,9 @@ class NormalNormal:
             \mathcal L(q) = \mathbb E_q[\log p(y, \theta)] + \mathbb H[q]
                           = \log p(y) - \mathrm{KL}(q \,\|\, p(\theta \mid y)).
         """
+        n = observations(y, dim)
         prior_mean, prior_std, noise_std = self._params(y)
         m, s = q.mean, q.stddev
-        n = observations(y, dim)
         half_log_2pi = 0.5 * math.log(2 * math.pi)
         residuals = ((y - m.unsqueeze(dim)) / noise_std) ** 2
         likelihood = -n * (torch.log(noise_std) + half_log_2pi) - 0.5 * (

@@ -99,6 +99,15 @@ def unwrap_independent(q: Distribution) -> Distribution:
     return q
 
 
+def log_prob(q: Distribution, z: Tensor) -> Tensor:
+    """``q.log_prob(z)``, also for an empty batch: torch's ``Independent`` sums its event
+    dimensions by a ``reshape(..., -1)``, which fails on zero elements, so there the sum is
+    taken here."""
+    if isinstance(q, Independent) and z.numel() == 0:
+        return log_prob(q.base_dist, z).sum(tuple(range(-q.reinterpreted_batch_ndims, 0)))
+    return q.log_prob(z)
+
+
 def require(condition: bool, message: str) -> None:
     """Raise ``ValueError(message)`` unless ``condition``."""
     if not condition:

@@ -20,7 +20,13 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
-from reparam.estimators.base import EstimatorModule, require, require_count, zero_with_gradient
+from reparam.estimators.base import (
+    EstimatorModule,
+    log_prob,
+    require,
+    require_count,
+    zero_with_gradient,
+)
 from reparam.estimators.logweights import (
     log_mean_exp,
     log_sum_exp_but_one,
@@ -81,7 +87,7 @@ def pathwise_bound(log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
     )
     k = require_count(k, "k")
     z = q.rsample((k,))
-    return checked_bound(check_log_weights(log_joint(z), q, k) - q.log_prob(z))
+    return checked_bound(check_log_weights(log_joint(z), q, k) - log_prob(q, z))
 
 
 class PathwiseBound(BoundEstimator):
@@ -133,7 +139,7 @@ class DReG(BoundEstimator):
         frozen = stop_gradient_normal(q)
         z = q.rsample((k,))
         tapped = z.view_as(z)
-        log_w = check_log_weights(log_joint(tapped), q, k) - frozen.log_prob(tapped)
+        log_w = check_log_weights(log_joint(tapped), q, k) - log_prob(frozen, tapped)
         bound = checked_bound(log_w.detach())
         weights = normalized_weights(log_w.detach())
         if tapped.requires_grad:
@@ -193,7 +199,7 @@ class VIMCO(BoundEstimator):
     def iwae(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
         k = require_count(k, "k", 2, ": VIMCO's leave-one-out signals need k >= 2 samples")
         z = q.sample((k,))
-        log_q = q.log_prob(z)
+        log_q = log_prob(q, z)
         log_w = check_log_weights(log_joint(z), q, k) - log_q
         bound = checked_bound(log_w)
         signal = learning_signals(log_w.detach(), bound.detach())

@@ -5,7 +5,14 @@ from __future__ import annotations
 from torch import Tensor
 from torch.distributions import Distribution
 
-from reparam.estimators.base import CostFn, Estimator, evaluate, require, require_count
+from reparam.estimators.base import (
+    CostFn,
+    Estimator,
+    evaluate,
+    log_prob,
+    require,
+    require_count,
+)
 
 
 class Enumerate(Estimator):
@@ -52,7 +59,7 @@ class Enumerate(Estimator):
             f"enumerate would evaluate f on {size} support points, more than max_support="
             f"{self.max_support}; raise max_support or use 'score' with a baseline.",
         )
-        prob = q.log_prob(support).exp()
+        prob = log_prob(q, support).exp()
         cost = evaluate(f, support, q, size)
         # 0 * f(z) is 0 at a point of probability 0, even where f(z) is infinite
         return (prob * cost.masked_fill(prob == 0, 0)).sum(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 from torch.distributions import Distribution
 
-from reparam.estimators.base import CostFn, Estimator, evaluate, score_surrogate
+from reparam.estimators.base import CostFn, Estimator, evaluate, log_prob, score_surrogate
 from reparam.estimators.baselines import Baseline, LeaveOneOut, MovingAverage, Optimal
 
 BASELINES = ("moving-average", "leave-one-out", "optimal")
@@ -89,4 +89,4 @@ def baseline_surrogate(
 def score_function(f: CostFn, q: Distribution, n: int, baseline: Baseline | None) -> Tensor:
     """The estimate of :class:`ScoreFunction` with ``baseline``, as a function."""
     z = q.sample((n,))
-    return baseline_surrogate(evaluate(f, z, q, n), q.log_prob(z), q, baseline)
+    return baseline_surrogate(evaluate(f, z, q, n), log_prob(q, z), q, baseline)
