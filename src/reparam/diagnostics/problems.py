@@ -15,6 +15,7 @@ gradient, zero variance for enumeration.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,6 +70,8 @@ class Problem:
             ...
         ValueError: --k must be > 0 for the gamma problem; got 0.0
         """
+        if isinstance(k, bool) or not isinstance(k, numbers.Real):
+            raise TypeError(f"--k must be a number; got {k!r}")
         if not math.isfinite(k):
             raise ValueError(f"--k must be finite numbers; got {k}")
         if self.k_above is not None and not k > self.k_above:

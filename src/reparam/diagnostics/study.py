@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from reparam.bayes.checks import integer, non_negative_int, positive_int
 from reparam.diagnostics.problems import Problem
 from reparam.diagnostics.variance import gradient_variance
 
@@ -53,6 +54,14 @@ def run_study(
     on_step: Callable[[], None] = lambda: None,
 ) -> list[StudyRow]:
     """Profile ``problem``'s estimators (all, or the labels in ``estimators``) at every k."""
+    positive_int("n", n)
+    if integer("repeats", repeats) < 2:
+        raise ValueError(f"repeats must be >= 2 to estimate a variance; got {repeats}")
+    non_negative_int("warmup", warmup)
+    if not len(ks):
+        raise ValueError("ks must hold at least one k")
+    for k in ks:
+        problem.check_k(k)
     available = problem.estimators(n)
     labels = list(available) if estimators is None else list(estimators)
     unknown = [label for label in labels if label not in available]

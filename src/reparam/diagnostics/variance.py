@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from reparam.bayes.checks import integer, non_negative_int, positive_int, tensor
 from reparam.estimators import Estimator, resolve
 from reparam.estimators.base import CostFn
 from reparam.expectation import expect
@@ -95,8 +96,19 @@ def gradient_variance(
         >>> round(stats[0].variance.item())  # Var[2ε] = 4
         4
     """
-    if repeats < 2:
+    if integer("repeats", repeats) < 2:
         raise ValueError(f"repeats must be >= 2 to estimate a variance; got {repeats}.")
+    positive_int("n", n)
+    non_negative_int("warmup", warmup)
+    positive_int("chunk", chunk)
+    if not callable(f) or not callable(q):
+        raise TypeError("f and q must be callables (the cost, and the distribution's builder)")
+    if not params:
+        raise ValueError("params must hold at least one parameter tensor")
+    for name, p in params.items():
+        tensor(f"params[{name!r}]", p)
+    if not estimators:
+        raise ValueError("estimators must name at least one estimator")
     results = []
     for label, estimator in estimators.items():
         means = {name: torch.zeros_like(p) for name, p in params.items()}
