@@ -279,3 +279,13 @@ def test_degenerate_data_without_a_floor_raises():
     X = np.repeat([[0.0, 0.0], [1.0, 1.0]], 5, axis=0)
     with pytest.raises(ValueError, match="reg_covar"):
         GaussianMixture(2, reg_covar=0.0, seed=0).fit(X)
+
+
+def test_hmm_data_too_wide_for_the_dtype_raises():
+    x = torch.randn(2, 10, 2, dtype=F64) * 1e20
+    hmm = HMM(2, "gaussian", dim=2, dtype=torch.float32, seed=0)
+    with pytest.raises(ValueError, match=r"x spreads too widely for torch.float32 .*float64"):
+        hmm.fit(x)
+    assert not hmm.log_likelihood(x).isnan().any()  # −∞: −|x|²/2 is beyond float32
+    hmm = HMM(2, "gaussian", dim=2, dtype=F64, seed=0).fit(x)
+    assert torch.isfinite(hmm.log_likelihood(x)).all()

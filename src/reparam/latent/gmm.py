@@ -189,19 +189,18 @@ class GaussianMixture:
     def _cholesky(self, covariances: Tensor) -> Tensor:
         """L with Σ = LLᵀ per component (full), or the standard deviations (diag)."""
         if self.covariance_type == "diag":
-            if not (covariances > 0).all():
-                raise ValueError(
-                    "a covariance has a non-positive variance; increase reg_covar or check "
-                    "for degenerate data"
-                )
-            return covariances.sqrt()
-        L, info = torch.linalg.cholesky_ex(covariances)
-        if (info != 0).any():
+            bad = ~(covariances > 0).all(-1)
+        else:
+            L, info = torch.linalg.cholesky_ex(covariances)
+            bad = info != 0
+        if bad.any():
             raise ValueError(
-                "a covariance is not positive definite; increase reg_covar or check for "
-                "degenerate data"
+                f"the covariance of component {int(bad.nonzero()[0, 0])} is not positive "
+                f"definite in {covariances.dtype}: increase reg_covar (now {self.reg_covar:g}; "
+                "it is absolute, so scale it with the data's variance) or check for degenerate "
+                "data"
             )
-        return L
+        return covariances.sqrt() if self.covariance_type == "diag" else L
 
     def _set(self, weights: Tensor, means: Tensor, covariances: Tensor) -> None:
         self._chol = self._cholesky(covariances)

@@ -274,9 +274,10 @@ class HMM(nn.Module):
         r"""log b_k(x_t) [B, T, K] for prepared (batched, valid) ``x``."""
         if self.emission == "categorical":
             return self.log_emission.T[x]
-        var = self.variances
-        diff = x[:, :, None, :] - self.means
-        return -0.5 * (diff**2 / var + self.log_variances + _LOG_2PI).sum(-1)
+        # z = (x − μ)/σ, squared last: a square that overflows float32 is −∞, with a gradient
+        # of 0 rather than 0 · ∞ through a division by σ²
+        z = (x[:, :, None, :] - self.means) * torch.exp(-0.5 * self.log_variances)
+        return -0.5 * (z**2 + self.log_variances + _LOG_2PI).sum(-1)
 
     def _log_b(self, x: Tensor, lengths: Lengths) -> tuple[Tensor, Tensor]:
         x, mask = self._prepare(x, lengths)
@@ -333,6 +334,14 @@ class HMM(nn.Module):
                 f"x must hold at least one sequence to fit, got shape {tuple(x.shape)}"
             )
         self._check_parameters()
+        if self.emission == "gaussian":  # the M step sums squared distances of every step
+            reach = float(x.abs().max() + self.means.detach().abs().max())
+            dtype = self.means.dtype
+            if reach > math.sqrt(torch.finfo(dtype).max / (4 * x.shape[0] * x.shape[1] * self.dim)):
+                raise ValueError(
+                    f"x spreads too widely for {dtype} (max |x| = {float(x.abs().max()):.3g}): "
+                    "its squared distances overflow; rescale x or use dtype=torch.float64"
+                )
         return x, mask
 
     def _impossible(self, ll: Tensor) -> ValueError:
