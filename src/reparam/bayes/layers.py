@@ -146,7 +146,8 @@ class BayesLayer(Bayesian):
             raise TypeError(f"prior must be a reparam.bayes Prior, got {type(prior).__name__}")
         if prior.batch_shape not in (torch.Size(), self.batch_shape):
             raise ValueError(
-                f"prior {prior} has parameters of shape {tuple(prior.batch_shape)}, but the "
+                f"prior {type(prior).__name__} has parameters of shape "
+                f"{tuple(prior.batch_shape)}, but the "
                 f"layer's batch_shape is {tuple(self.batch_shape)}: a prior's parameters are "
                 "numbers or one per replica"
             )
