@@ -79,7 +79,7 @@ def predict(
     outputs = torch.stack([model(x) for _ in range(samples)])
     if task == "regression":
         mean = outputs.mean(0)
-        epistemic = outputs.var(0, unbiased=False)
+        epistemic = (outputs - mean).square().mean(0)  # var(correction=0), quiet on empty batches
         noise = getattr(model, "noise_variance", None)
         variance = epistemic if noise is None else epistemic + noise.unsqueeze(-1)
         return RegressionPrediction(mean, variance, epistemic, outputs)
