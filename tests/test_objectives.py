@@ -15,7 +15,7 @@ from reparam.estimators import (
     PathwiseBound,
     parse,
 )
-from reparam.objectives import KLAnnealing, elbo, iwae, iwae_bound
+from reparam.objectives import KLAnnealing, analytic_kl, elbo, iwae, iwae_bound
 
 MODEL = NormalNormal(prior_mean=0.0, prior_std=1.0, noise_std=0.7)
 Y = torch.tensor([0.9, 1.4, 0.3], dtype=torch.float64)
@@ -203,3 +203,29 @@ def test_iwae_refuses_per_sample_estimator_objects() -> None:
     q = Normal(torch.zeros(3), 1.0)
     with pytest.raises(ValueError, match=r"per-sample estimator.*reparam\.objectives\.elbo"):
         iwae(lambda z: z, q, 5, Pathwise())
+
+
+@pytest.mark.parametrize("batch", [0, 4])
+def test_elbo_with_impossible_categories_has_torch_s_kl_and_finite_gradients(batch: int) -> None:
+    """torch's categorical KL has a NaN gradient for a logit of -inf (0 · log 0); the ELBO's is
+    finite, with the same value; an empty batch of Independent latents gives an empty ELBO."""
+    raw = torch.randn(batch, 3, 5, dtype=torch.float64)
+    raw[..., 1] = -math.inf
+    logits = raw.requires_grad_()
+    default = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(False)  # torch's empty-batch check
+    try:
+        q = Independent(OneHotCategorical(logits=logits), 1)
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(default)
+    prior = Independent(OneHotCategorical(logits=torch.zeros(3, 5, dtype=torch.float64)), 1)
+    value = elbo(
+        lambda y: -(y[..., 0] ** 2).sum(-1), q, prior, k=2, estimator="score+leave-one-out"
+    )
+    assert value.shape == (batch,)
+    (grad,) = torch.autograd.grad(value.sum(), logits)
+    assert torch.isfinite(value).all() and torch.isfinite(grad).all() and (grad[..., 1] == 0).all()
+    if batch:
+        torch.testing.assert_close(
+            analytic_kl(q, prior), torch.distributions.kl_divergence(q, prior).detach()
+        )

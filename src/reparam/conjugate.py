@@ -126,7 +126,7 @@ class NormalNormal:
         half_log_2pi = 0.5 * math.log(2 * math.pi)
         residuals = ((y - m.unsqueeze(dim)) / noise_std) ** 2
         likelihood = -n * (torch.log(noise_std) + half_log_2pi) - 0.5 * (
-            residuals.sum(dim) + n * (s / noise_std) ** 2
+            residuals.sum(dim) + (math.sqrt(n) * s / noise_std) ** 2
         )
         prior = -(torch.log(prior_std) + half_log_2pi) - 0.5 * (
             ((m - prior_mean) / prior_std) ** 2 + (s / prior_std) ** 2

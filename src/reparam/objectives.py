@@ -13,7 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import Tensor
-from torch.distributions import Distribution, kl_divergence
+from torch.distributions import (
+    Categorical,
+    Distribution,
+    Independent,
+    OneHotCategorical,
+    kl_divergence,
+)
 
 from reparam.estimators import BoundEstimator, Estimator, as_estimator
 from reparam.estimators.base import require_count
@@ -105,8 +111,9 @@ def elbo(
     .. math::
         \mathcal L_\beta = \mathbb E_q[\log p(x \mid z)] - \beta\,\mathrm{KL}(q \,\|\, p(z))
 
-    The KL term is analytic where torch knows it (Gaussian, categorical); otherwise (flows,
-    hierarchical posteriors) it is estimated inside the expectation as
+    The KL term is analytic where torch knows it (Gaussian, categorical; see
+    :func:`analytic_kl`); otherwise (flows, hierarchical posteriors) it is estimated inside
+    the expectation as
     :math:`\mathbb E_q[\log q(z) - \log p(z)]`. The expectation goes through
     :func:`reparam.expect`, so any per-sample estimator applies (pathwise, score with a
     baseline, Gumbel-softmax, straight-through — the relaxed ones need the analytic KL, which
@@ -129,7 +136,7 @@ def elbo(
     k = require_count(k, "k")
     beta = require_weight(beta, "beta")
     try:
-        kl = kl_divergence(q, prior)
+        kl = analytic_kl(q, prior)
     except NotImplementedError:
         return expect(
             lambda z: log_likelihood(z) + beta * (prior.log_prob(z) - q.log_prob(z)),
@@ -138,6 +145,35 @@ def elbo(
             estimator=estimator,
         )
     return expect(log_likelihood, q, n=k, estimator=estimator) - beta * kl
+
+
+def analytic_kl(q: Distribution, prior: Distribution) -> Tensor:
+    r""":math:`\mathrm{KL}(q \,\|\, p)` by torch's registry, with two repairs: a pair of
+    ``Independent`` wrappers sums its bases' KL here (torch's ``reshape(..., -1)`` fails on an
+    empty batch), and a categorical pair takes :math:`0 \log 0 = 0` with gradient 0 (torch's
+    gradient is NaN for a category of probability 0, a logit of ``-inf``). Raises
+    ``NotImplementedError`` where torch has no closed form.
+
+    Example:
+        >>> import torch
+        >>> q = torch.distributions.Categorical(logits=torch.tensor([0.0, -float("inf")]))
+        >>> analytic_kl(q, torch.distributions.Categorical(logits=torch.zeros(2)))
+        tensor(0.6931)
+    """
+    if (
+        isinstance(q, Independent)
+        and isinstance(prior, Independent)
+        and q.reinterpreted_batch_ndims == prior.reinterpreted_batch_ndims
+    ):
+        kl = analytic_kl(q.base_dist, prior.base_dist)
+        return kl.sum(tuple(range(-q.reinterpreted_batch_ndims, 0)))
+    categorical = Categorical | OneHotCategorical
+    if isinstance(q, categorical) and type(q) is type(prior):
+        probs = q.probs
+        # the double where: log q − log p is -inf (or NaN) where q = 0, and must not reach p·(…)
+        log_ratio = (q.logits - prior.logits).masked_fill(probs == 0, 0.0)  # type: ignore[attr-defined]
+        return (probs * log_ratio).sum(-1)
+    return kl_divergence(q, prior)
 
 
 @dataclass(frozen=True)

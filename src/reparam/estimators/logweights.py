@@ -38,10 +38,13 @@ def log_mean_exp(log_w: Tensor, dim: int = 0) -> Tensor:
 
 def log_sum_exp(log_w: Tensor, dim: int = 0) -> Tensor:
     r"""``torch.logsumexp(log_w, dim)``, whose gradient is 0, not NaN, on a row of all
-    :math:`-\infty`: the forward pass is ``logsumexp`` itself and the backward pass
-    :math:`\partial/\partial\ell_i = e^{\ell_i - \mathrm{lse}}` with the row's
-    :math:`\mathrm{lse} = -\infty` taken as 0. (A custom autograd function: masking the
-    input of ``logsumexp`` instead, the double-``where``, doubles its cost at small k.)
+    :math:`-\infty`, and exact at any magnitude: the forward pass is ``logsumexp`` itself,
+    the backward pass the normalized weights :math:`\tilde w_i = \mathrm{softmax}(\ell)_i`
+    (0 on a row of all :math:`-\infty`). torch's own backward, :math:`e^{\ell_i -
+    \mathrm{lse}}`, is NaN on such a row and off by the rounding of lse elsewhere: for two
+    equal log-weights of −1e8 in float32, lse rounds to −1e8 and each weight to 1, not ½.
+    (A custom autograd function: masking the input of ``logsumexp`` instead, the
+    double-``where``, doubles its cost at small k.)
 
     Example:
         >>> x = torch.full((3, 2), -float("inf"), requires_grad=True)
@@ -65,8 +68,9 @@ class _LogSumExp(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
         log_w, total = ctx.saved_tensors
-        shift = total.masked_fill(torch.isneginf(total), 0.0).unsqueeze(ctx.dim)
-        return grad.unsqueeze(ctx.dim) * torch.exp(log_w - shift), None
+        dead = torch.isneginf(total).unsqueeze(ctx.dim)
+        weights = torch.softmax(log_w, ctx.dim).masked_fill(dead, 0.0)
+        return grad.unsqueeze(ctx.dim) * weights, None
 
 
 def normalized_weights(log_w: Tensor, dim: int = 0) -> Tensor:
