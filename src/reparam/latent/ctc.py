@@ -25,8 +25,15 @@ occupation probability :math:`γ_t(s)` of extended position s at frame t; for ev
 
 :func:`ctc_loss` has the signature and semantics of :func:`torch.nn.functional.ctc_loss`;
 its gradient is Graves et al.'s (2006, eq. 16), from the occupation probabilities of the
-backward pass, not autograd's record of the recursion. :func:`greedy_decode` takes the best path; :func:`prefix_beam_search` is
-Hannun's prefix beam search, which sums over the paths of each candidate prefix.
+backward pass, not autograd's record of the recursion. :func:`greedy_decode` takes the best
+path; :func:`prefix_beam_search` is Hannun's prefix beam search, which sums over the paths of
+each candidate prefix.
+
+A log-probability of −∞ (a class forbidden at a frame) is a structural zero: the paths through
+it drop out of the sum, its gradient is 0 and every other is finite (torch's ``ctc_loss``
+gives NaN there); a labelling it leaves with no alignment has loss +∞ and gradient 0 (or loss
+0 with ``zero_infinity``). NaN or +∞ at a frame within its input length is a ``ValueError``
+that names the frame, in the loss, the lattice and the decoders.
 
 References:
     Graves, Fernández, Gomez & Schmidhuber (2006), Connectionist temporal classification:
@@ -344,15 +351,17 @@ def _check_frames(log_probs: Tensor, input_lengths: Lengths, blank: int) -> Tens
     in_len = _lengths(input_lengths, "input_lengths", N, log_probs.device)
     if (in_len > T).any():
         raise ValueError(f"input_lengths must be at most T = {T}, got {in_len.tolist()}")
-    active = torch.arange(T, device=log_probs.device)[:, None] < in_len
-    bad = (~(log_probs.detach() < math.inf)).any(2) & active  # NaN or +inf
-    if bad.any():
-        t, n = bad.nonzero()[0].tolist()
-        value = log_probs[t, n][~(log_probs[t, n] < math.inf)][0].item()
-        raise ValueError(
-            f"log_probs must hold log-probabilities (-inf allowed, NaN and +inf not), got "
-            f"{value} at frame {t} of sequence {n}"
-        )
+    values = log_probs.detach()
+    if values.numel() and not values.max() < math.inf:  # NaN or +inf: at a frame in use?
+        active = torch.arange(T, device=values.device)[:, None] < in_len
+        bad = (~(values < math.inf)).any(2) & active
+        if bad.any():
+            t, n = bad.nonzero()[0].tolist()
+            value = values[t, n][~(values[t, n] < math.inf)][0].item()
+            raise ValueError(
+                f"log_probs must hold log-probabilities (-inf allowed, NaN and +inf not), got "
+                f"{value} at frame {t} of sequence {n}"
+            )
     return in_len
 
 

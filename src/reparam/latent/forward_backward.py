@@ -121,9 +121,8 @@ def _log_probabilities(value: Tensor, name: str) -> None:
         raise TypeError(f"{name} must be a tensor, got {type(value).__name__}")
     if not value.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
-    bad = ~(value < math.inf)  # NaN or +inf
-    if bad.any():
-        index = tuple(bad.nonzero()[0].tolist())
+    if value.numel() and not value.detach().max() < math.inf:  # NaN or +inf
+        index = tuple((~(value < math.inf)).nonzero()[0].tolist())
         raise ValueError(
             f"{name} must hold log-probabilities (−inf allowed, NaN and +inf not), got "
             f"{value[index].item()} at index {list(index)}"

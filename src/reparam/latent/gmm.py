@@ -27,8 +27,22 @@ generalised EM step (the component's term of the expected log-likelihood is unch
 others are maximised), so the log-likelihood still never decreases.
 
 Each EM iteration cannot decrease the log-likelihood; fitting stops when the change of the
-mean log-likelihood per sample falls below ``tol``, as scikit-learn does, and ``lower_bound_``
-is, as there, the mean log-likelihood of the parameters *before* the last M step.
+mean log-likelihood per sample falls below ``tol`` (:math:`|Δ| < \mathrm{tol}`), as
+scikit-learn does, and ``lower_bound_`` is, as there, the mean log-likelihood of the
+parameters *before* the last M step. ``converged_``, ``n_iter_`` and ``monitor_``
+(:class:`~reparam.latent.monitor.ConvergenceMonitor`, whose ``history`` is ``history``) record
+how it stopped; stopping at ``max_iter`` first warns with :class:`reparam.ConvergenceWarning`,
+as scikit-learn's does.
+
+``reg_covar`` is absolute, as in scikit-learn: on data whose spread is far below
+:math:`\sqrt{ε}` every component is :math:`\mathcal N(μ_k, ε I)` and the fit cannot resolve
+any structure; on data of spread s whose points span fewer than D dimensions, a floor below
+the rounding of :math:`s^2` (``eps`` · s²) leaves a covariance that is not positive definite,
+which is a ``ValueError`` naming the component. Scale ``reg_covar`` with the data's variance,
+or standardise the data. Data whose squared distances overflow the dtype (|x| beyond about
+1e19 in float32) are refused. A weight of 0 in ``weights_init`` is allowed (as in
+scikit-learn): that component takes no points, keeps its mean and covariance, and its weight
+stays at the 10·eps floor.
 
 Initialisation (``init``):
 
@@ -114,8 +128,9 @@ class GaussianMixture:
         device, dtype: where and in which float type to compute (float64 by default).
 
     After :meth:`fit`: ``weights_`` [K], ``means_`` [K, D], ``covariances_`` ([K, D, D] full,
-    [K, D] diag), ``converged_``, ``n_iter_``, ``lower_bound_`` and ``history`` (the mean
-    log-likelihood per sample at the start of each iteration).
+    [K, D] diag), ``converged_``, ``n_iter_``, ``lower_bound_``, ``monitor_`` and ``history``
+    (the mean log-likelihood per sample at the start of each iteration). A fit that reaches
+    ``max_iter`` before ``tol`` warns (:class:`~reparam.ConvergenceWarning`).
 
     >>> _ = torch.manual_seed(0)
     >>> X = torch.cat([torch.randn(200, 2) - 5, torch.randn(200, 2) + 5])
