@@ -188,8 +188,10 @@ def test_iwae_bound_of_any_log_weights(k, batch, dtype, data) -> None:
     (grad,) = torch.autograd.grad(bound.sum(), log_w)
     assert torch.isfinite(grad).all()
     live = torch.isfinite(bound)
-    torch.testing.assert_close(grad.sum(0)[live], torch.ones_like(bound)[live])  # Σ w̃ = 1
     assert (grad[:, ~live] == 0).all()
+    # Σ w̃ = 1, to the rounding of the log-sum-exp (torch's backward is exp(ℓ − lse))
+    moderate = live & (bound.abs() < 1e3)
+    torch.testing.assert_close(grad.sum(0)[moderate], torch.ones_like(bound)[moderate])
 
 
 @settings(max_examples=examples(30))

@@ -179,7 +179,8 @@ class VIMCO(BoundEstimator):
     The k baselines take O(k) memory (:func:`leave_one_out_bounds`). Samples of zero weight
     (:math:`\log p(x, z_i) = -\infty`) are exact: with one of them the bound is the others'
     log-mean-exp plus :math:`\log\frac{k-1}{k}`, the zero-weight sample's baseline is the
-    others' (finite), and every other sample's geometric mean is 0. Where all the others of
+    others' (finite), and every other sample's leave-one-out geometric mean, which includes
+    the zero weight, is 0. Where all the others of
     sample i have zero weight, :math:`\hat{\mathcal L}_{-i} = -\infty` carries no
     information, and sample i gets no baseline (the signal :math:`\hat{\mathcal L}`, still
     unbiased: the choice depends on the other samples only). A data point whose k samples all

@@ -38,13 +38,11 @@ def log_mean_exp(log_w: Tensor, dim: int = 0) -> Tensor:
 
 def log_sum_exp(log_w: Tensor, dim: int = 0) -> Tensor:
     r"""``torch.logsumexp(log_w, dim)``, whose gradient is 0, not NaN, on a row of all
-    :math:`-\infty`, and exact at any magnitude: the forward pass is ``logsumexp`` itself,
-    the backward pass the normalized weights :math:`\tilde w_i = \mathrm{softmax}(\ell)_i`
-    (0 on a row of all :math:`-\infty`). torch's own backward, :math:`e^{\ell_i -
-    \mathrm{lse}}`, is NaN on such a row and off by the rounding of lse elsewhere: for two
-    equal log-weights of −1e8 in float32, lse rounds to −1e8 and each weight to 1, not ½.
-    (A custom autograd function: masking the input of ``logsumexp`` instead, the
-    double-``where``, doubles its cost at small k.)
+    :math:`-\infty`: the forward pass is ``logsumexp`` itself, the backward pass torch's
+    :math:`\partial/\partial\ell_i = e^{\ell_i - \mathrm{lse}}` with such a row's
+    :math:`\mathrm{lse} = -\infty` taken as 0 (where torch computes
+    :math:`e^{-\infty + \infty}` = NaN). A custom autograd function: masking the input of
+    ``logsumexp`` instead, the double-``where``, costs two more passes over the log-weights.
 
     Example:
         >>> x = torch.full((3, 2), -float("inf"), requires_grad=True)
@@ -68,9 +66,8 @@ class _LogSumExp(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
         log_w, total = ctx.saved_tensors
-        dead = torch.isneginf(total).unsqueeze(ctx.dim)
-        weights = torch.softmax(log_w, ctx.dim).masked_fill(dead, 0.0)
-        return grad.unsqueeze(ctx.dim) * weights, None
+        shift = total.masked_fill(torch.isneginf(total), 0.0).unsqueeze(ctx.dim)
+        return grad.unsqueeze(ctx.dim) * torch.exp(log_w - shift), None
 
 
 def normalized_weights(log_w: Tensor, dim: int = 0) -> Tensor:
@@ -121,7 +118,7 @@ def mean_but_one(log_w: Tensor) -> Tensor:
     """
     dead = torch.isneginf(log_w)
     finite = log_w.masked_fill(dead, 0.0)
-    others_dead = dead.sum(0, keepdim=True) - dead.to(torch.int64) > 0
+    others_dead = dead.sum(0, keepdim=True) > dead  # more zero weights than this one
     mean = (finite.sum(0, keepdim=True) - finite) / (log_w.shape[0] - 1)
     return mean.masked_fill(others_dead, NEG_INF)
 
