@@ -82,8 +82,8 @@ class PosteriorFlow(nn.Module):
                 MADE(z_dim, context_dim, hidden, reverse=bool(k % 2)) for k in range(length)
             )
         else:
-            per_step = 2 * z_dim + 1 if kind == "planar" else z_dim + 2
-            self.amortizer = nn.Linear(context_dim, length * per_step)
+            self.per_step = 2 * z_dim + 1 if kind == "planar" else z_dim + 2
+            self.amortizer = nn.Linear(context_dim, length * self.per_step)
 
     def forward(self, h: Tensor) -> list[FlowTransform]:
         """The K transforms for the data points in ``h`` ``[*batch, context_dim]``."""
@@ -91,7 +91,7 @@ class PosteriorFlow(nn.Module):
         if self.kind == "iaf":
             return [IAFTransform(made, h, self.forget_bias) for made in self.steps]
         d = self.z_dim
-        params = self.amortizer(h).unflatten(-1, (self.length, -1)).unbind(-2)
+        params = self.amortizer(h).unflatten(-1, (self.length, self.per_step)).unbind(-2)
         if self.kind == "planar":
             return [PlanarTransform(p[..., :d], p[..., d : 2 * d], p[..., -1]) for p in params]
         return [RadialTransform(p[..., :d], p[..., d], p[..., d + 1]) for p in params]
