@@ -408,7 +408,8 @@ def test_no_bias(estimator: str) -> None:
     assert layer.bias_mu is None and layer.bias_rho is None and layer.bias_sigma is None
     assert len(list(layer.parameters())) == 2
     assert len(layer.posteriors()) == 1
-    # no bias, so (almost) no output at x = 0; "local" adds sqrt(1e-16) = 1e-8 noise there
+    # no bias, so (almost) no output at x = 0: "local" floors the variance at the smallest
+    # normal number, noise of 1e-19 there
     assert layer(torch.zeros(4, 3)).abs().max() <= 1e-7
     assert layer(torch.randn(4, 3)).shape == (4, 2)
     conv = BayesConv2d(2, 3, 3, bias=False, estimator=estimator, init_std=0.5)
