@@ -29,7 +29,14 @@ from reparam.models import BayesMLP
 DTYPES = st.sampled_from([torch.float32, torch.float64])
 MU = st.one_of(st.floats(-1e4, 1e4), st.sampled_from([-1e4, 0.0, 1e4]))
 RHO = st.one_of(st.floats(-1e4, 30), st.sampled_from([-1e4, -800.0, -100.0, -89.0, 30.0]))
-FAST = settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+
+
+def examples(ci: int) -> int:
+    """``ci`` examples under the CI profile (40 by default), as many more under a longer one."""
+    return max(1, ci * settings.default.max_examples // 40)
+
+
+FAST = settings(max_examples=examples(25), suppress_health_check=[HealthCheck.too_slow])
 
 
 def finite(*tensors: torch.Tensor | None) -> bool:
@@ -161,7 +168,7 @@ def test_predictive_is_finite(task, samples, batch, logit_scale, replicas) -> No
         assert finite(p.mutual_information) and (p.mutual_information >= 0).all()
 
 
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(batches=st.integers(1, 3000), scheme=st.sampled_from(["uniform", "blundell"]))
 def test_kl_weights_are_a_distribution(batches: int, scheme: str) -> None:
     weights = kl_weights(batches, scheme)

@@ -21,7 +21,14 @@ from reparam.flows import MADE, PosteriorFlow, iaf, planar, planar_inverse, radi
 
 DTYPES = st.sampled_from([torch.float32, torch.float64])
 RAW = st.one_of(st.floats(-1e4, 1e4), st.sampled_from([-1e4, -800.0, -100.0, 0.0, 30.0, 1e4]))
-FAST = settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+
+
+def examples(ci: int) -> int:
+    """``ci`` examples under the CI profile (40 by default), as many more under a longer one."""
+    return max(1, ci * settings.default.max_examples // 40)
+
+
+FAST = settings(max_examples=examples(25), suppress_health_check=[HealthCheck.too_slow])
 D = 3
 
 
