@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reparam.bayes.checks import last_dim, positive_int
 from reparam.bayes.layers import Bayesian, example_scale, std_from_variance
+from reparam.checks import last_dim, positive_int
 
 C1, C2, C3 = 1.16145124, -1.50204118, 0.58629921
 KINDS = ("A", "B")

@@ -35,9 +35,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from reparam.bayes.checks import integer, last_dim, positive_int, positive_real
 from reparam.bayes.priors import NormalPrior, Prior
 from reparam.bayes.softplus import inverse_softplus
+from reparam.checks import integer, last_dim, positive_int, positive_real
 
 ESTIMATORS = ("weight", "local", "flipout", "separate")
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from reparam.bayes.checks import positive_int, tensor
+from reparam.checks import positive_int, tensor
 
 TASKS = ("regression", "classification")
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from reparam.bayes.checks import integer, non_negative_int, positive_int
+from reparam.checks import integer, non_negative_int, positive_int
 from reparam.diagnostics.problems import Problem
 from reparam.diagnostics.variance import gradient_variance
 

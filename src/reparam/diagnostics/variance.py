@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-from reparam.bayes.checks import integer, non_negative_int, positive_int, tensor
+from reparam.checks import integer, non_negative_int, positive_int, tensor
 from reparam.estimators import Estimator, resolve
 from reparam.estimators.base import CostFn
 from reparam.expectation import expect

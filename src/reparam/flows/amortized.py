@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from reparam.bayes.checks import integer, last_dim, real
+from reparam.checks import integer, last_dim, real
 from reparam.flows.base import FlowTransform
 from reparam.flows.iaf import MADE, IAFTransform
 from reparam.flows.planar import PlanarTransform

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reparam.bayes.checks import last_dim, non_negative_int, positive_int
+from reparam.checks import last_dim, non_negative_int, positive_int
 from reparam.flows.base import FlowTransform
 
 

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from reparam.bayes.checks import last_dim, positive_int
 from reparam.bayes.softplus import log_softplus
+from reparam.checks import last_dim, positive_int
 from reparam.flows.base import FlowTransform
 
 LOG_2 = math.log(2)

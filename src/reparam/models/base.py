@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from reparam.bayes.checks import last_dim
+from reparam.checks import last_dim
 from reparam.estimators import BoundEstimator, Estimator
 from reparam.objectives import elbo, iwae
 

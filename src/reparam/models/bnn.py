@@ -16,11 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reparam.bayes.checks import positive_int, positive_real
 from reparam.bayes.dropout import VariationalDropoutLinear
 from reparam.bayes.layers import BayesLinear
 from reparam.bayes.predict import TASKS
 from reparam.bayes.priors import Prior
+from reparam.checks import positive_int, positive_real
 
 
 class BayesMLP(nn.Module):

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, OneHotCategorical
 
-from reparam.bayes.checks import positive_int
+from reparam.checks import positive_int
 from reparam.models.base import LatentModel
 from reparam.models.networks import mlp
 

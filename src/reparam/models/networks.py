@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
-from reparam.bayes.checks import positive_int
+from reparam.checks import positive_int
 
 
 def diagonal_normal(loc: Tensor, scale: Tensor) -> Independent:

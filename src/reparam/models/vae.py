@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, TransformedDistribution
 
-from reparam.bayes.checks import positive_int
+from reparam.checks import positive_int
 from reparam.models.base import LatentModel
 from reparam.models.chain import GaussianChain
 from reparam.models.networks import GaussianHead, diagonal_normal, mlp

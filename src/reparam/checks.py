@@ -1,7 +1,7 @@
-"""Argument checks shared by the layers, priors, flows, models and diagnostics: each raises a
-one-line ``TypeError`` (wrong type) or ``ValueError`` (bad value) that names the argument and
-the value received. They look at Python numbers and tensor shapes only, so they cost no device
-synchronisation.
+"""Argument checks shared across the library (layers, priors, flows, models, diagnostics):
+each raises a one-line ``TypeError`` (wrong type) or ``ValueError`` (bad value) that names the
+argument and the value received. They look at Python numbers and tensor shapes only, so they
+cost no device synchronisation.
 
 >>> positive_int("in_features", 0)
 Traceback (most recent call last):
