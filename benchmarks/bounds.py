@@ -13,7 +13,7 @@ forward and backward pass on a batch of 64: VIMCO on a 10-way categorical, pathw
 Writes ``DIR/bounds.json`` and ``DIR/bounds.md`` (also printed); DIR defaults to
 ``benchmarks/results``::
 
-    OMP_NUM_THREADS=1 python benchmarks/bounds.py
+    OMP_NUM_THREADS=1 python benchmarks/bounds.py [--device cuda]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def plain_leave_one_out(log_w: torch.Tensor) -> torch.Tensor:
     """The bound with each log-weight replaced by the mean of the others: a k × k × ... tensor."""
     k = log_w.shape[0]
     replaced = log_w.unsqueeze(0).repeat(k, *[1] * log_w.dim())
-    index = torch.arange(k)
+    index = torch.arange(k, device=log_w.device)
     replaced[index, index] = (log_w.sum(0, keepdim=True) - log_w) / (k - 1)
     return torch.logsumexp(replaced, 1) - math.log(k)
 
@@ -72,10 +72,12 @@ def timed(fn: Callable[[], object], passes: int) -> float:
     return best * 1e6
 
 
-def benchmark(ks: tuple[int, ...], big_plain: bool) -> list[dict[str, object]]:
-    table = torch.randn(10)
-    logits = torch.zeros(BATCH, 10, requires_grad=True)
-    loc = torch.zeros(BATCH, 8, requires_grad=True)
+def benchmark(
+    ks: tuple[int, ...], big_plain: bool, device: torch.device
+) -> list[dict[str, object]]:
+    table = torch.randn(10, device=device)
+    logits = torch.zeros(BATCH, 10, device=device, requires_grad=True)
+    loc = torch.zeros(BATCH, 8, device=device, requires_grad=True)
 
     def cat_joint(z: torch.Tensor) -> torch.Tensor:
         return table[z]
@@ -94,7 +96,7 @@ def benchmark(ks: tuple[int, ...], big_plain: bool) -> list[dict[str, object]]:
 
     records = []
     for k in ks:
-        log_w = torch.randn(k, BATCH, requires_grad=True)
+        log_w = torch.randn(k, BATCH, device=device, requires_grad=True)
         passes = 2 if k >= 1000 else 5
         rows = [
             ("VIMCO", vimco(VIMCO().iwae, k), vimco(plain_vimco, k)),
@@ -136,13 +138,15 @@ def markdown(records: list[dict[str, object]], info: dict[str, object]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--big-plain", action="store_true", help="time the k x k VIMCO at k = 5000")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    records = benchmark(KS, args.big_plain)
-    info = machine(torch.device("cpu"))
+    device = torch.device(args.device)
+    records = benchmark(KS, args.big_plain, device)
+    info = machine(device)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bounds.json").write_text(
         json.dumps({"machine": info, "rows": records}, indent=2) + "\n"

@@ -77,12 +77,13 @@ RUN="$OUT/iwae-k50"
 STEPS=(
   "machine|20|$PY benchmarks/machine_info.py --device cuda > $OUT/machine.json.part && mv $OUT/machine.json.part $OUT/machine.json"
   "tests|120|$PY -m pytest -q -p no:cacheprovider -m cuda tests/cuda --junitxml $OUT/cuda-tests.xml"
-  "iwae-train|110|$REPARAM train iwae --dataset $DATASET --k 50 --batch-size 20 --schedule burda --epochs $EPOCHS --device cuda --out $RUN --overwrite"
+  "iwae-train|100|$REPARAM train iwae --dataset $DATASET --k 50 --batch-size 20 --schedule burda --epochs $EPOCHS --device cuda --out $RUN --overwrite"
   "iwae-eval|45|$REPARAM eval $RUN --k 5000 --chunk 1000 --batch-size 500 --device cuda"
   "estimators|30|$PY benchmarks/estimators.py --device cuda --out $OUT"
   "iwae_step|50|$PY benchmarks/iwae_step.py --device cuda --min-run-time 1 --out $OUT"
   "bnn_step|30|$PY benchmarks/bnn_step.py --sizes 784 1200 1200 10 --batch-size 256 --device cuda --out $OUT"
   "latent|45|$PY benchmarks/latent.py --device cuda --repeats 3 --out $OUT"
+  "bounds|10|$PY benchmarks/bounds.py --device cuda --out $OUT"
   "sinkhorn|25|$PY benchmarks/sinkhorn.py --device cuda --sizes 1000,4000 --no-numpy --out $OUT"
 )
 
