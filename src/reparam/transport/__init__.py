@@ -1,15 +1,12 @@
 """Optimal transport: the exact Kantorovich LP with its dual, the exact W1 between point
-clouds, log-domain Sinkhorn, the Sinkhorn divergence, closed-form 1-D Wasserstein distances,
-and WGAN critic losses."""
+clouds, log-domain Sinkhorn (with ε-scaling and Newton steps), the Sinkhorn divergence,
+closed-form 1-D Wasserstein distances, and WGAN critic losses."""
 
+from reparam.transport.divergence import sinkhorn_divergence
 from reparam.transport.exact import exact_w1
 from reparam.transport.kantorovich import TransportResult, kantorovich
-from reparam.transport.sinkhorn import (
-    SinkhornResult,
-    sinkhorn,
-    sinkhorn_divergence,
-    wasserstein_1d,
-)
+from reparam.transport.sinkhorn import SinkhornResult, sinkhorn
+from reparam.transport.wasserstein1d import wasserstein_1d
 from reparam.transport.wgan import (
     CRITIC_CONSTRAINTS,
     clip_weights_,

@@ -15,22 +15,39 @@ Both have the same value (strong duality for a feasible, bounded linear programm
 optimal pair satisfies complementary slackness, :math:`γ_{ij} > 0 ⇒ φ_i + ψ_j = C_{ij}`.
 
 :func:`kantorovich` solves the primal with HiGHS (``scipy.optimize.linprog(method="highs")``)
-in float64. The n + m equality constraints have rank n + m − 1 (both sets sum to the total
-mass), which HiGHS handles. The potentials are HiGHS's equality-constraint marginals
-(``res.eqlin.marginals``, the sensitivity of the optimal cost to the right-hand side): with
-linprog's minimisation convention they are exactly (φ, ψ) above, feasible and with
-:math:`\langle φ, a\rangle + \langle ψ, b\rangle = \mathrm{OT}(a, b)`. They are unique only
-up to φ + t, ψ − t (and further on degenerate problems).
+in float64, on a rescaled problem. HiGHS's feasibility tolerances are absolute (1e-7 by
+default), of the order of the masses of a fine histogram (POT's Gaussian test histograms of
+500 bins hold masses down to 1e-300), so the LP as given is often declared infeasible or
+solved only to 1e-7 of its mass. Instead:
+
+1. both weight vectors are converted to float64 and renormalised to total mass 1, so that
+   weights which summed to 1 only within float32 rounding still give a feasible LP;
+2. zero-mass rows and columns are left out (they carry no mass);
+3. the masses are multiplied by :math:`s = \max(n', m')` over the n' × m' rows and columns
+   left (a mean mass of order 1) and the costs divided by :math:`\max|C|`, and HiGHS runs
+   with its smallest tolerances (primal and dual feasibility 1e-10), so the cost is exact
+   to about 1e-10 relative;
+4. the plan and the potentials are scaled back, and the potentials are replaced by the
+   c-transform pair :math:`ψ_j = \min_i (C_{ij} - φ_i)`, :math:`φ_i = \min_j (C_{ij} - ψ_j)`
+   over all rows and columns: feasible by construction (:math:`φ_i + ψ_j \le C_{ij}` up to
+   one rounding), optimal (the transform never lowers the dual value) and defined on the
+   zero-mass rows and columns too.
+
+The potentials are HiGHS's equality-constraint marginals (``res.eqlin.marginals``, the
+sensitivity of the optimal cost to the right-hand side): with linprog's minimisation
+convention they are (φ, ψ) above. They are unique only up to φ + t, ψ − t (and further on
+degenerate problems).
 
 Inputs are probability vectors: ``a`` and ``b`` must be non-negative and each sum to 1 within
-``1e-9`` (within ``max(1e-9, 4 n ε_mach)`` for lower-precision tensors in
-:mod:`reparam.transport.sinkhorn`, which shares the check).
+:func:`~reparam.transport.checks.mass_tolerance` of the dtype passed (1e-9 in float64,
+4 n ε_mach in lower precision).
 
 References:
     Kantorovich (1942), On the translocation of masses. Dokl. Akad. Nauk SSSR 37.
     Villani (2009), Optimal Transport: Old and New, ch. 5.
     Peyré & Cuturi (2019), Computational Optimal Transport, Found. Trends Mach. Learn. 11,
-    §2–§3.
+    §2–§3 (§3.1: the c-transform).
+    Huangfu & Hall (2018), Parallelizing the dual revised simplex method. Math. Prog. Comp. 10.
 """
 
 from __future__ import annotations
@@ -43,7 +60,10 @@ import torch
 from scipy.optimize import linprog
 from torch import Tensor
 
-MASS_TOL = 1e-9
+from reparam.transport.checks import as_tensor, check_finite, check_marginal
+
+# HiGHS's smallest admissible feasibility tolerances.
+LP_TOL = 1e-10
 
 
 class TransportResult(NamedTuple):
@@ -56,43 +76,39 @@ class TransportResult(NamedTuple):
     psi: Tensor
 
 
-def as_tensor(x: Any, name: str, device: torch.device | None = None) -> Tensor:
-    """``x`` (tensor, array or nested list) as a floating tensor; integers become float64."""
-    t = x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x), device=device)
-    if t.is_complex():
-        raise ValueError(f"{name} must be real, got dtype {t.dtype}")
-    if not t.is_floating_point():
-        t = t.to(torch.float64)
-    return t
-
-
-def check_marginal(w: Tensor, name: str) -> None:
-    """Raise ValueError unless ``w`` [..., k] is non-empty, finite, non-negative and sums to
-    1 along its last axis within ``max(1e-9, 4 k ε_mach)``."""
-    if w.ndim == 0 or w.shape[-1] == 0:
-        raise ValueError(
-            f"{name} must be a non-empty vector of weights, got shape {tuple(w.shape)}"
-        )
-    if not torch.isfinite(w).all():
-        raise ValueError(f"{name} has non-finite entries")
-    if (w < 0).any():
-        raise ValueError(f"{name} has negative entries; weights must be non-negative")
-    tol = max(MASS_TOL, 4 * w.shape[-1] * torch.finfo(w.dtype).eps)
-    error = (w.detach().to(torch.float64).sum(-1) - 1).abs().max().item()
-    if error > tol:
-        raise ValueError(
-            f"{name} must sum to 1 (probability weights, within {tol:.1e}); "
-            f"it is off by {error:.3e} — normalise a and b to the same total mass 1"
-        )
+def _solve_lp(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The plan [n, m] and the potentials (φ, ψ) stacked [n + m] of the rescaled LP on
+    positive masses ``a``, ``b`` of total 1, in the units of ``C``."""
+    n, m = len(a), len(b)
+    mass = max(n, m)
+    scale = float(np.abs(C).max()) or 1.0
+    # γ flattened row-major: row sums are kron(I_n, 1_m^T), column sums kron(1_n^T, I_m).
+    A_eq = sp.vstack(
+        [sp.kron(sp.eye(n), np.ones((1, m))), sp.kron(np.ones((1, n)), sp.eye(m))], format="csr"
+    )
+    res = linprog(
+        (C / scale).ravel(),
+        A_eq=A_eq,
+        b_eq=np.concatenate([a, b]) * mass,
+        bounds=(0, None),
+        method="highs",
+        options={"primal_feasibility_tolerance": LP_TOL, "dual_feasibility_tolerance": LP_TOL},
+    )
+    if res.status != 0:
+        raise RuntimeError(f"HiGHS failed on the transport problem: {res.message}")
+    plan = np.clip(res.x.reshape(n, m), 0.0, None) / mass
+    return plan, res.eqlin.marginals * scale
 
 
 def kantorovich(a: Any, b: Any, C: Any) -> TransportResult:
-    r"""Solve the discrete Kantorovich problem exactly (HiGHS linear programme).
+    r"""Solve the discrete Kantorovich problem exactly (HiGHS linear programme, rescaled: see
+    the module docstring).
 
-    ``a`` [n] and ``b`` [m] are probability vectors, ``C`` [n, m] a finite cost matrix
-    (tensors or arrays). Returns a :class:`TransportResult` of float64 tensors on the device
-    of the input tensors, with :math:`\langle φ, a\rangle + \langle ψ, b\rangle = ⟨C, γ⟩`
-    and :math:`φ_i + ψ_j \le C_{ij}`.
+    ``a`` [n] and ``b`` [m] are probability vectors (any float dtype; each is renormalised to
+    total mass 1 in float64 after the check), ``C`` [n, m] a finite cost matrix (tensors or
+    arrays). Returns a :class:`TransportResult` of float64 tensors on the device of the input
+    tensors, with :math:`\langle φ, a\rangle + \langle ψ, b\rangle = ⟨C, γ⟩` and
+    :math:`φ_i + ψ_j \le C_{ij}`.
 
     >>> C = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
     >>> res = kantorovich(torch.tensor([0.5, 0.5]), torch.tensor([0.25, 0.75]), C)
@@ -104,9 +120,7 @@ def kantorovich(a: Any, b: Any, C: Any) -> TransportResult:
     (0.25, 0.25)
     """
     device = next((x.device for x in (C, a, b) if isinstance(x, Tensor)), torch.device("cpu"))
-    a_t = as_tensor(a, "a").detach().to("cpu", torch.float64)
-    b_t = as_tensor(b, "b").detach().to("cpu", torch.float64)
-    C_t = as_tensor(C, "C").detach().to("cpu", torch.float64)
+    a_t, b_t, C_t = (as_tensor(x, name).detach() for x, name in ((a, "a"), (b, "b"), (C, "C")))
     if a_t.ndim != 1 or b_t.ndim != 1:
         raise ValueError(
             f"a and b must be 1-D weight vectors, got shapes {tuple(a_t.shape)}, {tuple(b_t.shape)}"
@@ -116,23 +130,20 @@ def kantorovich(a: Any, b: Any, C: Any) -> TransportResult:
     n, m = a_t.shape[0], b_t.shape[0]
     if tuple(C_t.shape) != (n, m):
         raise ValueError(f"C must have shape [len(a), len(b)] = [{n}, {m}], got {tuple(C_t.shape)}")
-    if not torch.isfinite(C_t).all():
-        raise ValueError("C has non-finite entries")
+    check_finite(C_t, "C")
 
-    a_np, b_np, C_np = a_t.numpy(), b_t.numpy(), C_t.numpy()
-    # γ flattened row-major: row sums are kron(I_n, 1_m^T), column sums kron(1_n^T, I_m).
-    A_eq = sp.vstack(
-        [sp.kron(sp.eye(n), np.ones((1, m))), sp.kron(np.ones((1, n)), sp.eye(m))], format="csr"
-    )
-    res = linprog(
-        C_np.ravel(), A_eq=A_eq, b_eq=np.concatenate([a_np, b_np]), bounds=(0, None), method="highs"
-    )
-    if res.status != 0:
-        raise RuntimeError(f"HiGHS failed on the transport problem: {res.message}")
-    duals = res.eqlin.marginals
+    a_np = a_t.to("cpu", torch.float64).numpy()
+    b_np = b_t.to("cpu", torch.float64).numpy()
+    C_np = C_t.to("cpu", torch.float64).numpy()
+    a_np, b_np = a_np / a_np.sum(), b_np / b_np.sum()
+    rows, cols = np.flatnonzero(a_np > 0), np.flatnonzero(b_np > 0)
+    sub_plan, duals = _solve_lp(a_np[rows], b_np[cols], C_np[np.ix_(rows, cols)])
+    plan = np.zeros((n, m))
+    plan[np.ix_(rows, cols)] = sub_plan
+    psi = (C_np[rows] - duals[: len(rows), None]).min(0)
+    phi = (C_np - psi[None, :]).min(1)
 
-    def out(x: np.ndarray) -> Tensor:
+    def out(x: np.ndarray | float) -> Tensor:
         return torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
 
-    plan = np.clip(res.x.reshape(n, m), 0.0, None)
-    return TransportResult(out(plan), out(res.fun), out(duals[:n]), out(duals[n:]))
+    return TransportResult(out(plan), out((plan * C_np).sum()), out(phi), out(psi))
