@@ -106,7 +106,7 @@ def broadcast_batch(names: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
         for k, size in enumerate(shape, ndim - len(shape)):
             if size != 1:
                 if out[k] not in (1, size):
-                    listed = ", ".join(f"{n} {s}" for n, s in names.items())
+                    listed = ", ".join(f"{n} {tuple(s)}" for n, s in names.items())
                     raise ValueError(f"the batch shapes do not broadcast: {listed}")
                 out[k] = size
     return tuple(out)

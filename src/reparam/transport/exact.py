@@ -18,18 +18,21 @@ References:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from scipy.optimize import linear_sum_assignment
-from torch import Tensor
 
+from reparam.transport.checks import as_tensor, check_finite
 from reparam.transport.kantorovich import kantorovich
 
 METHODS = ("assignment", "kantorovich")
 
 
-def exact_w1(x: Tensor, y: Tensor, method: str = "assignment") -> float:
+def exact_w1(x: Any, y: Any, method: str = "assignment") -> float:
     r"""The exact :math:`W_1` between the uniform empirical measures on ``x`` [n, d] and
-    ``y`` [m, d] with Euclidean cost, computed in float64 on the CPU.
+    ``y`` [m, d] (tensors or arrays) with Euclidean cost, computed in float64 on the CPU (a
+    float, not differentiable).
 
     ``method="assignment"`` (the default; n = m only) solves the assignment problem,
     ``method="kantorovich"`` the transport LP with HiGHS (any n, m); the two agree to
@@ -39,15 +42,26 @@ def exact_w1(x: Tensor, y: Tensor, method: str = "assignment") -> float:
     >>> round(exact_w1(x, x + torch.tensor([3.0, 4.0])), 6)
     5.0
     """
+    x, y = as_tensor(x, "x"), as_tensor(y, "y")
     if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(
-            f"expected point clouds [n, d] and [m, d], got {tuple(x.shape)} and {tuple(y.shape)}"
+            f"x and y must be point clouds [n, d] and [m, d], got {tuple(x.shape)} and "
+            f"{tuple(y.shape)}"
         )
     if x.shape[0] == 0 or y.shape[0] == 0:
-        raise ValueError("the point clouds must be non-empty")
+        raise ValueError(
+            f"x and y must be non-empty point clouds, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    check_finite(x, "x")
+    check_finite(y, "y")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    cost = torch.cdist(x.detach().double().cpu(), y.detach().double().cpu())
+    # Without the matrix-product shortcut, which loses the distance of nearby points far from 0.
+    cost = torch.cdist(
+        x.detach().double().cpu(),
+        y.detach().double().cpu(),
+        compute_mode="donot_use_mm_for_euclid_dist",
+    )
     if method == "kantorovich":
         a = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=torch.float64)
         b = torch.full((y.shape[0],), 1.0 / y.shape[0], dtype=torch.float64)

@@ -26,7 +26,9 @@ solved only to 1e-7 of its mass. Instead:
 3. the masses are multiplied by :math:`s = \max(n', m')` over the n' × m' rows and columns
    left (a mean mass of order 1) and the costs divided by :math:`\max|C|`, and HiGHS runs
    with its smallest tolerances (primal and dual feasibility 1e-10), so the cost is exact
-   to about 1e-10 relative;
+   to about 1e-10 relative; if HiGHS's presolve declares the problem infeasible (it does
+   with masses of 1e-30 and less, e.g. the far tails of a Gaussian histogram), the problem
+   is solved again without presolve;
 4. the plan and the potentials are scaled back, and the potentials are replaced by the
    c-transform pair :math:`ψ_j = \min_i (C_{ij} - φ_i)`, :math:`φ_i = \min_j (C_{ij} - ψ_j)`
    over all rows and columns: feasible by construction (:math:`φ_i + ψ_j \le C_{ij}` up to
@@ -64,6 +66,7 @@ from reparam.transport.checks import as_tensor, check_finite, check_marginal
 
 # HiGHS's smallest admissible feasibility tolerances.
 LP_TOL = 1e-10
+INFEASIBLE = 2  # scipy.optimize.linprog's status
 
 
 class TransportResult(NamedTuple):
@@ -86,14 +89,18 @@ def _solve_lp(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, 
     A_eq = sp.vstack(
         [sp.kron(sp.eye(n), np.ones((1, m))), sp.kron(np.ones((1, n)), sp.eye(m))], format="csr"
     )
-    res = linprog(
-        (C / scale).ravel(),
-        A_eq=A_eq,
-        b_eq=np.concatenate([a, b]) * mass,
-        bounds=(0, None),
-        method="highs",
-        options={"primal_feasibility_tolerance": LP_TOL, "dual_feasibility_tolerance": LP_TOL},
-    )
+    options = {"primal_feasibility_tolerance": LP_TOL, "dual_feasibility_tolerance": LP_TOL}
+    problem = {
+        "c": (C / scale).ravel(),
+        "A_eq": A_eq,
+        "b_eq": np.concatenate([a, b]) * mass,
+        "bounds": (0, None),
+        "method": "highs",
+    }
+    res = linprog(**problem, options=options)
+    if res.status == INFEASIBLE:
+        # HiGHS's presolve calls some problems with masses of 1e-30 and less infeasible.
+        res = linprog(**problem, options={**options, "presolve": False})
     if res.status != 0:
         raise RuntimeError(f"HiGHS failed on the transport problem: {res.message}")
     plan = np.clip(res.x.reshape(n, m), 0.0, None) / mass

@@ -37,15 +37,19 @@ with :math:`\lVert r - a\rVert_1 = δ`, which moves the exact cost by at most
 
 **How a call proceeds.** The cost is shifted by its minimum (per problem) so the exponents
 stay within :math:`(\max C - \min C)/ε`. With ε-scaling (Kosowsky & Yuille 1994; Schmitzer
-2019, §3.2; Feydy et al. 2019) ε is annealed geometrically from :math:`\max C - \min C` down
-to ``eps`` by the factor q, each stage warm-started from the previous potentials and stopped
-at a marginal error of max(tol, 1e-3) or after :data:`STAGE_ITER` iterations. The final
-stage runs Sinkhorn iterations until the error falls below ``tol``; if the observed linear
-rate predicts that this would take many more iterations than a few Newton steps cost, it
-switches to damped Newton steps on the semi-dual (:mod:`reparam.transport.newton`), which
-converge quadratically where Sinkhorn's rate has gone to 1 (on 30 × 30 uniform costs at
-:math:`ε/(\max C - \min C) = 10^{-4}`, Sinkhorn after ε-scaling needed 10⁵ iterations; the
-Newton steps, about 20 evaluations).
+2019, §3.2; Feydy et al. 2019), on by default below :math:`ε = (\max C - \min C)/500`, ε is
+annealed geometrically from :math:`\max C - \min C` down to ``eps`` by the factor q, each
+stage warm-started from the previous potentials and stopped at a marginal error of
+max(tol, 1e-3) or after :data:`STAGE_ITER` iterations. The final stage runs Sinkhorn
+iterations until the error falls below ``tol``; once it is below 1e-2, if the observed linear
+rate predicts that reaching ``tol`` would take many more iterations than a few Newton steps
+cost, it switches to damped Newton steps on the semi-dual (:mod:`reparam.transport.newton`),
+which converge quadratically where Sinkhorn's rate has gone to 1, then back to Sinkhorn
+iterations if Newton stopped above ``tol`` at its precision. On 30 × 30 costs uniform in
+[1, 100] at ε = 10⁻² (:math:`ε/(\max C - \min C) = 10^{-4}`), Sinkhorn without ε-scaling
+had a marginal error of 0.07 after 1000 iterations (a cost 4 % below the exact one), and
+with ε-scaling needed 95 800 iterations to reach 1e-9; ε-scaling and Newton take 588 (4 of
+them Newton evaluations), 0.1 s.
 
 References:
     Cuturi (2013), Sinkhorn distances: lightspeed computation of optimal transport. NeurIPS.
@@ -89,7 +93,7 @@ MIN_BUDGET = 1000
 BUDGET_PER_RATIO = 10
 MAX_BUDGET = 100_000
 TOL = 1e-9
-PRECISION_FACTOR = 8
+PRECISION_FACTOR = 2
 NEWTON_WATCH = 10
 NEWTON_SIDE = 50
 
@@ -191,14 +195,16 @@ def sinkhorn(
       max(1000, 10 (max C − min C)/ε), at most 100 000. Each earlier stage of ε-scaling
       takes at most min(100, max_iter) iterations.
     - ``tol``: the row-marginal L1 error :math:`\max_{\text{batch}}\lVert γ\mathbf 1 -
-      a\rVert_1` to reach (column marginals are exact). ``None`` (the default) means 1e-9,
-      or the dtype's precision floor if higher: 8 ε_mach (1 + (max C − min C)/ε) plus
-      twice the difference of the masses of a and b (about 1e-5 in float32 at
-      ε = 0.1 (max C − min C)).
+      a\rVert_1` to reach (column marginals are exact). ``None`` (the default) aims at 1e-9
+      and also accepts, once the error has stopped decreasing, the dtype's precision floor
+      :func:`precision_floor`: 2 ε_mach (1 + (max C − min C)/ε) plus twice the difference of
+      the masses of a and b (1e-5 in float32 at ε = (max C − min C)/10, 1e-9 or less in
+      float64 down to ε = (max C − min C)/10⁵).
 
-    A run that stops at its budget above ``tol`` returns its last iterate with
-    ``converged=False`` and gives a :class:`~reparam.convergence.ConvergenceWarning` saying
-    the error reached and what to change.
+    A run that stops (at its budget, or because no iteration lowers the error any more)
+    above ``tol`` returns its last iterate with ``converged=False`` and gives a
+    :class:`~reparam.convergence.ConvergenceWarning` saying the error reached, the
+    iterations used and what to change.
 
     >>> C = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
     >>> res = sinkhorn(torch.tensor([0.5, 0.5]), torch.tensor([0.25, 0.75]), C, eps=0.01)

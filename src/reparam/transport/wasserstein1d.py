@@ -20,11 +20,19 @@ from torch import Tensor
 from reparam.transport.checks import as_tensor, broadcast_batch, check_finite, check_marginal
 
 
-def _root(s: Tensor, p: float) -> Tensor:
-    """:math:`s^{1/p}` with the subgradient 0 (not NaN) where s = 0."""
-    positive = s > 0
-    root = torch.where(positive, s, torch.ones_like(s)).pow(1 / p)
-    return torch.where(positive, root, torch.zeros_like(s))
+def _mean_power_root(d: Tensor, w: Tensor | None, p: float) -> Tensor:
+    r""":math:`(\sum_k w_k d_k^p)^{1/p}` over the last axis (the mean for ``w`` None) of the
+    gaps ``d`` ≥ 0, computed as :math:`s\,(\sum_k w_k (d_k/s)^p)^{1/p}` with s = max d
+    (treated as a constant: the expression is homogeneous of degree 1 in d, so the gradient
+    is unchanged) so that :math:`d^p` neither overflows nor underflows, and with the
+    subgradient 0 (not NaN from :math:`0^{1/p}`) where the sum is 0."""
+    scale = d.detach().amax(-1, keepdim=True)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    powers = (d / scale).pow(p)
+    total = powers.mean(-1) if w is None else (powers * w).sum(-1)
+    positive = total > 0
+    root = torch.where(positive, total, torch.ones_like(total)).pow(1 / p)
+    return scale.squeeze(-1) * torch.where(positive, root, torch.zeros_like(total))
 
 
 def wasserstein_1d(x: Any, y: Any, p: float = 1, a: Any = None, b: Any = None) -> Tensor:
@@ -35,7 +43,9 @@ def wasserstein_1d(x: Any, y: Any, p: float = 1, a: Any = None, b: Any = None) -
     Equal-size uniform samples: :math:`W_p = \big(\frac1n\sum_i |x_{(i)} - y_{(i)}|^p\big)^{1/p}`.
     Otherwise the quantile functions are integrated exactly over the merged breakpoints of the
     two CDFs. Differentiable in ``x``, ``y`` and the weights; where the distance is 0
-    (coincident samples) the gradient is the subgradient 0.
+    (coincident samples) the gradient is the subgradient 0. The p-th powers are taken of the
+    gaps divided by the largest gap, so samples at any scale the dtype holds give a finite
+    distance (float32 samples of 1e30 with p = 2).
 
     >>> float(wasserstein_1d(torch.tensor([0.0, 1.0]), torch.tensor([3.0, 2.0])))
     2.0
@@ -61,7 +71,7 @@ def wasserstein_1d(x: Any, y: Any, p: float = 1, a: Any = None, b: Any = None) -
         batch = broadcast_batch({"x": x.shape[:-1], "y": y.shape[:-1]})
         xs = x.expand(*batch, n).sort(-1).values
         ys = y.expand(*batch, n).sort(-1).values
-        return _root((xs - ys).abs().pow(p).mean(-1), p)
+        return _mean_power_root((xs - ys).abs(), None, p)
 
     a = torch.full_like(x, 1 / n) if a is None else as_tensor(a, "a", x.device)
     b = torch.full_like(y, 1 / m) if b is None else as_tensor(b, "b", x.device)
@@ -90,4 +100,4 @@ def wasserstein_1d(x: Any, y: Any, p: float = 1, a: Any = None, b: Any = None) -
     dt = torch.diff(t, dim=-1, prepend=torch.zeros_like(t[..., :1])).clamp_min(0)
     qx = xs.gather(-1, torch.searchsorted(cdf_x.detach().contiguous(), t.detach()).clamp_max(n - 1))
     qy = ys.gather(-1, torch.searchsorted(cdf_y.detach().contiguous(), t.detach()).clamp_max(m - 1))
-    return _root(((qx - qy).abs().pow(p) * dt).sum(-1), p)
+    return _mean_power_root((qx - qy).abs(), dt, p)
