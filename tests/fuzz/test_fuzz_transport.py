@@ -9,7 +9,6 @@ import math
 import warnings
 
 import hypothesis.strategies as st
-import numpy as np
 import ot
 import pytest
 import torch
@@ -84,7 +83,7 @@ def test_sinkhorn(dtype, n, m, batch, decade, rel, data) -> None:
     if res.converged:
         P = res.plan.detach().double()
         floor = precision_floor(dtype, spread / eps, 0.0) + 2 * abs(
-            float(a.double().sum() - b.double().sum())
+            float(a.detach().double().sum() - b.double().sum())
         )
         rows = (P.sum(-1) - a.detach().double()).abs().sum(-1).max()
         cols = (P.sum(-2) - b.double()).abs().sum(-1).max()
