@@ -165,6 +165,25 @@ def test_gradients_at_small_eps() -> None:
     res = no_warning(a, b, C, 1e-4)  # ε-scaling and Newton, differentiated through
     (gX,) = torch.autograd.grad(res.cost, X)
     assert torch.isfinite(gX).all()
+    # Through ε-scaling and the Newton steps the gradient of the cost is the derivative of
+    # the fixed point: it matches central differences.
+    a6 = torch.rand(6, generator=g, dtype=D) + 0.1
+    a6 /= a6.sum()
+    X6, Y6, b5 = X.detach()[:6].clone(), Y[:5], uniform(5)
+
+    def cost(points: torch.Tensor) -> torch.Tensor:
+        return no_warning(a6, b5, ((points[:, None] - Y6[None]) ** 2).sum(-1), 1e-3).cost
+
+    X6.requires_grad_(True)
+    (g6,) = torch.autograd.grad(cost(X6), X6)
+    h = 1e-7
+    with torch.no_grad():
+        for i, j in [(0, 0), (3, 1), (5, 0)]:
+            up, down = X6.clone(), X6.clone()
+            up[i, j] += h
+            down[i, j] -= h
+            fd = (cost(up) - cost(down)) / (2 * h)
+            assert float(g6[i, j]) == pytest.approx(float(fd), rel=1e-5, abs=1e-7)
     # Envelope theorem, unroll=False: the gradient of the objective in C is the plan.
     Cl = C.detach().requires_grad_(True)
     res = no_warning(a, b, Cl, 1e-4, unroll=False)
