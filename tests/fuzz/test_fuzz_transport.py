@@ -27,7 +27,7 @@ from reparam.transport import (
     sinkhorn_divergence,
     wasserstein_1d,
 )
-from reparam.transport.sinkhorn import precision_floor
+from reparam.transport.sinkhorn_solver import precision_floor
 
 dtypes = st.sampled_from([torch.float64, torch.float32])
 sizes = st.integers(1, 5)

@@ -1,7 +1,7 @@
 """sinkhorn at small ε: the issue's silent-wrong cases now converge by default, within the
 derived bound of the exact LP; a run that cannot converge warns; bad arguments raise.
 
-The bound (module docstring of reparam.transport.sinkhorn): for a plan γ of the entropic
+The bound (module docstring of reparam.transport.sinkhorn_solver): for a plan γ of the entropic
 problem with row and column marginals r, c (L1 errors δ = ‖r − a‖₁ + ‖c − b‖₁, total mass
 off 1 by s) and spread = max C − min C,
 
@@ -19,7 +19,7 @@ import torch
 
 from reparam.convergence import ConvergenceWarning
 from reparam.transport import kantorovich, sinkhorn
-from reparam.transport.sinkhorn import default_budget, precision_floor
+from reparam.transport.sinkhorn_solver import default_budget, precision_floor
 
 D = torch.float64
 # The issue's cases: 30 × 30 costs uniform in [lo, hi], uniform weights.

@@ -5,7 +5,7 @@ closed-form 1-D Wasserstein distances, and WGAN critic losses."""
 from reparam.transport.divergence import sinkhorn_divergence
 from reparam.transport.exact import exact_w1
 from reparam.transport.kantorovich import TransportResult, kantorovich
-from reparam.transport.sinkhorn import SinkhornResult, sinkhorn
+from reparam.transport.sinkhorn_solver import SinkhornResult, sinkhorn
 from reparam.transport.wasserstein1d import wasserstein_1d
 from reparam.transport.wgan import (
     CRITIC_CONSTRAINTS,

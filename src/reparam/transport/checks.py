@@ -40,6 +40,17 @@ def as_tensor(x: Any, name: str, device: torch.device | None = None) -> Tensor:
     return t
 
 
+def weights_or_uniform(w: Any, k: int, name: str, like: Tensor) -> Tensor:
+    """``w`` as a tensor (see :func:`as_tensor`), or the uniform weights 1/k [k] in the dtype
+    and on the device of ``like`` when ``w`` is None or empty (POT's ``a=[]``; empty for
+    k = 0, which :func:`check_marginal` rejects)."""
+    if w is not None:
+        t = as_tensor(w, name, like.device)
+        if not (t.ndim == 1 and t.shape[0] == 0):
+            return t
+    return torch.full((k,), 1.0 / max(k, 1), dtype=like.dtype, device=like.device)
+
+
 def mass_tolerance(w: Tensor) -> float:
     """How far from 1 the weights ``w`` [..., k] may sum: :math:`\\max(10^{-9},
     4 k\\,ε_{\\text{mach}})` for the dtype of ``w``."""

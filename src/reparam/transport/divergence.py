@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from reparam.transport.checks import as_tensor, check_finite, positive_number
-from reparam.transport.sinkhorn import _sinkhorn
+from reparam.transport.sinkhorn_solver import _sinkhorn
 
 
 def pairwise_cost(x: Tensor, y: Tensor, p: float) -> Tensor:

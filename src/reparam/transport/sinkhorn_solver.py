@@ -86,8 +86,9 @@ from reparam.transport.checks import (
     check_marginal,
     positive_int,
     positive_number,
+    weights_or_uniform,
 )
-from reparam.transport.sinkhorn_steps import Steps, iterate
+from reparam.transport.sinkhorn_steps import Steps, iterate, kernel_limit
 
 AUTO_SCALING = 0.5
 AUTO_BELOW = 1 / 500
@@ -100,6 +101,9 @@ TOL = 1e-9
 PRECISION_FACTOR = 2
 NEWTON_WATCH = 10
 NEWTON_SIDE = 50
+# Sinkhorn iterations in the kernel form cost about this many times less than in the log
+# domain, so Newton steps take over only at correspondingly slower rates.
+KERNEL_WATCH = 5
 
 
 class SinkhornResult(NamedTuple):
@@ -155,6 +159,27 @@ def _scaling_factor(eps_scaling: Any, ratio: float) -> float | None:
     return float(eps_scaling)
 
 
+def _warm_f(warmstart: Any, a: Tensor, b: Tensor) -> Tensor:
+    """The ``f`` of ``warmstart = (f, g)``, checked (finite, shapes [..., n] and [..., m]
+    whose batch shapes broadcast to that of ``a``) and broadcast like ``a``."""
+    if not isinstance(warmstart, (tuple, list)) or len(warmstart) != 2:
+        raise ValueError(f"warmstart must be a pair (f, g) of potentials, got {warmstart!r:.80}")
+    pair = [as_tensor(x, "warmstart", a.device) for x in warmstart]
+    for t, like, name in zip(pair, (a, b), ("f", "g"), strict=True):
+        if t.ndim == 0 or t.shape[-1] != like.shape[-1]:
+            raise ValueError(
+                f"warmstart {name} must have shape [..., {like.shape[-1]}], got {tuple(t.shape)}"
+            )
+        check_finite(t, f"warmstart {name}")
+        batch = broadcast_batch({f"warmstart {name}": t.shape[:-1], "the batch": like.shape[:-1]})
+        if batch != tuple(like.shape[:-1]):
+            raise ValueError(
+                f"warmstart {name} has batch shape {tuple(t.shape[:-1])}, larger than the "
+                f"problems' {tuple(like.shape[:-1])}"
+            )
+    return pair[0].detach().to(a.dtype).expand_as(a)
+
+
 def default_budget(ratio: float) -> int:
     """The final stage's iteration budget for ``max_iter=None``: :math:`\\max(1000,
     10\\,(\\max C - \\min C)/ε)`, at most 100 000."""
@@ -179,9 +204,11 @@ def sinkhorn(
     tol: float | None = None,
     unroll: bool = True,
     eps_scaling: float | str | None = "auto",
+    warmstart: tuple[Any, Any] | None = None,
 ) -> SinkhornResult:
     r"""Entropic OT between ``a`` [..., n] and ``b`` [..., m] for the cost ``C`` [..., n, m]
-    by log-domain Sinkhorn; leading dimensions are batch dimensions (broadcast).
+    by log-domain Sinkhorn; leading dimensions are batch dimensions (broadcast). ``a`` or
+    ``b`` None or empty (``[]``, POT's convention) means uniform weights.
 
     ``eps`` is in the units of C; what governs the accuracy and the work is
     :math:`ε/(\max C - \min C)`: the entropic cost exceeds the exact OT cost by at most
@@ -206,6 +233,14 @@ def sinkhorn(
       the masses of a and b (2.6e-6 in float32 at ε = (max C − min C)/10, below 1e-9 in
       float64 down to ε = (max C − min C)/10⁶).
 
+    - ``warmstart``: potentials ``(f, g)`` [..., n], [..., m] in the units of C, e.g. the
+      ``f`` and ``g`` of an earlier result (POT's ``warmstart=(log_u, log_v)`` of
+      ``sinkhorn_log`` is ``f = eps * (log_u - log a)``, ``g = eps * (log_v - log b)``). The
+      iterations start from ``f`` (their first update computes g from it, as POT's
+      ``sinkhorn_log`` does from ``log_u``; ``g`` is checked for shape), without ε-scaling
+      unless ``eps_scaling`` is a factor: a warm start from a converged solution of the
+      same problem stops after one iteration.
+
     A run that stops (at its budget, or because no iteration lowers the error any more)
     above ``tol`` returns its last iterate with ``converged=False`` and gives a
     :class:`~reparam.convergence.ConvergenceWarning` saying the error reached, the
@@ -216,7 +251,9 @@ def sinkhorn(
     >>> round(float(res.cost), 6), res.converged
     (0.25, True)
     """
-    return _sinkhorn(a, b, C, eps, max_iter, tol, unroll, eps_scaling, stacklevel=4)
+    return _sinkhorn(
+        a, b, C, eps, max_iter, tol, unroll, eps_scaling, stacklevel=4, warmstart=warmstart
+    )
 
 
 def _sinkhorn(
@@ -229,6 +266,7 @@ def _sinkhorn(
     unroll: bool,
     eps_scaling: Any,
     stacklevel: int,
+    warmstart: tuple[Any, Any] | None = None,
 ) -> SinkhornResult:
     eps = positive_number(eps, "eps")
     if max_iter is not None:
@@ -236,10 +274,10 @@ def _sinkhorn(
     if tol is not None:
         tol = positive_number(tol, "tol")
     C = as_tensor(C, "C")
-    a = as_tensor(a, "a", C.device)
-    b = as_tensor(b, "b", C.device)
     if C.ndim < 2:
         raise ValueError(f"C must have shape [..., n, m], got {tuple(C.shape)}")
+    a = weights_or_uniform(a, C.shape[-2], "a", C)
+    b = weights_or_uniform(b, C.shape[-1], "b", C)
     check_marginal(a, "a")
     check_marginal(b, "b")
     n, m = a.shape[-1], b.shape[-1]
@@ -263,6 +301,8 @@ def _sinkhorn(
             "(max C − min C)/eps overflows"
         )
     q = _scaling_factor(eps_scaling, ratio)
+    if warmstart is not None and eps_scaling == "auto":
+        q = None
     schedule = []
     if q is not None:
         stage_eps = spread
@@ -282,17 +322,25 @@ def _sinkhorn(
     problems = math.prod(batch)
     newton_ok = _newton.available(n, m, problems)
     watch = NEWTON_WATCH * (1 + min(n, m) / NEWTON_SIDE) if newton_ok else math.inf
-    f = torch.zeros_like(a)
+    f = torch.zeros_like(a) if warmstart is None else _warm_f(warmstart, a, b)
     iterations = 0
     # (C − min C)/ε in one pass; its minimum is 0 in every problem. The shift is a constant
     # to autograd: the plan and u do not depend on it, and g (below) takes it back.
     C_eps = torch.addcmul(low / -eps, C, C.new_tensor(1 / eps))
     zero = C_eps.new_zeros((*C_eps.shape[:-2], 1, 1))
 
-    def stage(u: Tensor, C_stage: Tensor, budget: int, target: float, accept: float) -> Steps:
-        """Sinkhorn at one ε; Newton steps when its rate stalls, then Sinkhorn again if
-        Newton stopped above ``target`` at its precision."""
-        steps = iterate(u, la, lb, C_stage, a, budget, target, accept, watch, zero, _newton.START)
+    limit = kernel_limit(dtype)
+
+    def stage(u: Tensor, stage_eps: float, budget: int, target: float, accept: float) -> Steps:
+        """Sinkhorn at one ε (in the kernel form when (max C − min C)/ε allows); Newton steps
+        when its rate stalls, then Sinkhorn again if Newton stopped above ``target`` at its
+        precision."""
+        C_stage = C_eps if stage_eps == eps else C_eps * (eps / stage_eps)
+        kernel = spread / stage_eps <= limit
+        stage_watch = watch * KERNEL_WATCH if kernel else watch
+        steps = iterate(
+            u, la, lb, C_stage, a, budget, target, accept, stage_watch, zero, _newton.START, kernel
+        )
         if not steps.stalled:
             return steps
         polished = _newton.newton(steps.u, la, lb, C_stage, a, b, target)
@@ -300,21 +348,28 @@ def _sinkhorn(
         if polished.error < target or budget <= steps.iterations:
             return Steps(polished.u, polished.v, used, polished.error, polished.errors, False)
         more = iterate(
-            polished.u, la, lb, C_stage, a, budget - steps.iterations, target, accept, C_min=zero
+            polished.u,
+            la,
+            lb,
+            C_stage,
+            a,
+            budget - steps.iterations,
+            target,
+            accept,
+            C_min=zero,
+            kernel=kernel,
         )
         return more._replace(iterations=used + more.iterations)
 
     with torch.set_grad_enabled(unroll and torch.is_grad_enabled()):
         for stage_eps in schedule[:-1]:
             stage_tol = max(accept, STAGE_TOL)
-            steps = stage(
-                f / stage_eps, C_eps * (eps / stage_eps), stage_budget, stage_tol, stage_tol
-            )
+            steps = stage(f / stage_eps, stage_eps, stage_budget, stage_tol, stage_tol)
             f, iterations = stage_eps * steps.u, iterations + steps.iterations
-        steps = stage(f / eps, C_eps, budget, target, accept)
+        steps = stage(f / eps, eps, budget, target, accept)
         u, v, err, iterations = steps.u, steps.v, steps.error, iterations + steps.iterations
     if not unroll:
-        last = iterate(u.detach(), la, lb, C_eps, a, 1, accept)
+        last = iterate(u.detach(), la, lb, C_eps, a, 1, accept, kernel=ratio <= limit)
         u, v, err = last.u, last.v, last.error
         iterations += last.iterations
     plan = torch.exp(
