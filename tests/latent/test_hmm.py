@@ -308,7 +308,7 @@ def test_bad_parameters_raise():
     with pytest.raises(ValueError):
         HMM(2, "poisson")
     with pytest.raises(ValueError):
-        HMM(2, "gaussian", dim=2, covariance="full")
+        HMM(2, "gaussian", dim=2, covariance="banana")
     with pytest.raises(ValueError):
         HMM(2, "categorical")
 

@@ -106,7 +106,7 @@ def test_nan_parameters_raise():
         ({"variance_floor": 0.0}, "variance_floor"),
         ({"variance_floor": math.nan}, "variance_floor"),
         ({"emission": "poisson"}, "emission"),
-        ({"covariance": "full"}, "covariance"),
+        ({"covariance": "banana"}, "covariance"),
     ],
 )
 def test_bad_hmm_construction(kwargs, message):

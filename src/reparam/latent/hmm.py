@@ -47,10 +47,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from reparam.checks import integer, positive_int
+from reparam.latent.emissions import (
+    FAMILIES,
+    KINDS,
+    Categorical,
+    Emissions,
+    Gaussian,
+    GaussianMixture,
+    Multinomial,
+    Poisson,
+)
+from reparam.latent.emissions.base import probabilities
+from reparam.latent.emissions.initial import dirichlet
 from reparam.latent.forward_backward import (
     Lengths,
     _posteriors,
@@ -64,8 +78,16 @@ from reparam.latent.monitor import ConvergenceMonitor
 
 __all__ = ["HMM", "backward", "forward", "posteriors", "viterbi"]
 
-EMISSIONS = ("categorical", "gaussian")
-_LOG_2PI = math.log(2 * math.pi)
+EMISSIONS = FAMILIES
+# which families take each emission parameter of set_params
+_PARAMETERS = {
+    "emissionprob": ("categorical", "multinomial"),
+    "means": ("gaussian", "gmm"),
+    "covars": ("gaussian", "gmm"),
+    "variances": ("gaussian",),
+    "lambdas": ("poisson",),
+    "weights": ("gmm",),
+}
 
 
 def _whole(value: object, name: str, minimum: int = 1) -> None:
@@ -73,33 +95,54 @@ def _whole(value: object, name: str, minimum: int = 1) -> None:
         raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
 
 
-def _probabilities(value: Tensor | Sequence, shape: tuple[int, ...], name: str) -> Tensor:
-    """Check a table of probabilities whose last axis sums to one."""
-    value = torch.as_tensor(value, dtype=torch.float64)
-    if value.shape != shape:
-        raise ValueError(f"{name} must have shape {list(shape)}, got {list(value.shape)}")
-    if not torch.isfinite(value).all() or (value < 0).any():
-        raise ValueError(f"{name} must be finite and non-negative, got {value.tolist()}")
-    sums = value.sum(-1)
-    if not torch.allclose(sums, torch.ones_like(sums), atol=1e-6, rtol=0):
-        raise ValueError(f"{name} must sum to one along its last axis, got sums {sums.tolist()}")
+def _needed(value: int | None, name: str, emission: str) -> int:
+    if value is None:
+        raise ValueError(f"{emission} emissions need {name} (an integer ≥ 1)")
+    _whole(value, name)
     return value
 
 
 class HMM(nn.Module):
-    r"""A hidden Markov model with categorical or diagonal-Gaussian emissions.
+    r"""A hidden Markov model with categorical, multinomial, Poisson, Gaussian or
+    Gaussian-mixture emissions (hmmlearn's ``CategoricalHMM``, ``MultinomialHMM``,
+    ``PoissonHMM``, ``GaussianHMM``, ``GMMHMM``).
 
-    The parameters are stored as unconstrained tensors: logits of π, of the rows of A and of
-    the rows of the emission matrix, so that ``log_softmax`` gives the log-probabilities (and
-    ``fit_gradient`` can use any torch optimizer); Gaussian emissions keep means [K, D] and
-    log-variances [K, D]. ``fit`` is Baum–Welch (Baum et al. 1970; Rabiner 1989, eqs. 40a–c).
-    Probabilities of 0 (``set_params``) are logits of −∞: structural zeros, kept by both fits.
+    The parameters are stored as unconstrained tensors: logits of π and of the rows of A
+    (``log_softmax`` gives the log-probabilities) and the emission family's own
+    (:mod:`reparam.latent.emissions`), so ``fit_gradient`` can use any torch optimizer.
+    ``fit`` is Baum–Welch (Baum et al. 1970; Rabiner 1989, eqs. 40a–c). Probabilities of 0
+    (``set_params``) are logits of −∞: structural zeros, kept by both fits.
 
-    Inputs: categorical ``x`` is an integer tensor [B, T] (or [T]); Gaussian ``x`` is
-    [B, T, D] (or [T, D]). ``lengths`` [B] marks the valid steps of padded sequences.
+    Args:
+        n_states: K ≥ 1.
+        emission: ``"categorical"`` (``n_symbols``), ``"multinomial"`` (``n_symbols``,
+            ``n_trials``), ``"poisson"`` (``dim``), ``"gaussian"`` (``dim``,
+            ``covariance``) or ``"gmm"`` (``dim``, ``covariance``, ``n_mix``).
+        covariance: hmmlearn's ``covariance_type``: ``"diag"``, ``"spherical"``, ``"full"``
+            or ``"tied"`` (for ``"gmm"``: tied across the components of a state).
+        n_mix: mixture components a state (``"gmm"``).
+        n_trials: draws a step (``"multinomial"``; ``None``: each step its own total).
+        params: hmmlearn's letters of the parameters ``fit`` and ``fit_gradient`` update:
+            ``"s"`` π, ``"t"`` A, and ``"e"`` (categorical, multinomial), ``"l"`` (Poisson),
+            ``"m"`` and ``"c"`` (Gaussian), ``"m"``, ``"c"`` and ``"w"`` (GMM); all by
+            default.
+        init_params: the letters ``fit`` initialises from the data first, as hmmlearn
+            (Dirichlet(1/K) draws for π and A, k-means means, the data's covariance, …);
+            ``""`` by default: a reparam HMM starts from its current parameters (random
+            from ``seed``, or ``set_params``), hmmlearn's ``init_params=""``.
+        variance_floor: the smallest variance (Gaussian families; for full and tied
+            covariances the smallest eigenvalue).
 
-    After ``fit``: ``converged_``, ``n_iter_``, ``lower_bound_`` and ``monitor_`` (whose
-    ``history`` is ``history_``, the total log-likelihood before each M step).
+    Inputs: categorical ``x`` is an integer tensor [B, T] (or [T]); the other families
+    take [B, T, D] (or [T, D]) with D = ``dim`` (``n_symbols`` counts for multinomial).
+    ``lengths`` [B] marks the valid steps of padded sequences.
+
+    hmmlearn's attribute names read the parameters (detached): ``startprob_``,
+    ``transmat_``, ``emissionprob_``, ``lambdas_``, ``means_``, ``covars_`` (Gaussian: full
+    matrices [K, D, D], as hmmlearn's property; GMM: its compressed shape), ``weights_``;
+    ``covars`` is the compressed form for both. After ``fit``: ``converged_``, ``n_iter_``,
+    ``lower_bound_`` and ``monitor_`` (whose ``history`` is ``history_``, the total
+    log-likelihood before each M step).
 
     >>> truth = HMM(2, "gaussian", dim=1, dtype=torch.float64).set_params(
     ...     pi=[0.5, 0.5], A=[[0.9, 0.1], [0.2, 0.8]], means=[[-2.0], [2.0]], variances=[[1], [1]])
@@ -109,6 +152,10 @@ class HMM(nn.Module):
     (True, 14, [-2.0, 2.0])
     >>> all(b >= a - 1e-9 for a, b in zip(hmm.history_, hmm.history_[1:]))
     True
+    >>> full = HMM(2, "gaussian", dim=1, covariance="full", params="mc", init_params="mc",
+    ...            dtype=torch.float64, seed=0).set_params(pi=[0.5, 0.5], A=[[0.9, 0.1], [0.2, 0.8]])
+    >>> sorted(full.fit(x).means_.ravel().round().tolist()), full.n_parameters()
+    ([-2.0, 2.0], 7)
     """
 
     def __init__(
@@ -119,6 +166,10 @@ class HMM(nn.Module):
         dim: int | None = None,
         covariance: str = "diag",
         *,
+        n_mix: int = 1,
+        n_trials: int | None = None,
+        params: str | None = None,
+        init_params: str = "",
         variance_floor: float = 1e-6,
         dtype: torch.dtype | None = None,
         seed: int | None = None,
@@ -127,8 +178,8 @@ class HMM(nn.Module):
         _whole(n_states, "n_states")
         if emission not in EMISSIONS:
             raise ValueError(f"unknown emission {emission!r}; choose from {', '.join(EMISSIONS)}")
-        if covariance != "diag":
-            raise ValueError(f"only covariance='diag' is supported, got {covariance!r}")
+        if covariance not in KINDS:
+            raise ValueError(f"covariance must be one of {', '.join(KINDS)}, got {covariance!r}")
         if not (variance_floor > 0 and math.isfinite(variance_floor)):
             raise ValueError(f"variance_floor must be finite and positive, got {variance_floor}")
         dtype = dtype or torch.get_default_dtype()
@@ -138,20 +189,65 @@ class HMM(nn.Module):
         self.variance_floor = variance_floor
         self.pi_logits = nn.Parameter(torch.zeros(K, dtype=dtype))
         self.A_logits = nn.Parameter(torch.rand(K, K, generator=gen, dtype=dtype) + 1.0)
-        if emission == "categorical":
-            if n_symbols is None:
-                raise ValueError("categorical emissions need n_symbols (an integer ≥ 1)")
-            _whole(n_symbols, "n_symbols")
-            self.n_symbols = n_symbols
-            self.B_logits = nn.Parameter(torch.rand(K, n_symbols, generator=gen, dtype=dtype))
-        else:
-            if dim is None:
-                raise ValueError("gaussian emissions need dim (an integer ≥ 1)")
-            _whole(dim, "dim")
-            self.dim = dim
-            self.means = nn.Parameter(torch.randn(K, dim, generator=gen, dtype=dtype))
-            self.log_variances = nn.Parameter(torch.zeros(K, dim, dtype=dtype))
+        self.emissions = self._family(
+            emission, n_symbols, dim, covariance, n_mix, n_trials, dtype, gen
+        )
+        self._generator = gen
+        self.params = self._letters(params, "params")
+        self.init_params = self._letters(init_params, "init_params")
         self.history_: list[float] = []
+
+    def _family(
+        self,
+        emission: str,
+        n_symbols: int | None,
+        dim: int | None,
+        covariance: str,
+        n_mix: int,
+        n_trials: int | None,
+        dtype: torch.dtype,
+        gen: torch.Generator | None,
+    ) -> Emissions:
+        K = self.n_states
+        if emission in ("categorical", "multinomial"):
+            self.n_symbols = _needed(n_symbols, "n_symbols", emission)
+            if emission == "categorical":
+                return Categorical(K, self.n_symbols, dtype, gen)
+            if n_trials is not None:
+                positive_int("n_trials", n_trials)
+            return Multinomial(K, self.n_symbols, n_trials, dtype, gen)
+        self.dim = _needed(dim, "dim", emission)
+        if emission == "poisson":
+            return Poisson(K, self.dim, dtype, gen)
+        if emission == "gaussian":
+            return Gaussian(K, self.dim, covariance, self.variance_floor, dtype, gen)
+        positive_int("n_mix", n_mix)
+        return GaussianMixture(K, n_mix, self.dim, covariance, self.variance_floor, dtype, gen)
+
+    def _letters(self, value: str | None, name: str) -> str:
+        """Check hmmlearn parameter letters against this model's ("st" + the family's)."""
+        allowed = "st" + self.emissions.letters
+        if value is None:
+            return allowed
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string of letters from {allowed!r}, got {value!r}")
+        unknown = sorted(set(value) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"{name} must hold letters from {allowed!r} for {self.emission} emissions, got "
+                f"{value!r}"
+            )
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        """The emission family's read-only views (``means``, ``covars_``, ``lambdas_``, …)."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            emissions = self.__dict__["_modules"].get("emissions")
+            if emissions is not None and name in type(emissions).attributes:
+                return getattr(emissions, name)
+            raise
 
     # ---- parameters
 
@@ -164,60 +260,40 @@ class HMM(nn.Module):
         return torch.log_softmax(self.A_logits, dim=-1)
 
     @property
-    def log_emission(self) -> Tensor:
-        """Categorical emissions: the log emission matrix [K, M]."""
-        if self.emission != "categorical":
-            raise ValueError("log_emission is defined for categorical emissions only")
-        return torch.log_softmax(self.B_logits, dim=-1)
+    def startprob_(self) -> Tensor:
+        """π [K] (detached), hmmlearn's attribute."""
+        return self.log_pi.detach().exp()
 
     @property
-    def variances(self) -> Tensor:
-        """Gaussian emissions: the diagonal variances [K, D]."""
-        if self.emission != "gaussian":
-            raise ValueError("variances are defined for gaussian emissions only")
-        return self.log_variances.exp()
+    def transmat_(self) -> Tensor:
+        """A [K, K] (detached), hmmlearn's attribute."""
+        return self.log_A.detach().exp()
 
     @torch.no_grad()
     def set_params(
         self,
         pi: Tensor | Sequence | None = None,
         A: Tensor | Sequence | None = None,
-        emissionprob: Tensor | Sequence | None = None,
-        means: Tensor | Sequence | None = None,
-        variances: Tensor | Sequence | None = None,
+        **emission: Tensor | Sequence | None,
     ) -> HMM:
-        """Set probabilities (π [K], A [K, K], emissionprob [K, M]) or Gaussian means and
-        variances [K, D], after checking shapes, non-negativity and that rows sum to one."""
+        """Set π [K] and A [K, K] (checked: non-negative, rows summing to one) and the
+        emission parameters: ``emissionprob`` [K, M] (categorical, multinomial), ``lambdas``
+        [K, D] (Poisson), ``means`` and ``covars`` in hmmlearn's shapes (Gaussian: means
+        [K, D], covars spherical [K], diag [K, D], full [K, D, D], tied [D, D]; GMM: means
+        [K, M, D], covars [K, M], [K, M, D], [K, M, D, D], [K, D, D]), ``variances``
+        (Gaussian diag or spherical) and ``weights`` [K, M] (GMM)."""
+        for name in emission:
+            if self.emission not in _PARAMETERS.get(name, ()):
+                owners = " or ".join(_PARAMETERS.get(name, ())) or "no"
+                raise ValueError(
+                    f"{name} applies to {owners} emissions, not to {self.emission} ones"
+                )
         K = self.n_states
         if pi is not None:
-            self.pi_logits.copy_(_probabilities(pi, (K,), "pi").log())
+            self.pi_logits.copy_(probabilities(pi, (K,), "pi").log())
         if A is not None:
-            self.A_logits.copy_(_probabilities(A, (K, K), "A").log())
-        if emissionprob is not None:
-            if self.emission != "categorical":
-                raise ValueError("emissionprob applies to categorical emissions only")
-            shape = (K, self.n_symbols)
-            self.B_logits.copy_(_probabilities(emissionprob, shape, "emissionprob").log())
-        if (means is not None or variances is not None) and self.emission != "gaussian":
-            raise ValueError("means and variances apply to gaussian emissions only")
-        if means is not None:
-            means = torch.as_tensor(means, dtype=self.means.dtype)
-            if means.shape != (K, self.dim) or not torch.isfinite(means).all():
-                raise ValueError(
-                    f"means must be finite with shape [{K}, {self.dim}], got shape "
-                    f"{list(means.shape)}"
-                    + ("" if means.shape != (K, self.dim) else f" holding {means.tolist()}")
-                )
-            self.means.copy_(means)
-        if variances is not None:
-            variances = torch.as_tensor(variances, dtype=self.means.dtype)
-            if variances.shape != (K, self.dim):
-                raise ValueError(
-                    f"variances must have shape [{K}, {self.dim}], got {list(variances.shape)}"
-                )
-            if not torch.isfinite(variances).all() or (variances <= 0).any():
-                raise ValueError(f"variances must be finite and positive, got {variances.tolist()}")
-            self.log_variances.copy_(variances.log())
+            self.A_logits.copy_(probabilities(A, (K, K), "A").log())
+        self.emissions.set_params(**emission)
         return self
 
     def _check_parameters(self) -> None:
@@ -228,13 +304,36 @@ class HMM(nn.Module):
                     f"the HMM's {name} hold NaN or +inf; set the parameters with set_params"
                 )
 
+    def n_parameters(self) -> int:
+        """The free scalars of the model, hmmlearn's count for AIC and BIC: K − 1 for π,
+        K(K − 1) for A and the emissions' (e.g. K·D means and the covariances)."""
+        K = self.n_states
+        return K - 1 + K * (K - 1) + sum(self.emissions.n_parameters().values())
+
+    def stationary_distribution(self) -> Tensor:
+        r"""The stationary distribution [K] of the chain, :math:`π^\top A = π^\top`: the
+        left eigenvector of A of the largest eigenvalue (1), normalised to sum to one, as
+        hmmlearn's ``get_stationary_distribution`` (for a reducible chain, one of several).
+
+        >>> hmm = HMM(2, "categorical", n_symbols=2, dtype=torch.float64)
+        >>> _ = hmm.set_params(A=[[0.9, 0.1], [0.3, 0.7]])
+        >>> hmm.stationary_distribution()
+        tensor([0.7500, 0.2500], dtype=torch.float64)
+        """
+        A = self.transmat_
+        values, vectors = torch.linalg.eig(A.T.to(torch.float64))
+        vector = vectors[:, values.real.argmax()].real
+        return (vector / vector.sum()).to(A.dtype)
+
+    get_stationary_distribution = stationary_distribution
+
     # ---- data
 
     def _prepare(self, x: Tensor, lengths: Lengths) -> tuple[Tensor, Tensor]:
         """Batch ``x``, check it, and return it with the valid-step mask [B, T]; padded steps
         are replaced by a harmless value."""
         x = torch.as_tensor(x)
-        event = 0 if self.emission == "categorical" else 1
+        event = self.emissions.event_dims
         if x.dim() == 1 + event:
             x = x.unsqueeze(0)
         if x.dim() != 2 + event:
@@ -244,40 +343,11 @@ class HMM(nn.Module):
         if T < 1:
             raise ValueError(f"x needs at least one time step, got shape {tuple(x.shape)}")
         mask = lengths_mask(lengths, B, T, x.device)
-        if event == 0:
-            if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
-                raise ValueError(f"categorical x must hold integers, got dtype {x.dtype}")
-            x = x.long().masked_fill(~mask, 0)
-            bad = (x < 0) | (x >= self.n_symbols)
-            if bad.any():
-                n, t = bad.nonzero()[0].tolist()
-                raise ValueError(
-                    f"x must hold symbols in [0, {self.n_symbols}), got {int(x[n, t])} at "
-                    f"sequence {n}, step {t}"
-                )
-        else:
-            if x.shape[-1] != self.dim:
-                raise ValueError(f"x must have {self.dim} features, got {x.shape[-1]}")
-            if not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
-                raise ValueError(f"gaussian x must hold real numbers, got dtype {x.dtype}")
-            x = x.to(self.means.dtype).masked_fill(~mask[..., None], 0.0)
-            bad = ~torch.isfinite(x).all(-1)
-            if bad.any():
-                n, t = bad.nonzero()[0].tolist()
-                raise ValueError(
-                    f"x must be finite at the valid steps, got {x[n, t].tolist()} at sequence "
-                    f"{n}, step {t}"
-                )
-        return x, mask
+        return self.emissions.prepare(x, mask), mask
 
     def emission_log_prob(self, x: Tensor) -> Tensor:
         r"""log b_k(x_t) [B, T, K] for prepared (batched, valid) ``x``."""
-        if self.emission == "categorical":
-            return self.log_emission.T[x]
-        # z = (x − μ)/σ, squared last: a square that overflows float32 is −∞, with a gradient
-        # of 0 rather than 0 · ∞ through a division by σ²
-        z = (x[:, :, None, :] - self.means) * torch.exp(-0.5 * self.log_variances)
-        return -0.5 * (z**2 + self.log_variances + _LOG_2PI).sum(-1)
+        return self.emissions.log_prob(x)
 
     def _log_b(self, x: Tensor, lengths: Lengths) -> tuple[Tensor, Tensor]:
         x, mask = self._prepare(x, lengths)
@@ -305,25 +375,82 @@ class HMM(nn.Module):
     decode = viterbi
 
     @torch.no_grad()
-    def sample(self, T: int, n: int = 1, seed: int | None = None) -> tuple[Tensor, Tensor]:
+    def _fit_and_steps(self, x: Tensor, lengths: Lengths) -> tuple[float, int]:
+        """The total log-likelihood Σ_n log p(x⁽ⁿ⁾) and the number of valid steps."""
+        x, mask = self._prepare(x, lengths)
+        self._check_parameters()
+        ll = forward(self.log_pi, self.log_A, self.emission_log_prob(x), mask.sum(1))[1]
+        return ll.sum().item(), int(mask.sum())
+
+    def aic(self, x: Tensor, lengths: Lengths = None) -> float:
+        """Akaike's information criterion −2 log p(x) + 2p over all sequences, with p =
+        :meth:`n_parameters` (hmmlearn's ``aic``; lower is better)."""
+        return -2 * self._fit_and_steps(x, lengths)[0] + 2 * self.n_parameters()
+
+    def bic(self, x: Tensor, lengths: Lengths = None) -> float:
+        """The Bayesian information criterion −2 log p(x) + p log N, N the number of valid
+        steps of all sequences (hmmlearn's ``bic``, whose N is ``len(X)``; lower is
+        better).
+
+        >>> hmm = HMM(2, "poisson", dim=1, dtype=torch.float64, seed=0)
+        >>> x = torch.tensor([[[0], [3], [1], [4]]])
+        >>> math.isclose(hmm.bic(x) - hmm.aic(x), hmm.n_parameters() * (math.log(4) - 2))
+        True
+        """
+        total, steps = self._fit_and_steps(x, lengths)
+        return -2 * total + self.n_parameters() * math.log(steps)
+
+    def _first_states(self, currstate: int | Tensor | Sequence | None, n: int) -> Tensor | None:
+        if currstate is None:
+            return None
+        if isinstance(currstate, (Tensor, Sequence)):
+            states = torch.as_tensor(currstate)
+            if states.shape != (n,) or states.is_floating_point() or states.dtype == torch.bool:
+                raise ValueError(
+                    f"currstate must be one state or {n} integer states, got {states.tolist()}"
+                )
+        else:
+            states = torch.full((n,), integer("currstate", currstate))
+        bad = (states < 0) | (states >= self.n_states)
+        if bad.any():
+            raise ValueError(
+                f"currstate must lie in [0, {self.n_states}), got {states[bad][0].item()}"
+            )
+        return states.long()
+
+    @torch.no_grad()
+    def sample(
+        self,
+        T: int,
+        n: int = 1,
+        seed: int | None = None,
+        currstate: int | Tensor | Sequence[int] | None = None,
+    ) -> tuple[Tensor, Tensor]:
         """Draw ``n`` sequences of length ``T``: states [n, T] and observations ([n, T] symbols
-        or [n, T, D] vectors)."""
+        or [n, T, D]). ``currstate`` (one state, or one a sequence) is the state of the
+        first step, as hmmlearn's ``sample(currstate=...)``: ``sample(T, currstate=z[:, -1])``
+        continues sequences ``z`` (repeating their last state, as hmmlearn does).
+
+        >>> hmm = HMM(2, "categorical", n_symbols=2, seed=0)
+        >>> z, _ = hmm.sample(5, n=3, seed=0)
+        >>> z2, _ = hmm.sample(5, n=3, seed=1, currstate=z[:, -1])
+        >>> bool((z2[:, 0] == z[:, -1]).all())
+        True
+        """
         _whole(T, "T")
         _whole(n, "n")
+        first = self._first_states(currstate, n)
         self._check_parameters()
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         pi, A = self.log_pi.exp(), self.log_A.exp()
         states = torch.empty(n, T, dtype=torch.long)
-        states[:, 0] = torch.multinomial(pi.expand(n, -1), 1, generator=gen)[:, 0]
+        if first is None:
+            states[:, 0] = torch.multinomial(pi.expand(n, -1), 1, generator=gen)[:, 0]
+        else:
+            states[:, 0] = first
         for t in range(1, T):
             states[:, t] = torch.multinomial(A[states[:, t - 1]], 1, generator=gen)[:, 0]
-        if self.emission == "categorical":
-            probs = self.log_emission.exp()[states.reshape(-1)]
-            obs = torch.multinomial(probs, 1, generator=gen).reshape(n, T)
-        else:
-            noise = torch.randn(n, T, self.dim, generator=gen, dtype=self.means.dtype)
-            obs = self.means[states] + noise * self.variances[states].sqrt()
-        return states, obs
+        return states, self.emissions.sample(states, gen)
 
     # ---- fitting
 
@@ -334,15 +461,18 @@ class HMM(nn.Module):
                 f"x must hold at least one sequence to fit, got shape {tuple(x.shape)}"
             )
         self._check_parameters()
-        if self.emission == "gaussian":  # the M step sums squared distances of every step
-            reach = float(x.abs().max() + self.means.detach().abs().max())
-            dtype = self.means.dtype
-            if reach > math.sqrt(torch.finfo(dtype).max / (4 * x.shape[0] * x.shape[1] * self.dim)):
-                raise ValueError(
-                    f"x spreads too widely for {dtype} (max |x| = {float(x.abs().max()):.3g}): "
-                    "its squared distances overflow; rescale x or use dtype=torch.float64"
-                )
+        self.emissions.check_fit(x)
         return x, mask
+
+    @torch.no_grad()
+    def _initialize(self, x: Tensor, mask: Tensor) -> None:
+        """hmmlearn's initialisation of the ``init_params`` letters from the valid steps."""
+        letters, K = self.init_params, self.n_states
+        if "s" in letters:
+            self.pi_logits.copy_(dirichlet(1 / K, (K,), self._generator).log())
+        if "t" in letters:
+            self.A_logits.copy_(dirichlet(1 / K, (K, K), self._generator).log())
+        self.emissions.initialize(x[mask], letters, self._generator)
 
     def _impossible(self, ll: Tensor) -> ValueError:
         n = int((ll == -math.inf).nonzero()[0, 0])
@@ -361,13 +491,17 @@ class HMM(nn.Module):
     def fit(self, x: Tensor, lengths: Lengths = None, n_iter: int = 100, tol: float = 1e-4) -> HMM:
         """Baum–Welch: EM until the total log-likelihood gains less than ``tol`` (hmmlearn's
         rule) or ``n_iter`` iterations, warning (:class:`~reparam.ConvergenceWarning`) in the
-        latter case unless ``tol`` is −∞. ``history_`` records the total log-likelihood
-        before each M-step (it never decreases). States with no expected visits keep their
-        previous parameters."""
+        latter case unless ``tol`` is −∞. The letters of ``init_params`` are initialised from
+        the data first (at every call, as hmmlearn); only those of ``params`` are updated.
+        ``history_`` records the total log-likelihood before each M-step (it never
+        decreases). States (mixture components) with no expected visits keep their previous
+        parameters."""
         _whole(n_iter, "n_iter")
         if math.isnan(tol):
             raise ValueError(f"tol must be a number, got {tol}")
         x, mask = self._training_data(x, lengths)
+        if self.init_params:
+            self._initialize(x, mask)
         monitor = ConvergenceMonitor(tol, n_iter, absolute=False, cap="n_iter")
         self.history_ = monitor.history
         with torch.no_grad():
@@ -386,25 +520,20 @@ class HMM(nn.Module):
 
     @torch.no_grad()
     def _m_step(self, x: Tensor, gamma: Tensor, xi: Tensor) -> None:
-        tiny = torch.finfo(gamma.dtype).tiny
-        start = gamma[:, 0].sum(0)
-        self.pi_logits.copy_((start / start.sum()).log())
-        counts = xi.sum(0)
-        rows = counts.sum(1, keepdim=True)
-        new = (counts / rows.clamp_min(tiny)).log()
-        self.A_logits.copy_(torch.where(rows > 0, new, self.log_A))
-        weight = gamma.sum((0, 1))[:, None]  # [K, 1] expected visits
-        if self.emission == "categorical":
-            onehot = torch.nn.functional.one_hot(x, self.n_symbols).to(gamma.dtype)
-            obs = torch.einsum("btk,btm->km", gamma, onehot)
-            new = (obs / weight.clamp_min(tiny)).log()
-            self.B_logits.copy_(torch.where(weight > 0, new, self.log_emission))
-        else:
-            mean = torch.einsum("btk,btd->kd", gamma, x) / weight.clamp_min(tiny)
-            sq = torch.einsum("btk,btkd->kd", gamma, (x[:, :, None, :] - mean) ** 2)
-            var = (sq / weight.clamp_min(tiny)).clamp_min(self.variance_floor)
-            self.means.copy_(torch.where(weight > 0, mean, self.means))
-            self.log_variances.copy_(torch.where(weight > 0, var.log(), self.log_variances))
+        if "s" in self.params:
+            start = gamma[:, 0].sum(0)
+            self.pi_logits.copy_((start / start.sum()).log())
+        if "t" in self.params:
+            counts = xi.sum(0)
+            rows = counts.sum(1, keepdim=True)
+            new = (counts / rows.clamp_min(torch.finfo(gamma.dtype).tiny)).log()
+            self.A_logits.copy_(torch.where(rows > 0, new, self.log_A))
+        self.emissions.m_step(x, gamma, self.params)
+
+    def _parameters_for(self, letters: str) -> list[nn.Parameter]:
+        chosen = [self.pi_logits] if "s" in letters else []
+        chosen += [self.A_logits] if "t" in letters else []
+        return chosen + self.emissions.parameters_for(letters)
 
     def fit_gradient(
         self,
@@ -415,25 +544,29 @@ class HMM(nn.Module):
         tol: float | None = None,
     ) -> list[float]:
         """Maximise the mean per-sequence log-likelihood by gradient steps on the unconstrained
-        logits (log_softmax parameterisation). ``optimizer`` is an optimizer over
-        ``self.parameters()`` or a factory called with them (default Adam, lr 0.05); closures
-        are used so L-BFGS works too. Returns the loss (negative mean log-likelihood) per step.
+        parameters of the ``params`` letters. ``optimizer`` is an optimizer or a factory
+        called with those parameters (default Adam, lr 0.05); closures are used so L-BFGS
+        works too. Returns the loss (negative mean log-likelihood) per step.
 
         ``steps`` is a budget: without ``tol`` every step runs and nothing warns; with it, the
         fit stops once the loss changes by less than ``tol`` in a step, and warns
         (:class:`~reparam.ConvergenceWarning`) if ``steps`` ran out first. ``monitor_``,
         ``converged_``, ``n_iter_`` and ``lower_bound_`` record the mean log-likelihood
         before each step. A logit of −∞ (a structural zero) gets a zero gradient and stays.
+        Variances are floored after each step.
         """
         _whole(steps, "steps")
         if tol is not None and not tol >= 0:
             raise ValueError(f"tol must be None or a number ≥ 0, got {tol}")
         x, mask = self._training_data(x, lengths)
         lengths = mask.sum(1)
+        chosen = self._parameters_for(self.params)
+        if not chosen:
+            raise ValueError(f"params={self.params!r} selects no parameter to fit")
         if optimizer is None:
-            optimizer = torch.optim.Adam(self.parameters(), lr=0.05)
+            optimizer = torch.optim.Adam(chosen, lr=0.05)
         elif not isinstance(optimizer, torch.optim.Optimizer):
-            optimizer = optimizer(self.parameters())
+            optimizer = optimizer(chosen)
         monitor = ConvergenceMonitor(
             -math.inf if tol is None else tol,
             steps,
@@ -454,9 +587,7 @@ class HMM(nn.Module):
 
         for _ in range(steps):
             losses.append(float(optimizer.step(closure).detach()))
-            if self.emission == "gaussian":
-                with torch.no_grad():
-                    self.log_variances.clamp_(min=math.log(self.variance_floor))
+            self.emissions.project()
             if monitor.report(-losses[-1]):
                 break
         self._finish(monitor, "HMM.fit_gradient")
