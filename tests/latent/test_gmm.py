@@ -188,7 +188,7 @@ def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match="n_components"):
         GaussianMixture(0)
     with pytest.raises(ValueError, match="covariance_type"):
-        GaussianMixture(2, covariance_type="spherical")
+        GaussianMixture(2, covariance_type="circular")
     with pytest.raises(ValueError, match="init"):
         GaussianMixture(2, init="kmeans")
     with pytest.raises(ValueError, match="exceeds"):

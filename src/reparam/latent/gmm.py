@@ -1,7 +1,9 @@
 r"""Gaussian mixture models fitted by expectation–maximisation (EM).
 
 The model is :math:`p(x) = \sum_{k=1}^K π_k\, \mathcal N(x \mid μ_k, Σ_k)`, with a discrete
-latent z ∈ {1, …, K} marginalised exactly. EM alternates two steps (Dempster, Laird & Rubin
+latent z ∈ {1, …, K} marginalised exactly, and Σ_k full, tied (one Σ for all), diagonal or
+spherical (σ_k² I): scikit-learn's ``covariance_type``, whose shapes, M steps and parameter
+counts :mod:`reparam.latent.gmm_covariance` holds. EM alternates two steps (Dempster, Laird & Rubin
 1977; Bishop 2006, PRML §9.2):
 
 - E step — the posterior over z, in log space,
@@ -16,7 +18,9 @@ latent z ∈ {1, …, K} marginalised exactly. EM alternates two steps (Dempster
 
   .. math:: N_k = \sum_n r_{nk}, \quad μ_k = \frac{1}{N_k}\sum_n r_{nk} x_n, \quad
             Σ_k = \frac{1}{N_k}\sum_n r_{nk}(x_n - μ_k)(x_n - μ_k)^\top + ε I, \quad
-            π_k = N_k / N.
+            π_k = N_k / N
+
+  (for full covariances; the other three constrain Σ_k's maximiser).
 
 The floor :math:`ε` (``reg_covar``) keeps a component that collapses onto one point from
 reaching a singular covariance and an unbounded likelihood; as in scikit-learn,
@@ -32,7 +36,13 @@ scikit-learn does, and ``lower_bound_`` is, as there, the mean log-likelihood of
 parameters *before* the last M step. ``converged_``, ``n_iter_`` and ``monitor_``
 (:class:`~reparam.latent.monitor.ConvergenceMonitor`, whose ``history`` is ``history``) record
 how it stopped; stopping at ``max_iter`` first warns with :class:`reparam.ConvergenceWarning`,
-as scikit-learn's does.
+as scikit-learn's does. As there, ``n_init`` fits from as many initialisations keep the one
+of highest ``lower_bound_`` (its ``history``, ``converged_`` and warning); ``warm_start=True``
+makes every fit after the first continue from the last parameters, one run, its first change
+measured from the last ``lower_bound_`` (the initial parameters passed to :meth:`fit` are then
+ignored, as scikit-learn ignores its ``*_init``); ``max_iter=0`` stops after the
+initialisation with ``n_iter_`` 0, ``lower_bound_`` −∞, ``converged_`` False and no warning
+(with ``n_init`` > 1 the last initialisation is kept, as scikit-learn does).
 
 ``reg_covar`` is absolute, as in scikit-learn: on data whose spread is far below
 :math:`\sqrt{ε}` every component is :math:`\mathcal N(μ_k, ε I)` and the fit cannot resolve
@@ -40,21 +50,25 @@ any structure; on data of spread s whose points span fewer than D dimensions, a 
 the rounding of :math:`s^2` (``eps`` · s²) leaves a covariance that is not positive definite,
 which is a ``ValueError`` naming the component. Scale ``reg_covar`` with the data's variance,
 or standardise the data. Data whose squared distances overflow the dtype (|x| beyond about
-1e19 in float32) are refused. A weight of 0 in ``weights_init`` is allowed (as in
+1e19 in float32) are refused by :meth:`~GaussianMixture.fit`. A point given to
+:meth:`~GaussianMixture.predict` or :meth:`~GaussianMixture.predict_proba` whose squared
+distance to every component overflows is compared at its own scale: with x and the means
+divided by a power of two near |x| (exact), the responsibilities are the softmax of
+:math:`\log π_k - \tfrac12\log|Σ_k| - \tfrac12 s^2 (m_k - \min_j m_j)`, m_k the scaled squared
+distances, so it goes to the component of highest log-density (its ``score_samples`` is −∞:
+the value the dtype can hold). A weight of 0 in ``weights_init`` is allowed (as in
 scikit-learn): that component takes no points, keeps its mean and covariance, and its weight
 stays at the 10·eps floor.
 
-Initialisation (``init``):
-
-- ``"k-means++"``: K means seeded by D² sampling (Arthur & Vassilvitskii 2007), every point
-  hard-assigned to its nearest seed, and one M step from those one-hot responsibilities.
-  (scikit-learn instead gives each component only its own seed point.) A component left
-  without points keeps its seed as mean and gets the covariance of the whole data set.
-- ``"random"``: random responsibilities (uniform, normalised per point), then one M step, like
-  scikit-learn's ``"random"``.
+Initialisation: scikit-learn's ``init_params`` — ``"kmeans"`` (a real k-means, Lloyd's
+algorithm, :func:`reparam.latent.k_means.kmeans`), ``"k-means++"``, ``"random"``,
+``"random_from_data"`` — or reparam's own ``init`` — ``"k-means++"`` (the default when neither
+is given: k-means++ seeds and every point given to its nearest, then one M step) and
+``"random"`` (as scikit-learn's); :mod:`reparam.latent.gmm_init` says what each does.
 
 Explicit ``weights_init``, ``means_init`` and ``precisions_init`` or ``covariances_init``
-passed to :meth:`GaussianMixture.fit` override those.
+passed to :meth:`GaussianMixture.fit` override those (all three given: no initialisation
+is run, as in scikit-learn).
 
 Both steps are batched over all K components and run over blocks of rows, so the [K, rows, D]
 intermediates stay in cache (three to four times faster on a CPU than one [K, N, D] tensor).
@@ -66,6 +80,7 @@ References:
     algorithm. JRSS B 39(1).
     Bishop (2006), Pattern Recognition and Machine Learning, §9.2.
     Arthur & Vassilvitskii (2007), k-means++: the advantages of careful seeding. SODA.
+    Celeux & Govaert (1995), Gaussian parsimonious clustering models. Pattern Recognition 28(5).
 """
 
 from __future__ import annotations
@@ -76,42 +91,27 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from reparam.checks import non_negative_int, positive_int
+from reparam.latent.gmm_covariance import COVARIANCES, LOG_2PI
+from reparam.latent.gmm_init import (
+    INIT_PARAMS,
+    INITS,
+    NEAREST_SEED,
+    initial_responsibilities,
+)
+from reparam.latent.k_means import kmeans_plusplus
 from reparam.latent.monitor import ConvergenceMonitor
 
-COVARIANCE_TYPES = ("full", "diag")
-INITS = ("k-means++", "random")
-LOG_2PI = math.log(2 * math.pi)
+COVARIANCE_TYPES = tuple(COVARIANCES)
+_PARAMETERS = ("weights_", "means_", "covariances_")
+
+__all__ = ["COVARIANCE_TYPES", "GaussianMixture", "kmeans_plusplus"]
 
 
-def kmeans_plusplus(X: Tensor, k: int, generator: torch.Generator) -> Tensor:
-    """Indices of ``k`` seeds drawn by k-means++ D² sampling (Arthur & Vassilvitskii 2007):
-    the first uniformly, each next with probability proportional to its squared distance to
-    the nearest seed so far (uniformly among unchosen points once every distance is zero)."""
-    n = X.shape[0]
-    chosen = torch.zeros(n, dtype=torch.bool, device=X.device)
-    index = torch.randint(n, (1,), generator=generator, device=X.device)
-    indices = [index]
-    chosen[index] = True
-    nearest = ((X - X[index]) ** 2).sum(-1)
-    for _ in range(1, k):
-        total = nearest.sum()
-        if total > 0 and torch.isfinite(total):
-            probabilities = nearest / total
-        else:  # every point sits on a seed already: duplicate data, pick an unchosen point
-            probabilities = (~chosen).to(X.dtype)
-        index = torch.multinomial(probabilities, 1, generator=generator)
-        indices.append(index)
-        chosen[index] = True
-        nearest = torch.minimum(nearest, ((X - X[index]) ** 2).sum(-1))
-    return torch.cat(indices)
-
-
-def _row_blocks(n: int, width: int, elements: int = 2**18) -> list[slice]:
-    """Slices of ``range(n)`` whose [K, rows, D] intermediates (``width`` = K·D values per
-    row) hold about ``elements`` values: small enough to stay in cache, which on a CPU is
-    several times faster than one [K, N, D] tensor."""
-    rows = max(1, elements // max(width, 1))
-    return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
+def _times_power_of_two(A: Tensor, exponent: Tensor) -> Tensor:
+    """A · 2^exponent, exact, in two halves so no factor overflows or becomes subnormal."""
+    half = exponent // 2
+    return A * torch.exp2(half.to(A.dtype)) * torch.exp2((exponent - half).to(A.dtype))
 
 
 class GaussianMixture:
@@ -119,18 +119,26 @@ class GaussianMixture:
 
     Args:
         n_components: K ≥ 1.
-        covariance_type: ``"full"`` (one D×D covariance per component) or ``"diag"``.
+        covariance_type: ``"full"`` (one D×D covariance per component), ``"tied"`` (one D×D
+            covariance for all), ``"diag"`` or ``"spherical"`` (one variance per component).
         tol: stop when the mean log-likelihood per sample changes by less than this.
-        max_iter: at most this many EM iterations.
+        max_iter: at most this many EM iterations (0: the initialisation only).
         reg_covar: ε ≥ 0 added to the diagonal of every covariance.
-        init: ``"k-means++"`` or ``"random"`` (see the module docstring).
+        init: reparam's initialisation, ``"k-means++"`` (the default) or ``"random"``.
         seed: seeds the initialisation and :meth:`sample`.
         device, dtype: where and in which float type to compute (float64 by default).
+        n_init: fit from this many initialisations and keep the highest lower bound.
+        init_params: scikit-learn's initialisation, ``"kmeans"``, ``"k-means++"``,
+            ``"random"`` or ``"random_from_data"`` (give it or ``init``, not both).
+        warm_start: continue each fit after the first from the last parameters.
 
     After :meth:`fit`: ``weights_`` [K], ``means_`` [K, D], ``covariances_`` ([K, D, D] full,
-    [K, D] diag), ``converged_``, ``n_iter_``, ``lower_bound_``, ``monitor_`` and ``history``
-    (the mean log-likelihood per sample at the start of each iteration). A fit that reaches
-    ``max_iter`` before ``tol`` warns (:class:`~reparam.ConvergenceWarning`).
+    [D, D] tied, [K, D] diag, [K] spherical), ``precisions_`` (their inverses, same shapes),
+    ``precisions_cholesky_`` (scikit-learn's upper-triangular factor, or 1/σ),
+    ``converged_``, ``n_iter_``, ``lower_bound_``, ``monitor_`` and ``history`` (the mean
+    log-likelihood per sample at the start of each iteration, scikit-learn's
+    ``lower_bounds_``). A fit that reaches ``max_iter`` before ``tol`` warns
+    (:class:`~reparam.ConvergenceWarning`).
 
     >>> _ = torch.manual_seed(0)
     >>> X = torch.cat([torch.randn(200, 2) - 5, torch.randn(200, 2) + 5])
@@ -139,6 +147,9 @@ class GaussianMixture:
     [-5.0, 5.0]
     >>> gmm.predict(torch.tensor([[-5.0, -5.0], [5.0, 5.0]])).unique().numel()
     2
+    >>> tied = GaussianMixture(2, "tied", init_params="kmeans", n_init=2, seed=0)
+    >>> tied.fit_predict(X).bincount().tolist(), tuple(tied.precisions_.shape)
+    ([200, 200], (2, 2))
     """
 
     def __init__(
@@ -148,10 +159,13 @@ class GaussianMixture:
         tol: float = 1e-3,
         max_iter: int = 100,
         reg_covar: float = 1e-6,
-        init: str = "k-means++",
+        init: str | None = None,
         seed: int | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float64,
+        n_init: int = 1,
+        init_params: str | None = None,
+        warm_start: bool = False,
     ) -> None:
         if not isinstance(n_components, int) or n_components < 1:
             raise ValueError(f"n_components must be an integer ≥ 1, got {n_components!r}")
@@ -160,12 +174,26 @@ class GaussianMixture:
                 f"unknown covariance_type {covariance_type!r}; choose from "
                 f"{', '.join(COVARIANCE_TYPES)}"
             )
-        if init not in INITS:
-            raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS)}")
+        if init is not None and init_params is not None:
+            raise ValueError(
+                f"give init or init_params, not both; got init={init!r}, "
+                f"init_params={init_params!r}"
+            )
+        if init_params is not None and init_params not in INIT_PARAMS:
+            raise ValueError(
+                f"unknown init_params {init_params!r}; choose from {', '.join(INIT_PARAMS)}"
+            )
+        if init is not None and init not in INITS:
+            raise ValueError(
+                f"unknown init {init!r}; choose from {', '.join(INITS)} (scikit-learn's "
+                f"names go to init_params: {', '.join(INIT_PARAMS)})"
+            )
         if not tol >= 0:
             raise ValueError(f"tol must be ≥ 0, got {tol}")
-        if not (isinstance(max_iter, int) and max_iter >= 1):
-            raise ValueError(f"max_iter must be an integer ≥ 1, got {max_iter!r}")
+        non_negative_int("max_iter", max_iter)
+        positive_int("n_init", n_init)
+        if not isinstance(warm_start, bool):
+            raise TypeError(f"warm_start must be True or False, got {warm_start!r}")
         if not (reg_covar >= 0 and math.isfinite(reg_covar)):
             raise ValueError(f"reg_covar must be finite and ≥ 0, got {reg_covar}")
         if dtype not in (torch.float64, torch.float32):
@@ -176,10 +204,18 @@ class GaussianMixture:
         self.max_iter = max_iter
         self.reg_covar = reg_covar
         self.init = init
+        self.init_params = init_params
         self.seed = seed
         self.device = torch.device(device) if device is not None else None
         self.dtype = dtype
+        self.n_init = n_init
+        self.warm_start = warm_start
         self.history: list[float] = []
+        self._kind = COVARIANCES[covariance_type]
+        if init_params is not None:
+            self._method = init_params
+        else:
+            self._method = "random" if init == "random" else NEAREST_SEED
 
     # ---------------------------------------------------------------- inputs and parameters
     def _as_data(self, X: Any, n_features: int | None = None) -> Tensor:
@@ -201,62 +237,81 @@ class GaussianMixture:
         if not hasattr(self, "means_"):
             raise ValueError("this GaussianMixture is not fitted yet; call fit(X) first")
 
-    def _cholesky(self, covariances: Tensor) -> Tensor:
-        """L with Σ = LLᵀ per component (full), or the standard deviations (diag)."""
-        if self.covariance_type == "diag":
-            bad = ~(covariances > 0).all(-1)
-        else:
-            L, info = torch.linalg.cholesky_ex(covariances)
-            bad = info != 0
-        if bad.any():
-            raise ValueError(
-                f"the covariance of component {int(bad.nonzero()[0, 0])} is not positive "
-                f"definite in {covariances.dtype}: increase reg_covar (now {self.reg_covar:g}; "
-                "it is absolute, so scale it with the data's variance) or check for degenerate "
-                "data"
-            )
-        return covariances.sqrt() if self.covariance_type == "diag" else L
-
     def _set(self, weights: Tensor, means: Tensor, covariances: Tensor) -> None:
-        self._chol = self._cholesky(covariances)
+        self._chol = self._kind.factor(covariances, self.reg_covar)
         self.weights_, self.means_, self.covariances_ = weights, means, covariances
+
+    def _parameters(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        return self.weights_, self.means_, self.covariances_, self._chol
+
+    def _fitted_factor(self, name: str) -> Tensor:
+        if not hasattr(self, "_chol"):
+            raise AttributeError(f"{name}: this GaussianMixture is not fitted yet; call fit(X)")
+        return self._chol
+
+    @property
+    def precisions_(self) -> Tensor:
+        """Σ_k⁻¹ in the shape of ``covariances_`` (scikit-learn's ``precisions_``)."""
+        return self._kind.precisions(self._fitted_factor("precisions_"))
+
+    @property
+    def precisions_cholesky_(self) -> Tensor:
+        """scikit-learn's ``precisions_cholesky_``: the upper-triangular L⁻ᵀ with
+        Σ⁻¹ = L⁻ᵀL⁻¹ (full, tied), or 1/σ (diag, spherical)."""
+        return self._kind.precisions_cholesky(self._fitted_factor("precisions_cholesky_"))
 
     # ------------------------------------------------------------------------ the two steps
     def _log_gaussians(self, X: Tensor) -> Tensor:
         """log N(x_n | μ_k, Σ_k), shape [N, K]."""
-        N, D = X.shape
-        maha = X.new_empty(N, self.n_components)
-        for rows in _row_blocks(N, self.n_components * D):
-            diff = X[rows].unsqueeze(0) - self.means_.unsqueeze(1)  # [K, n, D]
-            if self.covariance_type == "diag":
-                z = diff / self._chol.unsqueeze(1)
-                maha[rows] = z.square_().sum(-1).T
-            else:  # L⁻¹(x − μ) by forward substitution, [K, D, n]
-                z = torch.linalg.solve_triangular(self._chol, diff.mT, upper=False)
-                # in place unless autograd keeps z (score_samples of X that requires grad)
-                maha[rows] = (z.square() if z.requires_grad else z.square_()).sum(-2).T
-        if self.covariance_type == "diag":
-            log_det = 2 * self._chol.log().sum(-1)
-        else:
-            log_det = 2 * torch.diagonal(self._chol, dim1=-2, dim2=-1).log().sum(-1)
-        return -0.5 * (D * LOG_2PI + log_det + maha)
+        D = X.shape[1]
+        maha = self._kind.maha(X, self.means_, self._chol)
+        return -0.5 * (D * LOG_2PI + self._kind.log_det(self._chol, D) + maha)
 
     def _joint(self, X: Tensor) -> Tensor:
         """log π_k + log N(x_n | μ_k, Σ_k), shape [N, K]."""
         return self.weights_.log() + self._log_gaussians(X)
 
+    def _far_joint(self, X: Tensor) -> Tensor:
+        """log π_k + log N(x_n | μ_k, Σ_k) less a constant per row, [n, K], for rows whose
+        squared distance to every component overflows: x and the means are divided by 2^e,
+        e the exponent of max(|x|, |μ|), and the scaled distances m_k compared."""
+        size = torch.maximum(X.abs().amax(1), self.means_.abs().amax())
+        exponent = torch.frexp(size).exponent
+        out = X.new_empty(X.shape[0], self.n_components)
+        constant = self.weights_.log() - 0.5 * self._kind.log_det(self._chol, X.shape[1])
+        for e in exponent.unique():
+            rows = exponent == e
+            m = self._kind.maha(
+                _times_power_of_two(X[rows], -e),
+                _times_power_of_two(self.means_, -e),
+                self._chol,
+            )
+            excess = m - m.amin(1, keepdim=True)  # × 2^2e: the squared distances' excess
+            out[rows] = constant - 0.5 * _times_power_of_two(excess, 2 * e)
+        return out
+
+    def _log_joint(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """(log p(x_n) [N], the joint [N, K] up to a constant per row: exact, except for rows
+        whose every squared distance overflows, which :meth:`_far_joint` gives)."""
+        joint = self._joint(X)
+        log_px = torch.logsumexp(joint, dim=1)
+        far = torch.isneginf(log_px)
+        if far.any():
+            joint = joint.clone()
+            joint[far] = self._far_joint(X[far])
+        return log_px, joint
+
     def _e_step(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """(mean log-likelihood per sample, log responsibilities [N, K])."""
-        joint = self._joint(X)
-        log_px = torch.logsumexp(joint, dim=1, keepdim=True)
-        return log_px.mean(), joint - log_px
+        log_px, joint = self._log_joint(X)
+        return log_px.mean(), joint - torch.logsumexp(joint, dim=1, keepdim=True)
 
     def _m_step(
         self, X: Tensor, resp: Tensor, previous: tuple[Tensor, Tensor] | None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """PRML eqs. 9.24–9.26 from responsibilities ``resp`` [N, K]; components with no
-        mass keep ``previous`` = (means, covariances)."""
-        N, D = X.shape
+        """PRML eqs. 9.24–9.26 (constrained by the covariance type) from responsibilities
+        ``resp`` [N, K]; components with no mass keep ``previous`` = (means, covariances)."""
+        N = X.shape[0]
         eps = torch.finfo(X.dtype).eps
         raw = resp.sum(0)
         nk = raw + 10 * eps
@@ -264,61 +319,35 @@ class GaussianMixture:
         if previous is not None:
             empty = raw < 10 * eps * N
             means = torch.where(empty.unsqueeze(1), previous[0], means)
-        K = self.n_components
-        shape = (K, D) if self.covariance_type == "diag" else (K, D, D)
-        scatter = X.new_zeros(shape)  # Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ, or its diagonal
-        for rows in _row_blocks(N, K * D):
-            diff = X[rows].unsqueeze(0) - means.unsqueeze(1)  # [K, n, D]
-            weighted = diff * resp[rows].T.unsqueeze(2)
-            if self.covariance_type == "diag":
-                scatter += (weighted * diff).sum(1)
-            else:
-                scatter += weighted.mT @ diff
-        if self.covariance_type == "diag":
-            covariances = scatter / nk.unsqueeze(1) + self.reg_covar
-        else:
-            covariances = scatter / nk.view(-1, 1, 1)
-            covariances = 0.5 * (covariances + covariances.mT)
-            covariances = covariances + self.reg_covar * torch.eye(
-                D, dtype=X.dtype, device=X.device
-            )
+        covariances = self._kind.estimate(X, resp, nk, means, self.reg_covar)
         if previous is not None:
-            keep = empty.view((-1,) + (1,) * (covariances.dim() - 1))
-            covariances = torch.where(keep, previous[1], covariances)
+            covariances = self._kind.keep(empty, previous[1], covariances)
         return nk / nk.sum(), means, covariances
 
     # ------------------------------------------------------------------------ initialisation
     def _initial_parameters(self, X: Tensor, generator: torch.Generator) -> None:
         N, D = X.shape
-        K = self.n_components
-        if self.init == "k-means++":
-            seeds = X[kmeans_plusplus(X, K, generator)]
-            labels = torch.cdist(X, seeds).argmin(1)
-            resp = torch.nn.functional.one_hot(labels, K).to(X.dtype)
+        resp, seeds = initial_responsibilities(self._method, X, self.n_components, generator)
+        previous = None
+        if seeds is not None:
             centred = X - X.mean(0)
             overall = centred.T @ centred / N
-            if self.covariance_type == "diag":
-                overall = overall.diagonal() + self.reg_covar
-            else:
-                overall = overall + self.reg_covar * torch.eye(D, dtype=X.dtype, device=X.device)
-            previous = (seeds, overall.expand(K, *overall.shape))
-        else:
-            resp = torch.rand(N, K, generator=generator, dtype=X.dtype, device=X.device)
-            resp = resp / resp.sum(1, keepdim=True)
-            previous = None
+            overall = overall + self.reg_covar * torch.eye(D, dtype=X.dtype, device=X.device)
+            previous = (seeds, self._kind.overall(overall, self.n_components))
         self._set(*self._m_step(X, resp, previous))
 
-    def _override(
+    def _given(
         self,
         D: int,
         weights_init: Any,
         means_init: Any,
         precisions_init: Any,
         covariances_init: Any,
-    ) -> None:
+    ) -> dict[str, Tensor]:
+        """The checked initial parameters given to :meth:`fit`, by attribute name."""
         K = self.n_components
         kw = {"dtype": self.dtype, "device": self.device}
-        weights, means, covariances = self.weights_, self.means_, self.covariances_
+        given = {}
         if weights_init is not None:
             weights = torch.as_tensor(weights_init).to(**kw)
             if weights.shape != (K,) or not ((weights >= 0) & (weights <= 1)).all():
@@ -327,79 +356,45 @@ class GaussianMixture:
                 )
             if not torch.isclose(weights.sum(), weights.new_tensor(1.0), atol=1e-6):
                 raise ValueError(f"weights_init must sum to 1, got {weights.sum().item()}")
-            weights = weights / weights.sum()
+            given["weights_"] = weights / weights.sum()
         if means_init is not None:
             means = torch.as_tensor(means_init).to(**kw)
             if means.shape != (K, D) or not torch.isfinite(means).all():
                 raise ValueError(f"means_init must be [{K}, {D}] finite values")
+            given["means_"] = means
         if precisions_init is not None and covariances_init is not None:
             raise ValueError("give precisions_init or covariances_init, not both")
-        shape = (K, D, D) if self.covariance_type == "full" else (K, D)
-        given = precisions_init if precisions_init is not None else covariances_init
-        if given is not None:
-            matrix = torch.as_tensor(given).to(**kw)
+        matrix = precisions_init if precisions_init is not None else covariances_init
+        if matrix is not None:
             name = "precisions_init" if precisions_init is not None else "covariances_init"
+            matrix = torch.as_tensor(matrix).to(**kw)
+            shape = self._kind.shape(K, D)
             if matrix.shape != shape or not torch.isfinite(matrix).all():
                 raise ValueError(
                     f"{name} must be finite values of shape {list(shape)}, got shape "
                     f"{list(matrix.shape)}"
                 )
-            if self.covariance_type == "full":
-                asymmetric = ~torch.isclose(matrix, matrix.mT, rtol=1e-5, atol=1e-8).all((-2, -1))
-                if asymmetric.any():
-                    k = int(asymmetric.nonzero()[0, 0])
-                    raise ValueError(f"{name} must be symmetric; component {k} is not")
-                L, info = torch.linalg.cholesky_ex(matrix)
-                if (info != 0).any():
-                    k = int(info.nonzero()[0, 0])
-                    raise ValueError(f"{name} must be positive definite; component {k} is not")
-                if precisions_init is not None:  # Σ = P⁻¹ through P's Cholesky factor
-                    matrix = torch.cholesky_inverse(L)
-            else:
-                if not (matrix > 0).all():
-                    k = int((matrix <= 0).any(1).nonzero()[0, 0])
-                    raise ValueError(
-                        f"{name} must be positive; component {k} has {matrix[k].tolist()}"
-                    )
-                if precisions_init is not None:
-                    matrix = 1 / matrix
-            covariances = matrix
-        self._set(weights, means, covariances)
+            given["covariances_"] = self._kind.from_init(matrix, name, precisions_init is not None)
+        return given
 
-    # --------------------------------------------------------------------------- public API
-    def fit(
-        self,
-        X: Any,
-        weights_init: Any = None,
-        means_init: Any = None,
-        precisions_init: Any = None,
-        covariances_init: Any = None,
-    ) -> GaussianMixture:
-        """Fit by EM from the initialisation (or the given initial parameters); returns self.
-        Warns (:class:`~reparam.ConvergenceWarning`) if ``max_iter`` iterations end before
-        the mean log-likelihood per sample changes by less than ``tol``."""
-        X = self._as_data(X)
-        N, D = X.shape
-        if self.n_components > N:
-            raise ValueError(f"n_components={self.n_components} exceeds the {N} samples in X")
-        spread = float((X - X.mean(0)).abs().max())
-        if spread > math.sqrt(torch.finfo(self.dtype).max / (4 * N * D)):
-            raise ValueError(
-                f"X spreads too widely for {self.dtype} (max |x - mean| = {spread:.3g}): its "
-                "squared distances overflow; rescale X or use dtype=torch.float64"
-            )
-        self._generator = torch.Generator(device=X.device)
-        if self.seed is None:
-            self._generator.seed()
-        else:
-            self._generator.manual_seed(self.seed)
-        self._initial_parameters(X, self._generator)
-        self._override(D, weights_init, means_init, precisions_init, covariances_init)
+    def _start(self, X: Tensor, given: dict[str, Tensor]) -> None:
+        """The initialisation, overridden by the given parameters (none run if all three)."""
+        if len(given) < 3:
+            self._initial_parameters(X, self._generator)
+        start = {
+            name: given[name] if name in given else getattr(self, name) for name in _PARAMETERS
+        }
+        self._set(start["weights_"], start["means_"], start["covariances_"])
 
+    def _em(self, X: Tensor, start: float) -> ConvergenceMonitor:
+        """Up to ``max_iter`` EM iterations from the current parameters; their record."""
         monitor = ConvergenceMonitor(
-            self.tol, self.max_iter, quantity="the mean log-likelihood per sample", cap="max_iter"
+            self.tol,
+            self.max_iter,
+            quantity="the mean log-likelihood per sample",
+            cap="max_iter",
+            start=start,
         )
-        self.history = monitor.history
         for _ in range(self.max_iter):
             mean_log_likelihood, log_resp = self._e_step(X)
             current = mean_log_likelihood.item()
@@ -412,12 +407,75 @@ class GaussianMixture:
             self._set(*self._m_step(X, log_resp.exp(), (self.means_, self.covariances_)))
             if converged:
                 break
+        return monitor
+
+    # --------------------------------------------------------------------------- public API
+    def fit(
+        self,
+        X: Any,
+        weights_init: Any = None,
+        means_init: Any = None,
+        precisions_init: Any = None,
+        covariances_init: Any = None,
+    ) -> GaussianMixture:
+        """Fit by EM from the initialisation (or the given initial parameters) — ``n_init``
+        times, keeping the highest lower bound, or once from the last fit with
+        ``warm_start`` — and return self. Warns (:class:`~reparam.ConvergenceWarning`) if
+        the kept run's ``max_iter`` iterations end before the mean log-likelihood per sample
+        changes by less than ``tol``."""
+        X = self._as_data(X)
+        N, D = X.shape
+        if self.n_components > N:
+            raise ValueError(f"n_components={self.n_components} exceeds the {N} samples in X")
+        spread = float((X - X.mean(0)).abs().max())
+        if spread > math.sqrt(torch.finfo(self.dtype).max / (4 * N * D)):
+            raise ValueError(
+                f"X spreads too widely for {self.dtype} (max |x - mean| = {spread:.3g}): its "
+                "squared distances overflow; rescale X or use dtype=torch.float64"
+            )
+        warm = self.warm_start and hasattr(self, "converged_")
+        if warm and self.means_.shape[1] != D:
+            raise ValueError(
+                f"X has {D} features, the warm start was fitted on {self.means_.shape[1]}"
+            )
+        given = self._given(D, weights_init, means_init, precisions_init, covariances_init)
+        self._generator = torch.Generator(device=X.device)
+        if self.seed is None:
+            self._generator.seed()
+        else:
+            self._generator.manual_seed(self.seed)
+
+        best: tuple[float, ConvergenceMonitor, tuple[Tensor, ...]] | None = None
+        for _ in range(1 if warm else self.n_init):
+            if not warm:
+                self._start(X, given)
+            monitor = self._em(X, self.lower_bound_ if warm else math.nan)
+            bound = monitor.history[-1] if monitor.history else -math.inf
+            if best is None or bound > best[0] or self.max_iter == 0:
+                best = (bound, monitor, self._parameters())
+        assert best is not None
+        self.lower_bound_, monitor, parameters = best
+        self.weights_, self.means_, self.covariances_, self._chol = parameters
         self.monitor_ = monitor
+        self.history = monitor.history
         self.converged_ = monitor.converged
         self.n_iter_ = monitor.iter
-        self.lower_bound_ = monitor.history[-1]
-        monitor.warn("GaussianMixture.fit")
+        if self.max_iter > 0:  # max_iter=0 asks for the initialisation only
+            monitor.warn("GaussianMixture.fit")
         return self
+
+    def fit_predict(
+        self,
+        X: Any,
+        weights_init: Any = None,
+        means_init: Any = None,
+        precisions_init: Any = None,
+        covariances_init: Any = None,
+    ) -> Tensor:
+        """:meth:`fit`, then the labels of X under the fitted parameters (a final E step, so
+        they are those of :meth:`predict`, as in scikit-learn)."""
+        self.fit(X, weights_init, means_init, precisions_init, covariances_init)
+        return self.predict(X)
 
     def score_samples(self, X: Any) -> Tensor:
         """log p(x_n) per sample, [N]."""
@@ -439,7 +497,7 @@ class GaussianMixture:
         """The most probable component of each sample, [N] (int64)."""
         self._check_fitted()
         X = self._as_data(X, self.means_.shape[1])
-        return self._joint(X).argmax(1)
+        return self._log_joint(X)[1].argmax(1)
 
     def sample(self, n: int) -> tuple[Tensor, Tensor]:
         """``n`` draws from the fitted mixture: (X [n, D], component labels [n])."""
@@ -454,18 +512,14 @@ class GaussianMixture:
             dtype=self.dtype,
             device=labels.device,
         )
-        if self.covariance_type == "diag":
-            X = self.means_[labels] + noise * self._chol[labels]
-        else:
-            X = self.means_[labels] + (self._chol[labels] @ noise.unsqueeze(-1)).squeeze(-1)
-        return X, labels
+        return self.means_[labels] + self._kind.noise(noise, labels, self._chol), labels
 
     def n_parameters(self) -> int:
-        """The number of free parameters: K − 1 weights, K·D means and the covariances."""
+        """The number of free parameters: K − 1 weights, K·D means and the covariances'
+        (K·D(D+1)/2 full, D(D+1)/2 tied, K·D diag, K spherical), as scikit-learn counts."""
         self._check_fitted()
         K, D = self.means_.shape
-        per_covariance = D * (D + 1) // 2 if self.covariance_type == "full" else D
-        return K - 1 + K * D + K * per_covariance
+        return K - 1 + K * D + self._kind.n_parameters(K, D)
 
     def bic(self, X: Any) -> float:
         """The Bayesian information criterion −2 log L + p log N (lower is better)."""

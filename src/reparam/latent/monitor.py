@@ -30,7 +30,9 @@ from reparam.convergence import warn_not_converged
 class ConvergenceMonitor:
     """``history`` of the objective, one value per iteration; ``tol`` and the cap ``n_iter``;
     ``absolute`` chooses |Δ| < tol (scikit-learn) or Δ < tol (hmmlearn). ``quantity`` and
-    ``cap`` name the objective and the cap's argument in the warning."""
+    ``cap`` name the objective and the cap's argument in the warning. ``start`` is the
+    objective before the first iteration, when there is one (a warm start continuing a fit):
+    the first change is measured from it."""
 
     tol: float
     n_iter: int
@@ -38,6 +40,7 @@ class ConvergenceMonitor:
     quantity: str = "the log-likelihood"
     cap: str = "n_iter"
     history: list[float] = field(default_factory=list)
+    start: float = math.nan
 
     @property
     def iter(self) -> int:
@@ -46,8 +49,12 @@ class ConvergenceMonitor:
 
     @property
     def delta(self) -> float:
-        """The last change of the objective (NaN before the second iteration)."""
-        return self.history[-1] - self.history[-2] if len(self.history) > 1 else math.nan
+        """The last change of the objective (NaN before the second iteration, unless
+        ``start`` is set)."""
+        if not self.history:
+            return math.nan
+        previous = self.history[-2] if len(self.history) > 1 else self.start
+        return self.history[-1] - previous
 
     @property
     def converged(self) -> bool:
@@ -67,7 +74,7 @@ class ConvergenceMonitor:
         (hmmlearn's idiom), so it does not warn."""
         if self.converged or self.tol == -math.inf:
             return
-        if self.iter < 2:
+        if not math.isfinite(self.delta):
             detail = (
                 f"{self.cap}={self.n_iter} allows no change of {self.quantity} to compare with "
                 f"tol={self.tol:g}; increase {self.cap}"
