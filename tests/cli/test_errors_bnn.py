@@ -3,11 +3,13 @@ one `error:` line naming the option, never a traceback."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from reparam.experiments.uci import UCIConfig, UCITrainer
 from reparam.train import RunOptions, run
-from tests.cli.console import assert_user_error, reparam
+from tests.cli.console import Outcome, assert_user_error, reparam, reparam_many
 from tests.train.uci_fake import linear_set
 
 
@@ -48,13 +50,22 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("args", "fragments"), CASES, ids=lambda v: " ".join(v)[:40])
-def test_bad_option_is_one_error_line(data, tmp_path, args, fragments) -> None:
-    outcome = reparam(
-        "train", "bnn", *args, "--data-dir", str(data), "--out", str(tmp_path / "run")
-    )
-    assert_user_error(outcome, *fragments)
-    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+@pytest.fixture(scope="module")
+def outcomes(data, tmp_path_factory) -> list[tuple[Outcome, Path]]:
+    """Each case's outcome and its --out folder, all through one forking driver."""
+    outs = [tmp_path_factory.mktemp("case") / "run" for _ in CASES]
+    commands = [
+        ["train", "bnn", *args, "--data-dir", str(data), "--out", str(out)]
+        for (args, _), out in zip(CASES, outs, strict=True)
+    ]
+    return list(zip(reparam_many(commands), outs, strict=True))
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[" ".join(a)[:40] for a, _ in CASES])
+def test_bad_option_is_one_error_line(outcomes, index: int) -> None:
+    outcome, out = outcomes[index]
+    assert_user_error(outcome, *CASES[index][1])
+    assert not (out / "checkpoint.pt").exists()
 
 
 def test_missing_uci_files_name_the_folder(tmp_path) -> None:
@@ -68,22 +79,22 @@ def test_missing_uci_files_name_the_folder(tmp_path) -> None:
 def test_run_folder_errors(data, tmp_path) -> None:
     run_folder = str(data / "run")
     common = ("train", "bnn", "--data-dir", str(data))
-    assert_user_error(reparam(*common, "--out", str(tmp_path), "--resume"), "no config.json")
-    assert_user_error(
-        reparam(*common, *UCI, "--out", run_folder),
-        "already holds a run",
-        "--resume",
-        "--overwrite",
-    )
-    assert_user_error(
-        reparam(*common, "--out", run_folder, "--resume", "--epochs", "5"),
-        "--epochs 5 (the run has 2)",
-    )
-    assert_user_error(
-        reparam(*common, "--out", run_folder, "--resume", "--hidden", "8"),
-        "--hidden applies to --dataset mnist-test and digits only",
-    )
-    assert_user_error(
-        reparam(*common, "--out", run_folder, "--resume", "--lr", "0.5"),
-        "--lr 0.5 (the run has 0.001)",
-    )
+    cases = [
+        ((*common, "--out", str(tmp_path), "--resume"), ("no config.json",)),
+        ((*common, *UCI, "--out", run_folder), ("already holds a run", "--resume", "--overwrite")),
+        (
+            (*common, "--out", run_folder, "--resume", "--epochs", "5"),
+            ("--epochs 5 (the run has 2)",),
+        ),
+        (
+            (*common, "--out", run_folder, "--resume", "--hidden", "8"),
+            ("--hidden applies to --dataset mnist-test and digits only",),
+        ),
+        (
+            (*common, "--out", run_folder, "--resume", "--lr", "0.5"),
+            ("--lr 0.5 (the run has 0.001)",),
+        ),
+    ]
+    outcomes = reparam_many([args for args, _ in cases])
+    for (_, fragments), outcome in zip(cases, outcomes, strict=True):
+        assert_user_error(outcome, *fragments)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.console import assert_user_error, reparam
+from tests.cli.console import assert_user_error, reparam, reparam_many
 
 
-@pytest.fixture
-def files(tmp_path):
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("fit")
     (tmp_path / "ok.csv").write_text("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(12)))
     (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfa,b\n1,2\n3,4\n")
     (tmp_path / "text.csv").write_text("a,b\n1,2\nthree,4\n")
@@ -38,10 +39,15 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("args", "fragments"), CASES, ids=[" ".join(a) for a, _ in CASES])
-def test_fit_user_errors(files, args, fragments) -> None:
-    outcome = reparam("fit", *(arg.format(d=files) for arg in args))
-    assert_user_error(outcome, *fragments)
+@pytest.fixture(scope="module")
+def outcomes(files):
+    """Every case's outcome, all through one forking driver (torch is imported once)."""
+    return reparam_many([["fit", *(arg.format(d=files) for arg in args)] for args, _ in CASES])
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[" ".join(a) for a, _ in CASES])
+def test_fit_user_errors(outcomes, index: int) -> None:
+    assert_user_error(outcomes[index], *CASES[index][1])
 
 
 def test_an_existing_fit_is_refused_and_kept(files) -> None:

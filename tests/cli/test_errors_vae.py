@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import torch
 
 from reparam.experiments.vae import IWAETrainer
 from reparam.train import RunOptions, run
-from tests.cli.console import Outcome, assert_user_error, reparam
+from tests.cli.console import Outcome, assert_user_error, reparam, reparam_many
 
 CASES = [
     # bad values, option by option
@@ -97,17 +96,16 @@ def places(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def outcomes(places) -> dict[str, Outcome]:
-    """Every case's outcome, the console scripts run a few at a time (each starts torch)."""
+    """Every case's outcome, all through one forking driver (torch is imported once)."""
 
-    def attempt(case: tuple[str, ...]) -> tuple[str, Outcome]:
-        name, command = case[:2]
+    def arguments(name: str, command: str) -> list[str]:
         args = command.format(**places).split()
         if args[0] == "train" and "--out" not in args:
             args += ["--out", str(Path(places["tmp"]) / name)]
-        return name, reparam(*args, cwd=places["tmp"])
+        return args
 
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
-        return dict(pool.map(attempt, CASES))
+    done = reparam_many([arguments(*case[:2]) for case in CASES], cwd=places["tmp"])
+    return {case[0]: outcome for case, outcome in zip(CASES, done, strict=True)}
 
 
 @pytest.mark.parametrize(("case", "fragments"), [(c[0], c[2:]) for c in CASES])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.console import assert_user_error, reparam
+from tests.cli.console import assert_user_error, reparam_many
 
 BNN = ["--problem", "bnn", "--dataset", "digits", "--sizes", "64,8,10", "--repeats", "2"]
 
@@ -33,7 +33,16 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("args", "fragments"), CASES, ids=[" ".join(a) for a, _ in CASES])
-def test_variance_user_errors(tmp_path, args, fragments) -> None:
-    outcome = reparam("variance", *args, "--out", str(tmp_path / "out"))
-    assert_user_error(outcome, *fragments)
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    """Every case's outcome, all through one forking driver (torch is imported once)."""
+    outs = [tmp_path_factory.mktemp("case") / "out" for _ in CASES]
+    commands = [
+        ["variance", *args, "--out", str(out)] for (args, _), out in zip(CASES, outs, strict=True)
+    ]
+    return reparam_many(commands)
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[" ".join(a) for a, _ in CASES])
+def test_variance_user_errors(outcomes, index: int) -> None:
+    assert_user_error(outcomes[index], *CASES[index][1])

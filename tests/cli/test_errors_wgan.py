@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import codecs
+from pathlib import Path
 
 import pytest
 
 from reparam.experiments.wgan import WGANTrainer
 from reparam.train import RunOptions, run
-from tests.cli.console import assert_user_error, reparam
+from tests.cli.console import Outcome, assert_user_error, reparam_many
 
 TINY = {"steps": 2, "batch_size": 8, "critic_steps": 1, "hidden": 8, "eval_points": 8,
         "device": "cpu"}  # fmt: skip
@@ -39,10 +40,21 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("args", "fragments"), CASES, ids=[" ".join(a) for a, _ in CASES])
-def test_bad_options(tmp_path, args, fragments) -> None:
-    out = tmp_path / "run"
-    assert_user_error(reparam("train", "wgan", *args, "--out", str(out)), *fragments)
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory) -> list[tuple[Outcome, Path]]:
+    """Each case's outcome and its --out folder, all through one forking driver."""
+    outs = [tmp_path_factory.mktemp("case") / "run" for _ in CASES]
+    commands = [
+        ["train", "wgan", *args, "--out", str(out)]
+        for (args, _), out in zip(CASES, outs, strict=True)
+    ]
+    return list(zip(reparam_many(commands), outs, strict=True))
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[" ".join(a) for a, _ in CASES])
+def test_bad_options(outcomes, index: int) -> None:
+    outcome, out = outcomes[index]
+    assert_user_error(outcome, *CASES[index][1])
     assert not (out / "checkpoint.pt").exists()
 
 
@@ -51,12 +63,18 @@ def test_bad_files_of_ones_own(tmp_path) -> None:
     bom.write_bytes(codecs.BOM_UTF8 + b"x,y\n1,2\n3,4\n5,6\n")
     text = tmp_path / "text.csv"
     text.write_text("x,y\n1,2\n3,four\n")
-    for path, fragment in (
+    cases = [
         (bom, "byte-order mark"),
         (text, "line 3 has a cell 'four' that is not a number"),
         (tmp_path / "missing.npy", "no such file"),
-    ):
-        outcome = reparam("train", "wgan", "--dataset", str(path), "--out", str(tmp_path / "r"))
+    ]
+    outcomes = reparam_many(
+        [
+            ["train", "wgan", "--dataset", str(path), "--out", str(tmp_path / "r")]
+            for path, _ in cases
+        ]
+    )
+    for (path, fragment), outcome in zip(cases, outcomes, strict=True):
         assert_user_error(outcome, f"--dataset {path}", fragment)
 
 
@@ -68,28 +86,26 @@ def saved_run(tmp_path_factory):
 
 
 def test_resume_errors(tmp_path, saved_run) -> None:
-    assert_user_error(
-        reparam("train", "wgan", "--resume", "--out", str(tmp_path / "none")),
-        "--resume",
-        "holds no checkpoint",
-    )
-    assert_user_error(
-        reparam("train", "wgan", "--resume", "--lipschitz", "gp", "--out", str(saved_run)),
-        "--lipschitz gp (the run has clip)",
-        "Only --steps may change",
-    )
-    assert_user_error(
-        reparam("train", "wgan", "--resume", "--gp-lambda", "5", "--out", str(saved_run)),
-        "--resume: --gp-lambda does not apply to this run (--lipschitz clip on ring)",
-    )
-    assert_user_error(
-        reparam("train", "wgan", "--resume", "--steps", "1", "--out", str(saved_run)),
-        "--steps 1 is fewer than the 2 steps the run has done",
-    )
-    assert_user_error(
-        reparam("train", "wgan", "--out", str(saved_run)), "already holds a run", "--resume",
-        "--overwrite",
-    )  # fmt: skip
+    wgan, run_folder = ("train", "wgan"), str(saved_run)
+    cases = [
+        ((*wgan, "--resume", "--out", str(tmp_path / "none")), ("--resume", "holds no checkpoint")),
+        (
+            (*wgan, "--resume", "--lipschitz", "gp", "--out", run_folder),
+            ("--lipschitz gp (the run has clip)", "Only --steps may change"),
+        ),
+        (
+            (*wgan, "--resume", "--gp-lambda", "5", "--out", run_folder),
+            ("--resume: --gp-lambda does not apply to this run (--lipschitz clip on ring)",),
+        ),
+        (
+            (*wgan, "--resume", "--steps", "1", "--out", run_folder),
+            ("--steps 1 is fewer than the 2 steps the run has done",),
+        ),
+        ((*wgan, "--out", run_folder), ("already holds a run", "--resume", "--overwrite")),
+    ]
+    outcomes = reparam_many([args for args, _ in cases])
+    for (_, fragments), outcome in zip(cases, outcomes, strict=True):
+        assert_user_error(outcome, *fragments)
 
 
 def test_a_corrupt_checkpoint_and_a_file_in_the_way(tmp_path, saved_run) -> None:
@@ -98,8 +114,12 @@ def test_a_corrupt_checkpoint_and_a_file_in_the_way(tmp_path, saved_run) -> None
     for name in ("config.json", "metrics.csv"):
         (broken / name).write_bytes((saved_run / name).read_bytes())
     (broken / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    outcome = reparam("train", "wgan", "--resume", "--steps", "4", "--out", str(broken))
-    assert_user_error(outcome, "not a readable checkpoint")
     (tmp_path / "file").write_text("")
-    outcome = reparam("train", "wgan", "--steps", "1", "--out", str(tmp_path / "file"))
-    assert_user_error(outcome, "a file is in the way")
+    corrupt, in_the_way = reparam_many(
+        [
+            ["train", "wgan", "--resume", "--steps", "4", "--out", str(broken)],
+            ["train", "wgan", "--steps", "1", "--out", str(tmp_path / "file")],
+        ]
+    )
+    assert_user_error(corrupt, "not a readable checkpoint")
+    assert_user_error(in_the_way, "a file is in the way")

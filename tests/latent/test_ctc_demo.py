@@ -20,7 +20,7 @@ from reparam.runs import load_run
 from reparam.train import Interrupted, RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
-from tests.cli.console import reparam
+from tests.cli.console import reparam_many
 
 SMALL = {"steps": 12, "eval_every": 4, "valid_size": 20, "batch_size": 8, "hidden": 8}
 
@@ -97,11 +97,14 @@ def test_resume_through_the_console_script(tmp_path) -> None:
     # Both runs in console-script processes: one thread each (the test process may use more,
     # and float sums differ in their last bits with the thread count).
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
-    assert reparam("fit", "ctc-demo", "--steps", "6", *flags, "--out", a).status == 0
-    first = reparam("fit", "ctc-demo", "--steps", "3", *flags, "--out", b)
+    straight, first, again = reparam_many(
+        [["fit", "ctc-demo", "--steps", "6", *flags, "--out", a],
+         ["fit", "ctc-demo", "--steps", "3", *flags, "--out", b],
+         ["fit", "ctc-demo", "--steps", "6", "--out", b, "--resume"]]
+    )  # fmt: skip
+    assert straight.status == 0, straight.stderr[-2000:]
     assert first.status == 0, first.stderr[-2000:]
     assert "held-out label error rate" in first.stdout
-    again = reparam("fit", "ctc-demo", "--steps", "6", "--out", b, "--resume")
     assert again.status == 0, again.stderr[-2000:]
     rows = read_metrics(tmp_path / "b" / "metrics.csv")
     assert [row["step"] for row in rows] == [3, 6]

@@ -22,7 +22,7 @@ from reparam.models.bnn import BayesMLP
 from reparam.train import Interrupted, RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
-from tests.cli.console import reparam
+from tests.cli.console import reparam_many
 
 TINY = dict(dataset="digits", hidden=(16,), train_size=300, batch_size=50, samples=3, device="cpu")
 
@@ -161,12 +161,14 @@ def test_ctrl_c_mid_epoch_resumes_bit_for_bit(tmp_path, monkeypatch) -> None:
 def test_resume_to_more_epochs_through_the_console_equals_a_longer_run(tmp_path) -> None:
     common = ["train", "bnn", "--dataset", "digits", "--hidden", "16", "--train-size", "300"]
     common += ["--batch-size", "50", "--samples", "3", "--device", "cpu"]
-    straight = reparam(*common, "--epochs", "2", "--out", str(tmp_path / "a"))
+    straight, first, resumed = reparam_many(
+        [[*common, "--epochs", "2", "--out", str(tmp_path / "a")],
+         [*common, "--epochs", "1", "--out", str(tmp_path / "b")],
+         ["train", "bnn", "--out", str(tmp_path / "b"), "--resume", "--epochs", "2"]]
+    )  # fmt: skip
     assert straight.status == 0, straight.stderr
     assert "BBB (scale mixture): test error" in straight.stdout
-    first = reparam(*common, "--epochs", "1", "--out", str(tmp_path / "b"))
     assert first.status == 0, first.stderr
-    resumed = reparam("train", "bnn", "--out", str(tmp_path / "b"), "--resume", "--epochs", "2")
     assert resumed.status == 0, resumed.stderr
     rows = [read_metrics(tmp_path / name / "metrics.csv") for name in "ab"]
     assert timeless(rows[0]) == timeless(rows[1]) and len(rows[1]) == 2

@@ -15,7 +15,7 @@ from reparam.runs import load_run
 from reparam.train import Interrupted, RunError, RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
-from tests.cli.console import reparam
+from tests.cli.console import reparam_many
 from tests.train.uci_fake import linear_set
 
 
@@ -116,11 +116,10 @@ def test_resume_refuses_another_epoch_count_and_other_settings(tmp_path, data) -
 def test_repro_uci_writes_the_table_and_resumes_finished_sets(tmp_path, data) -> None:
     args = ["repro", "uci", "--datasets", "yacht", "--splits", "2", "--epochs", "2"]
     args += ["--samples", "2", "--data-dir", str(data), "--device", "cpu", "--out", str(tmp_path)]
-    first = reparam(*args)
+    first, again = reparam_many([args, [*args, "--resume"]])
     assert first.status == 0, first.stderr
     table = (tmp_path / "uci.md").read_text()
     assert "| yacht | 2 |" in table and "yacht, 2 splits: test RMSE" in first.stdout
     assert json.loads((tmp_path / "yacht" / "config.json").read_text())["trainer"] == "bnn-uci"
-    again = reparam(*args, "--resume")
     assert again.status == 0, again.stderr
     assert (tmp_path / "uci.md").read_text() == table

@@ -18,7 +18,7 @@ from reparam.experiments.wgan_config import WGANConfig
 from reparam.train import RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
-from tests.cli.console import reparam
+from tests.cli.console import reparam, reparam_many
 
 TINY = ["--batch-size", "16", "--critic-steps", "2", "--hidden", "16", "--eval-points", "32"]
 SMALL = {"batch_size": 16, "critic_steps": 2, "hidden": 16, "eval_points": 32, "device": "cpu"}
@@ -49,8 +49,11 @@ def test_resumed_through_the_console_script_equals_a_straight_run(tmp_path, lips
     config = {**SMALL, "lipschitz": lipschitz, "log_every": 4, "steps": 12}
     run(WGANTrainer, config, RunOptions(straight, progress=False, tensorboard=False))
     common = ["train", "wgan", "--lipschitz", lipschitz, "--log-every", "4", *TINY]
-    for steps, more in (("8", ["--device", "cpu"]), ("12", ["--resume"])):
-        outcome = reparam(*common, "--steps", steps, "--out", str(resumed), *more)
+    outcomes = reparam_many(
+        [[*common, "--steps", steps, "--out", str(resumed), *more]
+         for steps, more in (("8", ["--device", "cpu"]), ("12", ["--resume"]))]
+    )  # fmt: skip
+    for outcome in outcomes:
         assert outcome.status == 0, outcome.stderr
     assert [r["step"] for r in read_metrics(resumed / "metrics.csv")] == [1, 4, 8, 12]
     assert_same_run(straight, resumed)
