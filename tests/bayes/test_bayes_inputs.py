@@ -16,6 +16,7 @@ from reparam.bayes import (
 )
 from reparam.bayes.predict import gaussian_log_likelihood
 from reparam.models.bnn import BayesMLP
+from tests.error_tables import raises_test
 
 CASES = {
     "normal-negative": (lambda: NormalPrior(sigma=-1), "sigma must be finite and > 0, got -1"),
@@ -174,11 +175,7 @@ TYPE_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(TYPE_CASES))
-def test_wrong_type_raises(case: str) -> None:
-    build, message = TYPE_CASES[case]
-    with pytest.raises(TypeError, match=message):
-        build()
+test_wrong_type_raises = raises_test(TYPE_CASES, TypeError)
 
 
 INPUT_CASES = {
@@ -238,11 +235,7 @@ def test_targets_of_the_wrong_shape_raise() -> None:
     )
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_bad_argument_raises(case: str) -> None:
-    build, message = CASES[case]
-    with pytest.raises(ValueError, match=message):
-        build()
+test_bad_argument_raises = raises_test(CASES, ValueError)
 
 
 def test_good_boundaries_are_accepted() -> None:

@@ -1,10 +1,10 @@
 """Bad arguments to the gradient-variance diagnostics raise one line naming the argument."""
 
-import pytest
 import torch
 
 from reparam.diagnostics import PROBLEMS, gradient_variance
 from reparam.diagnostics.study import run_study
+from tests.error_tables import raises_test
 
 
 def cost(z: torch.Tensor) -> torch.Tensor:
@@ -86,15 +86,7 @@ TYPE_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(VALUE_CASES))
-def test_bad_value_raises(case: str) -> None:
-    build, message = VALUE_CASES[case]
-    with pytest.raises(ValueError, match=message):
-        build()
+test_bad_value_raises = raises_test(VALUE_CASES, ValueError)
 
 
-@pytest.mark.parametrize("case", list(TYPE_CASES))
-def test_bad_type_raises(case: str) -> None:
-    build, message = TYPE_CASES[case]
-    with pytest.raises(TypeError, match=message):
-        build()
+test_bad_type_raises = raises_test(TYPE_CASES, TypeError)

@@ -1,7 +1,6 @@
 """Flows applied to points of the wrong dimension, and models built or called with bad sizes,
 raise one line that names the argument."""
 
-import pytest
 import torch
 
 from reparam.flows import (
@@ -17,6 +16,7 @@ from reparam.flows import (
 )
 from reparam.models import VAE, CategoricalVAE, ConvVAE
 from reparam.models.networks import mlp
+from tests.error_tables import raises_test
 
 U, W, B = torch.randn(3), torch.randn(3), torch.tensor(0.1)
 Z0, A, BETA = torch.randn(3), torch.tensor(0.2), torch.tensor(-0.5)
@@ -93,18 +93,10 @@ TYPE_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(VALUE_CASES))
-def test_bad_value_raises(case: str) -> None:
-    build, message = VALUE_CASES[case]
-    with pytest.raises(ValueError, match=message):
-        build()
+test_bad_value_raises = raises_test(VALUE_CASES, ValueError)
 
 
-@pytest.mark.parametrize("case", list(TYPE_CASES))
-def test_bad_type_raises(case: str) -> None:
-    build, message = TYPE_CASES[case]
-    with pytest.raises(TypeError, match=message):
-        build()
+test_bad_type_raises = raises_test(TYPE_CASES, TypeError)
 
 
 def test_flows_of_empty_batches() -> None:
