@@ -21,7 +21,7 @@ from torch.distributions import (
     kl_divergence,
 )
 
-from reparam.estimators import BoundEstimator, Estimator, as_estimator
+from reparam.estimators import BoundEstimator, Estimator, GumbelSoftmax, as_estimator
 from reparam.estimators.base import require_count
 from reparam.estimators.bounds import LogJoint
 from reparam.estimators.logweights import log_mean_exp, require_no_nan
@@ -117,7 +117,8 @@ def elbo(
     :math:`\mathbb E_q[\log q(z) - \log p(z)]`. The expectation goes through
     :func:`reparam.expect`, so any per-sample estimator applies (pathwise, score with a
     baseline, Gumbel-softmax, straight-through — the relaxed ones need the analytic KL, which
-    the categorical latents have).
+    the categorical latents have). ``"st-gumbel-relaxed"`` (``GumbelSoftmax(score="relaxed")``)
+    scores the relaxed sample under the Concrete relaxations of q and the prior instead.
 
     Arguments:
         log_likelihood: samples ``[k, *batch, *event]`` to :math:`\log p(x\mid z)`, ``[k, *batch]``.
@@ -135,11 +136,16 @@ def elbo(
     """
     k = require_count(k, "k")
     beta = require_weight(beta, "beta")
+    estimator = as_estimator(estimator)
+    # the densities the KL scores: GumbelSoftmax(score="relaxed") scores the relaxed sample
+    q_scored, prior_scored = q, prior
+    if isinstance(estimator, GumbelSoftmax) and estimator.score == "relaxed":
+        q_scored, prior_scored = estimator.relax(q), estimator.relax(prior)
     try:
-        kl = analytic_kl(q, prior)
+        kl = analytic_kl(q_scored, prior_scored)
     except NotImplementedError:
         return expect(
-            lambda z: log_likelihood(z) + beta * (prior.log_prob(z) - q.log_prob(z)),
+            lambda z: log_likelihood(z) + beta * (prior_scored.log_prob(z) - q_scored.log_prob(z)),
             q,
             n=k,
             estimator=estimator,

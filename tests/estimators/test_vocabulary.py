@@ -49,6 +49,10 @@ ELBO = {
     "grep": (GeneralizedReparam, "GeneralizedReparam()"),
     "gumbel-softmax": (GumbelSoftmax, "GumbelSoftmax(temperature=1.0, hard=False)"),
     "st-gumbel": (GumbelSoftmax, "GumbelSoftmax(temperature=1.0, hard=True)"),
+    "st-gumbel-relaxed": (
+        GumbelSoftmax,
+        "GumbelSoftmax(temperature=1.0, hard=True, score='relaxed')",
+    ),
     "straight-through": (StraightThrough, "StraightThrough()"),
     "enumerate": (Enumerate, "Enumerate(max_support=10000)"),
 }
@@ -103,10 +107,10 @@ NAMES = [
                        "score+moving-average", "grep"]),
     ("elbo", "discrete", ["auto", "score", "score+leave-one-out", "score+optimal",
                           "score+moving-average", "gumbel-softmax", "st-gumbel",
-                          "straight-through"]),
+                          "st-gumbel-relaxed", "straight-through"]),
     ("elbo", "finite", ["auto", "score", "score+leave-one-out", "score+optimal",
                         "score+moving-average", "gumbel-softmax", "st-gumbel",
-                        "straight-through", "enumerate"]),
+                        "st-gumbel-relaxed", "straight-through", "enumerate"]),
     ("iwae", "continuous", ["auto", "pathwise", "dreg", "vimco"]),
     ("iwae", "flow", ["auto", "pathwise", "vimco"]),
     ("iwae", "discrete", ["auto", "vimco"]),

@@ -16,7 +16,12 @@ from reparam.estimators.bounds import VIMCO, BoundEstimator, DReG, PathwiseBound
 from reparam.estimators.enumerate import Enumerate
 from reparam.estimators.grep import GeneralizedReparam
 from reparam.estimators.pathwise import Pathwise
-from reparam.estimators.relaxed import GumbelSoftmax, StraightThrough, gumbel_max
+from reparam.estimators.relaxed import (
+    GumbelSoftmax,
+    RelaxedOneHotCategoricalStraightThrough,
+    StraightThrough,
+    gumbel_max,
+)
 from reparam.estimators.score import ScoreFunction
 from reparam.estimators.vocabulary import (
     LATENTS,
@@ -50,6 +55,7 @@ __all__ = [
     "Optimal",
     "Pathwise",
     "PathwiseBound",
+    "RelaxedOneHotCategoricalStraightThrough",
     "ScoreFunction",
     "Spec",
     "StraightThrough",

@@ -1,4 +1,5 @@
-"""Gumbel-max sampling, the Gumbel-softmax relaxation and straight-through estimators."""
+"""Gumbel-max sampling, the Gumbel-softmax relaxation and straight-through estimators, and the
+straight-through Gumbel-softmax distribution whose ``log_prob`` scores the relaxed sample."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.distributions import Bernoulli, Categorical, Distribution, OneHotCategorical
+from torch.distributions import (
+    Bernoulli,
+    Categorical,
+    Distribution,
+    Independent,
+    OneHotCategorical,
+    RelaxedOneHotCategorical,
+)
 
 from reparam.estimators.base import CostFn, Estimator, evaluate, require, unwrap_independent
+
+SCORES = ("discrete", "relaxed")
 
 
 def gumbel_noise(shape: torch.Size | tuple[int, ...], like: Tensor) -> Tensor:
@@ -75,6 +85,67 @@ def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
     return hard + (soft - soft.detach())
 
 
+def quantize(soft: Tensor) -> Tensor:
+    """``one_hot(argmax soft)`` in value, the gradient of ``soft``, carrying ``soft`` as its
+    ``_unquantize`` attribute (Pyro's name), which the straight-through distribution's
+    ``log_prob`` scores."""
+    hard = straight_through(F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft), soft)
+    hard._unquantize = soft  # type: ignore[attr-defined]
+    return hard
+
+
+class RelaxedOneHotCategoricalStraightThrough(RelaxedOneHotCategorical):
+    r"""The Gumbel-softmax (Concrete) distribution with straight-through samples, as Pyro's
+    ``RelaxedOneHotCategoricalStraightThrough``:
+
+    - ``rsample`` returns the one-hot vector ``one_hot(argmax y)`` of a relaxed sample
+      :math:`y = \mathrm{softmax}((\log\pi + g)/\tau)`, whose gradient is that of ``y``;
+    - ``log_prob`` of such a sample is the Concrete density of ``y``, the *relaxed* sample
+      (a one-hot vector has density 0 or is off the support): the sample carries ``y`` as
+      its ``_unquantize`` attribute. Any other value is scored as it is.
+
+    So an ELBO built from such a posterior and prior,
+    :math:`\log p(x \mid z) + \log p_\tau(y) - \log q_\tau(y)`, feeds the decoder the
+    discrete code and scores the relaxed one. The
+    attribute lives on the sample tensor: an operation that makes a new tensor (a view, an
+    ``unsqueeze``) loses it, so score the sample as ``rsample`` returned it. Sampling is
+    :func:`relaxed_one_hot`'s (finite for extreme logits and temperatures).
+
+    References:
+        Maddison, Mnih & Teh (2017), The Concrete Distribution; Jang, Gu & Poole (2017),
+        Categorical Reparameterization with Gumbel-Softmax; Pyro's
+        ``pyro.distributions.RelaxedOneHotCategoricalStraightThrough``.
+
+    Example:
+        >>> q = RelaxedOneHotCategoricalStraightThrough(torch.tensor(0.5), logits=torch.zeros(3))
+        >>> z = q.rsample((2,))
+        >>> z.sum(-1), bool(torch.isfinite(q.log_prob(z)).all())
+        (tensor([1., 1.]), True)
+    """
+
+    def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+        return quantize(relaxed_one_hot(self.logits, self.temperature, torch.Size(sample_shape)))
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return super().log_prob(getattr(value, "_unquantize", value))
+
+
+def relaxed(q: Distribution, temperature: float | Tensor, hard: bool) -> Distribution:
+    """The Concrete relaxation of a Categorical or OneHotCategorical ``q`` at ``temperature``
+    (straight-through if ``hard``), with ``q``'s ``Independent`` wrappers kept; unchecked, as
+    its samples are the estimator's."""
+    if isinstance(q, Independent):
+        return Independent(
+            relaxed(q.base_dist, temperature, hard),
+            q.reinterpreted_batch_ndims,
+            validate_args=False,
+        )
+    kind = RelaxedOneHotCategoricalStraightThrough if hard else RelaxedOneHotCategorical
+    logits = categorical_logits(q, "a relaxed score")
+    tau = torch.as_tensor(temperature, dtype=logits.dtype, device=logits.device)
+    return kind(tau, logits=logits, validate_args=False)
+
+
 class GumbelSoftmax(Estimator):
     r"""Gumbel-softmax (Concrete) relaxation of a categorical latent.
 
@@ -89,13 +160,27 @@ class GumbelSoftmax(Estimator):
 
     With ``hard=True`` (straight-through Gumbel), ``f`` receives the exact one-hot sample
     ``one_hot(argmax y)``, so the value is the unbiased Monte Carlo estimate of
-    :math:`\mathbb{E}_q[f(z)]`, and the gradient is that of the relaxed ``y``.
+    :math:`\mathbb{E}_q[f(z)]`, and the gradient is that of the relaxed ``y``; the sample
+    carries ``y`` (see :class:`RelaxedOneHotCategoricalStraightThrough`).
+
+    ``score`` says which density the ELBO's KL term scores (:func:`reparam.objectives.elbo`):
+    ``"discrete"`` (default) — the categorical q and prior, by their analytic KL; ``"relaxed"``
+    — their Concrete relaxations at this temperature, at the relaxed sample ``y`` (one-sample
+    :math:`\log q_\tau(y) - \log p_\tau(y)`, pathwise), which with ``hard=True`` is the
+    objective of Pyro's ``RelaxedOneHotCategoricalStraightThrough``:
+
+    .. math::
+        \mathbb{E}_g\bigl[\log p(x \mid \mathrm{one\_hot}(\arg\max y))
+            + \log p_\tau(y) - \log q_\tau(y)\bigr].
+
+    :meth:`relax` gives those relaxations, for an ``f`` of ``expect`` that scores samples itself.
 
     Arguments:
         temperature: τ > 0, a float or a tensor. It is a plain attribute, so a trainer
             anneals it by assigning ``estimator.temperature = tau`` before a step; an
             ``nn.Parameter`` is registered as a parameter and can be learned.
         hard: straight-through one-hot forward values (``"st-gumbel"`` in the vocabulary).
+        score: ``"discrete"`` or ``"relaxed"`` (with ``hard=True``: ``"st-gumbel-relaxed"``).
 
     References:
         Jang, Gu & Poole (2017), Categorical Reparameterization with Gumbel-Softmax;
@@ -107,25 +192,33 @@ class GumbelSoftmax(Estimator):
         >>> value = rp.expect(lambda y: y[..., 0], q, n=16, estimator=GumbelSoftmax(0.5))
     """
 
-    def __init__(self, temperature: float | Tensor = 1.0, hard: bool = False) -> None:
+    def __init__(
+        self, temperature: float | Tensor = 1.0, hard: bool = False, score: str = "discrete"
+    ) -> None:
         tau = torch.as_tensor(temperature).detach()
         require(
             bool(torch.all((tau > 0) & torch.isfinite(tau))),
             f"the temperature must be positive and finite; got {temperature}.",
         )
+        require(score in SCORES, f"score must be one of {', '.join(SCORES)}; got {score!r}.")
         super().__init__()
         self.temperature = temperature
         self.hard = hard
+        self.score = score
 
     def extra_repr(self) -> str:
-        return f"temperature={self.temperature!r}, hard={self.hard}"
+        scored = "" if self.score == "discrete" else f", score={self.score!r}"
+        return f"temperature={self.temperature!r}, hard={self.hard}{scored}"
+
+    def relax(self, q: Distribution) -> Distribution:
+        """The Concrete relaxation of the categorical ``q`` at this temperature, whose
+        ``log_prob`` scores this estimator's samples at their relaxed value."""
+        return relaxed(q, self.temperature, self.hard)
 
     def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
         logits = categorical_logits(q, "gumbel-softmax")
         y = relaxed_one_hot(logits, self.temperature, torch.Size((n,)))
-        if self.hard:
-            y = straight_through(F.one_hot(y.argmax(-1), y.shape[-1]).to(y), y)
-        return evaluate(f, y, q, n).mean(0)
+        return evaluate(f, quantize(y) if self.hard else y, q, n).mean(0)
 
 
 class StraightThrough(Estimator):

@@ -16,7 +16,7 @@ objective and which latent families each spec applies to:
 | score+optimal | elbo | all (n ≥ 2) |
 | score+moving-average | elbo | all (stateful: parse it once and own it) |
 | grep | elbo | gamma |
-| gumbel-softmax, st-gumbel | elbo | discrete, finite (categorical) |
+| gumbel-softmax, st-gumbel, st-gumbel-relaxed | elbo | discrete, finite (categorical) |
 | straight-through | elbo | discrete, finite |
 | enumerate | elbo | finite |
 | dreg | iwae | continuous (Gaussian q) |
@@ -117,6 +117,13 @@ SPECS: tuple[Spec, ...] = (
         lambda: GumbelSoftmax(hard=True),
         "straight-through Gumbel: one-hot forward, relaxed gradient",
     ),
+    Spec(
+        "st-gumbel-relaxed",
+        "elbo",
+        CODES,
+        lambda: GumbelSoftmax(hard=True, score="relaxed"),
+        "straight-through Gumbel whose ELBO scores the relaxed sample (Pyro's)",
+    ),
     Spec("straight-through", "elbo", CODES, StraightThrough, "identity gradient (biased)"),
     Spec("enumerate", "elbo", ("finite",), Enumerate, "exact sum over a finite support"),
     Spec("auto", "iwae", LATENTS, AutoBound, "pathwise if q has rsample, else VIMCO"),
@@ -139,7 +146,7 @@ def names(
 
     Example:
         >>> names("elbo", "discrete")
-        ('auto', 'score', 'score+leave-one-out', 'score+optimal', 'score+moving-average', 'gumbel-softmax', 'st-gumbel', 'straight-through')
+        ('auto', 'score', 'score+leave-one-out', 'score+optimal', 'score+moving-average', 'gumbel-softmax', 'st-gumbel', 'st-gumbel-relaxed', 'straight-through')
     """
     if layer:
         return LAYER_ESTIMATORS
