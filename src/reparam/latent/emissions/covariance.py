@@ -86,7 +86,7 @@ class Covariance(nn.Module):
             self.log_variances = nn.Parameter(torch.zeros(self.shape + extra, dtype=dtype))
         else:
             groups = self.shape if kind == "full" else self.shape[:-1]
-            self.log_cholesky = nn.Parameter(torch.zeros(groups + (dim, dim), dtype=dtype))
+            self.log_cholesky = nn.Parameter(torch.zeros((*groups, dim, dim), dtype=dtype))
 
     # ---- views
 
@@ -97,13 +97,13 @@ class Covariance(nn.Module):
     def scale(self) -> Tensor:
         """σ [S, D] for the diagonal kinds, L [S, D, D] for full and tied (broadcast)."""
         if self.kind == "spherical":
-            return (0.5 * self.log_variances).exp()[..., None].expand(self.shape + (self.dim,))
+            return (0.5 * self.log_variances).exp()[..., None].expand((*self.shape, self.dim))
         if self.kind == "diag":
             return (0.5 * self.log_variances).exp()
         raw = self.log_cholesky
         L = raw.tril(-1) + torch.diag_embed(raw.diagonal(dim1=-2, dim2=-1).exp())
         if self.kind == "tied":
-            L = L.unsqueeze(-3).expand(self.shape + (self.dim, self.dim))
+            L = L.unsqueeze(-3).expand((*self.shape, self.dim, self.dim))
         return L
 
     @property
@@ -136,7 +136,7 @@ class Covariance(nn.Module):
             # gradient of 0 rather than 0 · ∞ through a division by σ²
             log_sigma = 0.5 * self.log_variances
             if self.kind == "spherical":
-                log_sigma = log_sigma[..., None].expand(self.shape + (D,))
+                log_sigma = log_sigma[..., None].expand((*self.shape, D))
             log_sigma = log_sigma.reshape(-1, D)
             z = (x[:, :, None, :] - flat_means) * torch.exp(-log_sigma)
             out = -0.5 * (z**2 + 2 * log_sigma + LOG_2PI).sum(-1)
@@ -146,7 +146,7 @@ class Covariance(nn.Module):
             z = torch.linalg.solve_triangular(L, diff.mT, upper=False)  # [C, D, N]
             log_det = 2 * L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
             out = (-0.5 * (D * LOG_2PI + log_det[:, None] + z.square().sum(-2))).T
-        return out.reshape((B, T) + self.shape)
+        return out.reshape((B, T, *self.shape))
 
     def transform(self, noise: Tensor, index: tuple[Tensor, ...]) -> Tensor:
         """L_c ε for standard normal ``noise`` [n, D] and components ``index`` (one index
@@ -162,9 +162,9 @@ class Covariance(nn.Module):
         if self.kind == "spherical":
             return self.shape
         if self.kind == "diag":
-            return self.shape + (self.dim,)
+            return (*self.shape, self.dim)
         groups = self.shape if self.kind == "full" else self.shape[:-1]
-        return groups + (self.dim, self.dim)
+        return (*groups, self.dim, self.dim)
 
     @torch.no_grad()
     def set(self, value: Tensor | Sequence, name: str) -> None:
@@ -202,7 +202,7 @@ class Covariance(nn.Module):
         nk = w.sum(0)
         tiny = torch.finfo(x.dtype).tiny
         if self.diagonal:
-            scatter = torch.einsum("nc,cnd->cd", w, diff.square()).reshape(self.shape + (D,))
+            scatter = torch.einsum("nc,cnd->cd", w, diff.square()).reshape((*self.shape, D))
             nk = nk.reshape(self.shape)
             var = scatter / nk.clamp_min(tiny)[..., None]
             if self.kind == "spherical":
@@ -210,7 +210,7 @@ class Covariance(nn.Module):
             var = var.clamp_min(floor)
             self.log_variances.copy_(keep_unvisited(nk, var.log(), self.log_variances))
             return
-        scatter = ((diff * w.T[..., None]).mT @ diff).reshape(self.shape + (D, D))
+        scatter = ((diff * w.T[..., None]).mT @ diff).reshape((*self.shape, D, D))
         nk = nk.reshape(self.shape)
         if self.kind == "tied":
             scatter, nk = scatter.sum(-3), nk.sum(-1)
@@ -226,7 +226,7 @@ class Covariance(nn.Module):
         if self.kind == "spherical":
             self.log_variances.copy_(cv.diagonal().mean().log().expand(self.shape))
         elif self.kind == "diag":
-            self.log_variances.copy_(cv.diagonal().log().expand(self.shape + (self.dim,)))
+            self.log_variances.copy_(cv.diagonal().log().expand((*self.shape, self.dim)))
         else:
             factor = _log_cholesky(torch.linalg.cholesky(cv))
             self.log_cholesky.copy_(factor.expand_as(self.log_cholesky))

@@ -55,9 +55,7 @@ class Gaussian(Emissions):
     ) -> None:
         super().__init__(n_states)
         self.dim, self.covariance, self.variance_floor = dim, covariance, variance_floor
-        self.means = nn.Parameter(
-            torch.randn(self.shape + (dim,), generator=generator, dtype=dtype)
-        )
+        self.means = nn.Parameter(torch.randn((*self.shape, dim), generator=generator, dtype=dtype))
         self.cov = Covariance(covariance, self.shape, dim, dtype)
 
     @property
@@ -140,11 +138,11 @@ class Gaussian(Emissions):
         if not any(letter in letters for letter in self.letters):
             return
         X = x.reshape(-1, self.dim)
-        w = self.responsibilities(x, gamma).reshape((X.shape[0],) + self.shape)
+        w = self.responsibilities(x, gamma).reshape((X.shape[0], *self.shape))
         weight = w.sum(0)
         if "m" in letters:
             tiny = torch.finfo(X.dtype).tiny
-            sums = (w.reshape(X.shape[0], -1).T @ X).reshape(self.shape + (self.dim,))
+            sums = (w.reshape(X.shape[0], -1).T @ X).reshape((*self.shape, self.dim))
             mean = sums / weight.clamp_min(tiny)[..., None]
             self.means.copy_(keep_unvisited(weight, mean, self.means))
         if "c" in letters:
@@ -172,7 +170,7 @@ class Gaussian(Emissions):
         index = self._sample_components(flat, generator)
         noise = torch.randn(flat.shape[0], self.dim, generator=generator, dtype=self.means.dtype)
         obs = self.means[index] + self.cov.transform(noise, index)
-        return obs.reshape(states.shape + (self.dim,))
+        return obs.reshape((*states.shape, self.dim))
 
     def _sample_components(
         self, states: Tensor, generator: torch.Generator | None
@@ -194,7 +192,7 @@ class Gaussian(Emissions):
         variances: Tensor | Sequence | None = None,
     ) -> None:
         if means is not None:
-            shape = self.shape + (self.dim,)
+            shape = (*self.shape, self.dim)
             means = torch.as_tensor(means, dtype=self.means.dtype)
             if means.shape != shape or not torch.isfinite(means).all():
                 raise ValueError(

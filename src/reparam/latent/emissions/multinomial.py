@@ -77,4 +77,4 @@ class Multinomial(Categorical):
         probs = self.log_emission.exp()[states.reshape(-1)]
         draws = torch.multinomial(probs, self.n_trials, replacement=True, generator=generator)
         counts = torch.nn.functional.one_hot(draws, self.n_symbols).sum(-2)
-        return counts.reshape(states.shape + (self.n_symbols,))
+        return counts.reshape((*states.shape, self.n_symbols))

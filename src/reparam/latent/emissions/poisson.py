@@ -84,7 +84,7 @@ class Poisson(Emissions):
     @torch.no_grad()
     def sample(self, states: Tensor, generator: torch.Generator | None) -> Tensor:
         rates = self.lambdas_[states.reshape(-1)]
-        return torch.poisson(rates, generator=generator).reshape(states.shape + (self.dim,))
+        return torch.poisson(rates, generator=generator).reshape((*states.shape, self.dim))
 
     @torch.no_grad()
     def initialize(self, x: Tensor, letters: str, generator: torch.Generator | None) -> None:
