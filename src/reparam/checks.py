@@ -38,6 +38,20 @@ def non_negative_int(name: str, value: object) -> int:
     return int(value)
 
 
+def count(name: str, value: object, minimum: int = 1, hint: str = "") -> int:
+    """``value`` as an int if it is an integer ≥ ``minimum`` (a number of samples, of steps),
+    else a ``ValueError`` whatever is wrong with it, ``hint`` appended to the message.
+
+    >>> count("k", 0, hint=": the bound needs a sample")
+    Traceback (most recent call last):
+        ...
+    ValueError: k must be an integer >= 1, got 0: the bound needs a sample
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}{hint}")
+    return int(value)
+
+
 def real(name: str, value: object) -> float:
     """``value`` as a float, if it is a finite real number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

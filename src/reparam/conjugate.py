@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Normal
 
-from reparam.estimators.base import require_count
+from reparam.checks import count
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class NormalNormal:
         r"""The factor :math:`B_n = \frac{\sigma^2/n}{\sigma^2/n + \tau_0^2}` towards the prior mean,
         computed as :math:`1/(1 + n\,(\tau_0/\sigma)^2)`, which neither overflows nor
         underflows for scales from 1e-30 to 1e30; :math:`B_0 = 1` (no data: the prior)."""
-        n = require_count(n, "n", 0)
+        n = count("n", n, 0)
         _, prior_std, noise_std = self._params(torch.empty(()) if like is None else like)
         return 1 / (1 + n * (prior_std / noise_std) ** 2)
 

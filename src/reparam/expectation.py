@@ -5,8 +5,9 @@ from __future__ import annotations
 from torch import Tensor
 from torch.distributions import Distribution
 
+from reparam.checks import count
 from reparam.estimators import Estimator, as_estimator
-from reparam.estimators.base import CostFn, require_count
+from reparam.estimators.base import CostFn
 
 
 def expect(
@@ -58,9 +59,9 @@ def expect(
         >>> loss = rp.expect(lambda z: (z - 3) ** 2, torch.distributions.Normal(mu, 1.0), n=16)
         >>> loss.backward()  # mu.grad estimates d/dmu E[(z - 3)^2] = 2 (mu - 3) = -6
     """
-    n = require_count(
-        n,
+    n = count(
         "n",
+        n,
         hint=" (the number of samples). For an exact expectation without sampling use "
         "estimator='enumerate' (finite support).",
     )

@@ -21,8 +21,8 @@ from torch.distributions import (
     kl_divergence,
 )
 
+from reparam.checks import count
 from reparam.estimators import BoundEstimator, Estimator, GumbelSoftmax, as_estimator
-from reparam.estimators.base import require_count
 from reparam.estimators.bounds import LogJoint
 from reparam.estimators.logweights import log_mean_exp, require_no_nan
 from reparam.expectation import expect
@@ -93,7 +93,7 @@ def iwae(
         >>> iwae(torch.distributions.Normal(0.0, 1.0).log_prob, q, k=4, estimator="dreg")
         tensor([0., 0., 0.])
     """
-    k = require_count(k, "k")
+    k = count("k", k)
     return as_estimator(estimator, objective="iwae").iwae(log_joint, q, k)  # type: ignore[union-attr]
 
 
@@ -134,7 +134,7 @@ def elbo(
     Raises ValueError for ``k`` that is not an integer >= 1 and for ``beta`` that is not a
     finite number >= 0.
     """
-    k = require_count(k, "k")
+    k = count("k", k)
     beta = require_weight(beta, "beta")
     estimator = as_estimator(estimator)
     # the densities the KL scores: GumbelSoftmax(score="relaxed") scores the relaxed sample
@@ -199,11 +199,11 @@ class KLAnnealing:
     beta: float = 1.0
 
     def __post_init__(self) -> None:
-        require_count(self.warmup, "warmup", 0)
+        count("warmup", self.warmup, 0)
         require_weight(self.beta, "beta")
 
     def __call__(self, step: int) -> float:
-        step = require_count(step, "step", 0)
+        step = count("step", step, 0)
         if self.warmup == 0:
             return self.beta
         return self.beta * min(1.0, step / self.warmup)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent
+
+from reparam.checks import count
 
 CostFn = Callable[[Tensor], Tensor]
 
@@ -47,7 +48,7 @@ class Estimator(EstimatorModule):
     """
 
     def __call__(self, f: CostFn, q: Distribution, n: int) -> Tensor:
-        return super().__call__(f, q, require_count(n, "n"))
+        return super().__call__(f, q, count("n", n))
 
     @abstractmethod
     def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
@@ -112,11 +113,3 @@ def require(condition: bool, message: str) -> None:
     """Raise ``ValueError(message)`` unless ``condition``."""
     if not condition:
         raise ValueError(message)
-
-
-def require_count(value: object, name: str, minimum: int = 1, hint: str = "") -> int:
-    """``value`` as an int if it is an integer ``>= minimum``, else a ValueError naming
-    ``name``. A bool is refused: ``True`` is an int to Python, never a count to a caller."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}{hint}")
-    return int(value)

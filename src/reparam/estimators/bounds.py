@@ -20,11 +20,11 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
+from reparam.checks import count
 from reparam.estimators.base import (
     EstimatorModule,
     log_prob,
     require,
-    require_count,
     zero_with_gradient,
 )
 from reparam.estimators.logweights import (
@@ -85,7 +85,7 @@ def pathwise_bound(log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
         f"the pathwise IWAE gradient needs q with rsample; {type(q).__name__} has none: use "
         f"estimator='vimco'.",
     )
-    k = require_count(k, "k")
+    k = count("k", k)
     z = q.rsample((k,))
     return checked_bound(check_log_weights(log_joint(z), q, k) - log_prob(q, z))
 
@@ -135,7 +135,7 @@ class DReG(BoundEstimator):
     """
 
     def iwae(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
-        k = require_count(k, "k")
+        k = count("k", k)
         frozen = stop_gradient_normal(q)
         z = q.rsample((k,))
         tapped = z.view_as(z)
@@ -198,7 +198,7 @@ class VIMCO(BoundEstimator):
     """
 
     def iwae(self, log_joint: LogJoint, q: Distribution, k: int) -> Tensor:
-        k = require_count(k, "k", 2, ": VIMCO's leave-one-out signals need k >= 2 samples")
+        k = count("k", k, 2, ": VIMCO's leave-one-out signals need k >= 2 samples")
         z = q.sample((k,))
         log_q = log_prob(q, z)
         log_w = check_log_weights(log_joint(z), q, k) - log_q

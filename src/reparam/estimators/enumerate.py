@@ -5,13 +5,13 @@ from __future__ import annotations
 from torch import Tensor
 from torch.distributions import Distribution
 
+from reparam.checks import count
 from reparam.estimators.base import (
     CostFn,
     Estimator,
     evaluate,
     log_prob,
     require,
-    require_count,
 )
 
 
@@ -39,7 +39,7 @@ class Enumerate(Estimator):
 
     def __init__(self, max_support: int = 10_000) -> None:
         super().__init__()
-        self.max_support = require_count(max_support, "max_support")
+        self.max_support = count("max_support", max_support)
 
     def extra_repr(self) -> str:
         return f"max_support={self.max_support}"
