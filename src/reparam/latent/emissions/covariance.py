@@ -52,9 +52,9 @@ import torch
 from torch import Tensor, nn
 
 from reparam.latent.emissions.base import keep_unvisited
+from reparam.latent.gmm_covariance import COVARIANCES, LOG_2PI
 
 KINDS = ("spherical", "diag", "full", "tied")
-LOG_2PI = math.log(2 * math.pi)
 
 
 def _log_cholesky(L: Tensor) -> Tensor:
@@ -128,25 +128,19 @@ class Covariance(nn.Module):
     # ---- the density
 
     def log_prob(self, x: Tensor, means: Tensor) -> Tensor:
-        """log N(x_bt | μ_c, Σ_c) [B, T, *S] for x [B, T, D] and means [*S, D]."""
+        """log N(x_bt | μ_c, Σ_c) [B, T, *S] for x [B, T, D] and means [*S, D] (the
+        Mahalanobis terms are :mod:`reparam.latent.gmm_covariance`'s)."""
         B, T, D = x.shape
-        flat_means = means.reshape(-1, D)
+        factor = self.scale()
         if self.diagonal:
-            # z = (x − μ)/σ, squared last: a square that overflows float32 is −∞, with a
-            # gradient of 0 rather than 0 · ∞ through a division by σ²
-            log_sigma = 0.5 * self.log_variances
-            if self.kind == "spherical":
-                log_sigma = log_sigma[..., None].expand((*self.shape, D))
-            log_sigma = log_sigma.reshape(-1, D)
-            z = (x[:, :, None, :] - flat_means) * torch.exp(-log_sigma)
-            out = -0.5 * (z**2 + 2 * log_sigma + LOG_2PI).sum(-1)
+            factor = factor.reshape(-1, D)
+            log_det = 2 * factor.log().sum(-1)
         else:
-            L = self.scale().reshape(-1, D, D)
-            diff = x.reshape(1, B * T, D) - flat_means[:, None, :]  # [C, N, D]
-            z = torch.linalg.solve_triangular(L, diff.mT, upper=False)  # [C, D, N]
-            log_det = 2 * L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-            out = (-0.5 * (D * LOG_2PI + log_det[:, None] + z.square().sum(-2))).T
-        return out.reshape((B, T, *self.shape))
+            factor = factor.reshape(-1, D, D)
+            log_det = 2 * factor.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        structure = COVARIANCES["diag" if self.diagonal else "full"]
+        maha = structure.maha(x.reshape(B * T, D), means.reshape(-1, D), factor)
+        return (-0.5 * (D * LOG_2PI + log_det + maha)).reshape((B, T, *self.shape))
 
     def transform(self, noise: Tensor, index: tuple[Tensor, ...]) -> Tensor:
         """L_c ε for standard normal ``noise`` [n, D] and components ``index`` (one index
@@ -195,27 +189,27 @@ class Covariance(nn.Module):
     @torch.no_grad()
     def m_step(self, x: Tensor, weights: Tensor, means: Tensor, floor: float) -> None:
         """The M step from ``x`` [N, D], responsibilities ``weights`` [N, *S] and the new
-        ``means`` [*S, D]; components (tied groups) with no weight keep their covariance."""
+        ``means`` [*S, D] (the scatter is :mod:`reparam.latent.gmm_covariance`'s);
+        components (tied groups) with no weight keep their covariance."""
         N, D = x.shape
         w = weights.reshape(N, -1)  # [N, C]
-        diff = x[None] - means.reshape(-1, 1, D)  # [C, N, D]
         nk = w.sum(0)
-        tiny = torch.finfo(x.dtype).tiny
+        structure = COVARIANCES["diag" if self.diagonal else "full"]
+        per_weight = nk.clamp_min(torch.finfo(x.dtype).tiny)
+        sigma = structure.estimate(x, w, per_weight, means.reshape(-1, D), 0.0)
+        sigma = sigma.reshape((*self.shape, *sigma.shape[1:]))
+        nk = nk.reshape(self.shape)
         if self.diagonal:
-            scatter = torch.einsum("nc,cnd->cd", w, diff.square()).reshape((*self.shape, D))
-            nk = nk.reshape(self.shape)
-            var = scatter / nk.clamp_min(tiny)[..., None]
-            if self.kind == "spherical":
-                var = var.mean(-1)
-            var = var.clamp_min(floor)
+            var = (sigma.mean(-1) if self.kind == "spherical" else sigma).clamp_min(floor)
             self.log_variances.copy_(keep_unvisited(nk, var.log(), self.log_variances))
             return
-        scatter = ((diff * w.T[..., None]).mT @ diff).reshape((*self.shape, D, D))
-        nk = nk.reshape(self.shape)
-        if self.kind == "tied":
-            scatter, nk = scatter.sum(-3), nk.sum(-1)
-        sigma = floor_eigenvalues(scatter / nk.clamp_min(tiny)[..., None, None], floor)
-        L, info = torch.linalg.cholesky_ex(sigma)
+        if self.kind == "tied":  # Σ_g = Σ_{c ∈ g} S_c / Σ_{c ∈ g} N_c
+            group = nk.sum(-1)
+            sigma = (sigma * nk[..., None, None]).sum(-3) / group.clamp_min(per_weight.min())[
+                ..., None, None
+            ]
+            nk = group
+        L, info = torch.linalg.cholesky_ex(floor_eigenvalues(sigma, floor))
         ok = ((nk > 0) & (info == 0)).to(L.dtype)
         self.log_cholesky.copy_(keep_unvisited(ok, _log_cholesky(L), self.log_cholesky))
 
