@@ -51,6 +51,30 @@ def weights_or_uniform(w: Any, k: int, name: str, like: Tensor) -> Tensor:
     return torch.full((k,), 1.0 / max(k, 1), dtype=like.dtype, device=like.device)
 
 
+def warm_potentials(warmstart: Any, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """The potentials ``(f, g)`` of ``warmstart``, checked (finite, shapes [..., n] and
+    [..., m] whose batch shapes broadcast to those of ``a`` and ``b``), detached and
+    broadcast like ``a`` and ``b``."""
+    if not isinstance(warmstart, (tuple, list)) or len(warmstart) != 2:
+        raise ValueError(f"warmstart must be a pair (f, g) of potentials, got {warmstart!r:.80}")
+    pair = []
+    for x, like, name in zip(warmstart, (a, b), ("f", "g"), strict=True):
+        t = as_tensor(x, "warmstart", a.device)
+        if t.ndim == 0 or t.shape[-1] != like.shape[-1]:
+            raise ValueError(
+                f"warmstart {name} must have shape [..., {like.shape[-1]}], got {tuple(t.shape)}"
+            )
+        check_finite(t, f"warmstart {name}")
+        batch = broadcast_batch({f"warmstart {name}": t.shape[:-1], "the batch": like.shape[:-1]})
+        if batch != tuple(like.shape[:-1]):
+            raise ValueError(
+                f"warmstart {name} has batch shape {tuple(t.shape[:-1])}, larger than the "
+                f"problems' {tuple(like.shape[:-1])}"
+            )
+        pair.append(t.detach().to(like.dtype).expand_as(like))
+    return pair[0], pair[1]
+
+
 def mass_tolerance(w: Tensor) -> float:
     """How far from 1 the weights ``w`` [..., k] may sum: :math:`\\max(10^{-9},
     4 k\\,ε_{\\text{mach}})` for the dtype of ``w``."""

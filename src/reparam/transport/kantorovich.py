@@ -35,6 +35,19 @@ solved only to 1e-7 of its mass. Instead:
    one rounding), optimal (the transform never lowers the dual value) and defined on the
    zero-mass rows and columns too.
 
+**Gradients.** The optimal cost is a concave, piecewise-linear function of (a, b) and a
+concave one of C (a minimum of linear functions of C); where the plan and the potentials
+are unique its gradients are the LP's sensitivities (Peyré & Cuturi 2019, Prop. 9.2):
+
+.. math:: \frac{\partial\,\mathrm{OT}}{\partial C} = γ, \qquad
+          \frac{\partial\,\mathrm{OT}}{\partial a} = φ - \bar φ, \qquad
+          \frac{\partial\,\mathrm{OT}}{\partial b} = ψ - \bar ψ,
+
+the potentials centred by their means as POT's ``emd2`` does (the masses are constrained to
+sum to 1, so only differences of the potentials matter). :func:`kantorovich` attaches them
+to ``cost`` with a custom autograd function when ``a``, ``b`` or ``C`` is a tensor that
+requires grad; elsewhere they are a supergradient.
+
 The potentials are HiGHS's equality-constraint marginals (``res.eqlin.marginals``, the
 sensitivity of the optimal cost to the right-hand side): with linprog's minimisation
 convention they are (φ, ψ) above. They are unique only up to φ + t, ψ − t (and further on
@@ -62,7 +75,7 @@ import torch
 from scipy.optimize import linprog
 from torch import Tensor
 
-from reparam.transport.checks import as_tensor, check_finite, check_marginal
+from reparam.transport.checks import as_tensor, check_finite, check_marginal, weights_or_uniform
 
 # HiGHS's smallest admissible feasibility tolerances.
 LP_TOL = 1e-10
@@ -70,13 +83,41 @@ INFEASIBLE = 2  # scipy.optimize.linprog's status
 
 
 class TransportResult(NamedTuple):
-    """An optimal plan ``plan`` [n, m], its cost ⟨C, γ⟩ (a 0-d tensor) and optimal dual
-    potentials ``phi`` [n], ``psi`` [m], all float64."""
+    """An optimal plan ``plan`` [n, m], its cost ⟨C, γ⟩ (a 0-d tensor, differentiable in
+    the input tensors that require grad) and optimal dual potentials ``phi`` [n], ``psi``
+    [m], all float64."""
 
     plan: Tensor
     cost: Tensor
     phi: Tensor
     psi: Tensor
+
+
+class _GivenGradients(torch.autograd.Function):
+    """``value`` with the gradients ``grads`` attached to ``inputs`` (POT's
+    ``set_gradients``): the backward pass scales each by the incoming gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, value: Tensor, grads: tuple[Tensor, ...], *inputs: Tensor) -> Tensor:
+        ctx.grads = grads
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        return (None, None, *(grad.to(g.dtype) * g for g in ctx.grads))
+
+
+def _attach(value: Tensor, inputs: tuple[Any, ...], grads: tuple[Tensor, ...]) -> Tensor:
+    """``value`` differentiable in those ``inputs`` that are tensors requiring grad, whose
+    gradients are ``grads`` (cast to each input's dtype and device)."""
+    pairs = [
+        (x, g.to(x.device, x.dtype))
+        for x, g in zip(inputs, grads, strict=True)
+        if isinstance(x, Tensor) and x.requires_grad
+    ]
+    if not pairs or not torch.is_grad_enabled():
+        return value
+    return _GivenGradients.apply(value, tuple(g for _, g in pairs), *(x for x, _ in pairs))
 
 
 def _solve_lp(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,10 +153,13 @@ def kantorovich(a: Any, b: Any, C: Any) -> TransportResult:
     the module docstring).
 
     ``a`` [n] and ``b`` [m] are probability vectors (any float dtype; each is renormalised to
-    total mass 1 in float64 after the check), ``C`` [n, m] a finite cost matrix (tensors or
+    total mass 1 in float64 after the check; None or empty, ``[]``, means uniform, as in
+    POT), ``C`` [n, m] a finite cost matrix (tensors or
     arrays). Returns a :class:`TransportResult` of float64 tensors on the device of the input
     tensors, with :math:`\langle φ, a\rangle + \langle ψ, b\rangle = ⟨C, γ⟩` and
-    :math:`φ_i + ψ_j \le C_{ij}`.
+    :math:`φ_i + ψ_j \le C_{ij}`. ``cost`` carries the gradients γ, φ − mean φ and ψ − mean ψ
+    with respect to ``C``, ``a`` and ``b`` (module docstring) for the tensors among them that
+    require grad.
 
     >>> C = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
     >>> res = kantorovich(torch.tensor([0.5, 0.5]), torch.tensor([0.25, 0.75]), C)
@@ -125,9 +169,18 @@ def kantorovich(a: Any, b: Any, C: Any) -> TransportResult:
     >>> a, b = torch.tensor([0.5, 0.5], dtype=torch.float64), torch.tensor([0.25, 0.75])
     >>> float(res.cost), float(res.phi @ a + res.psi @ b.double())
     (0.25, 0.25)
+    >>> _ = C.requires_grad_()
+    >>> kantorovich(None, [], C).cost.backward()  # uniform weights; dcost/dC is the plan
+    >>> C.grad
+    tensor([[0.5000, 0.0000],
+            [0.0000, 0.5000]])
     """
     device = next((x.device for x in (C, a, b) if isinstance(x, Tensor)), torch.device("cpu"))
-    a_t, b_t, C_t = (as_tensor(x, name).detach() for x, name in ((a, "a"), (b, "b"), (C, "C")))
+    C_t = as_tensor(C, "C").detach()
+    if C_t.ndim != 2:
+        raise ValueError(f"C must be a matrix [n, m], got shape {tuple(C_t.shape)}")
+    a_t = weights_or_uniform(a, C_t.shape[0], "a", C_t).detach()
+    b_t = weights_or_uniform(b, C_t.shape[1], "b", C_t).detach()
     if a_t.ndim != 1 or b_t.ndim != 1:
         raise ValueError(
             f"a and b must be 1-D weight vectors, got shapes {tuple(a_t.shape)}, {tuple(b_t.shape)}"
@@ -153,4 +206,8 @@ def kantorovich(a: Any, b: Any, C: Any) -> TransportResult:
     def out(x: np.ndarray | float) -> Tensor:
         return torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
 
-    return TransportResult(out(plan), out((plan * C_np).sum()), out(phi), out(psi))
+    plan_t, phi_t, psi_t = out(plan), out(phi), out(psi)
+    cost = _attach(
+        out((plan * C_np).sum()), (a, b, C), (phi_t - phi_t.mean(), psi_t - psi_t.mean(), plan_t)
+    )
+    return TransportResult(plan_t, cost, phi_t, psi_t)

@@ -86,6 +86,7 @@ from reparam.transport.checks import (
     check_marginal,
     positive_int,
     positive_number,
+    warm_potentials,
     weights_or_uniform,
 )
 from reparam.transport.sinkhorn_steps import Steps, iterate, kernel_limit
@@ -157,27 +158,6 @@ def _scaling_factor(eps_scaling: Any, ratio: float) -> float | None:
     if not 0 < eps_scaling < 1:
         raise ValueError(f"eps_scaling must be in (0, 1), 'auto' or None, got {eps_scaling!r}")
     return float(eps_scaling)
-
-
-def _warm_f(warmstart: Any, a: Tensor, b: Tensor) -> Tensor:
-    """The ``f`` of ``warmstart = (f, g)``, checked (finite, shapes [..., n] and [..., m]
-    whose batch shapes broadcast to that of ``a``) and broadcast like ``a``."""
-    if not isinstance(warmstart, (tuple, list)) or len(warmstart) != 2:
-        raise ValueError(f"warmstart must be a pair (f, g) of potentials, got {warmstart!r:.80}")
-    pair = [as_tensor(x, "warmstart", a.device) for x in warmstart]
-    for t, like, name in zip(pair, (a, b), ("f", "g"), strict=True):
-        if t.ndim == 0 or t.shape[-1] != like.shape[-1]:
-            raise ValueError(
-                f"warmstart {name} must have shape [..., {like.shape[-1]}], got {tuple(t.shape)}"
-            )
-        check_finite(t, f"warmstart {name}")
-        batch = broadcast_batch({f"warmstart {name}": t.shape[:-1], "the batch": like.shape[:-1]})
-        if batch != tuple(like.shape[:-1]):
-            raise ValueError(
-                f"warmstart {name} has batch shape {tuple(t.shape[:-1])}, larger than the "
-                f"problems' {tuple(like.shape[:-1])}"
-            )
-    return pair[0].detach().to(a.dtype).expand_as(a)
 
 
 def default_budget(ratio: float) -> int:
@@ -322,7 +302,7 @@ def _sinkhorn(
     problems = math.prod(batch)
     newton_ok = _newton.available(n, m, problems)
     watch = NEWTON_WATCH * (1 + min(n, m) / NEWTON_SIDE) if newton_ok else math.inf
-    f = torch.zeros_like(a) if warmstart is None else _warm_f(warmstart, a, b)
+    f = torch.zeros_like(a) if warmstart is None else warm_potentials(warmstart, a, b)[0]
     iterations = 0
     # (C − min C)/ε in one pass; its minimum is 0 in every problem. The shift is a constant
     # to autograd: the plan and u do not depend on it, and g (below) takes it back.

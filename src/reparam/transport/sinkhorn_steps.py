@@ -175,6 +175,15 @@ def _log_updates(
     return column, row
 
 
+def updates(
+    la: Tensor, lb: Tensor, C_eps: Tensor, kernel: bool, grad: bool, C_min: Tensor | None = None
+) -> tuple[Update, Update]:
+    """The column update u ↦ v and the row update v ↦ u for the log-weights ``la``, ``lb``
+    and the scaled cost ``C_eps`` (``kernel``: its kernel form, for a ``C_eps`` of minimum 0
+    and maximum at most :func:`kernel_limit`; ``grad``: autograd records)."""
+    return _kernel_updates(la, lb, C_eps) if kernel else _log_updates(la, lb, C_eps, C_min, grad)
+
+
 def iterate(
     u: Tensor,
     la: Tensor,
@@ -197,9 +206,7 @@ def iterate(
     accept = tol if accept is None else accept
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in (u, la, lb, C_eps, a))
     with torch.set_grad_enabled(grad):
-        column, row = (
-            _kernel_updates(la, lb, C_eps) if kernel else _log_updates(la, lb, C_eps, C_min, grad)
-        )
+        column, row = updates(la, lb, C_eps, kernel, grad, C_min)
         history: list[float] = []
         for it in range(1, max_iter + 1):
             v = column(u)
