@@ -273,22 +273,27 @@ class GaussianMixture:
 
     def _far_joint(self, X: Tensor) -> Tensor:
         """log π_k + log N(x_n | μ_k, Σ_k) less a constant per row, [n, K], for rows whose
-        squared distance to every component overflows: x and the means are divided by 2^e,
-        e the exponent of max(|x|, |μ|), and the scaled distances m_k compared."""
-        size = torch.maximum(X.abs().amax(1), self.means_.abs().amax())
-        exponent = torch.frexp(size).exponent
-        out = X.new_empty(X.shape[0], self.n_components)
-        constant = self.weights_.log() - 0.5 * self._kind.log_det(self._chol, X.shape[1])
-        for e in exponent.unique():
-            rows = exponent == e
-            m = self._kind.maha(
-                _times_power_of_two(X[rows], -e),
-                _times_power_of_two(self.means_, -e),
-                self._chol,
-            )
-            excess = m - m.amin(1, keepdim=True)  # × 2^2e: the squared distances' excess
-            out[rows] = constant - 0.5 * _times_power_of_two(excess, 2 * e)
-        return out
+        squared distance to every component overflows. With x = s x̂, s = 2^e a power of two
+        near max |x| (exact), ‖L_k⁻¹(x − μ_k)‖² = s² q_k + s l_k + c_k for q_k = ‖L_k⁻¹x̂‖²,
+        l_k = −2 (L_k⁻¹x̂)·(L_k⁻¹μ_k) and c_k = ‖L_k⁻¹μ_k‖², all of unit scale; the terms
+        are compared with those of the component of least (q_k, l_k), so the s² q_k that
+        overflows cancels where it is common (tied covariances) and dominates where not."""
+        exponent = torch.frexp(X.abs().amax(1, keepdim=True)).exponent  # [n, 1]
+        white = self._kind.whiten(_times_power_of_two(X, -exponent), self._chol)
+        white_means = self._kind.whiten_means(self.means_, self._chol)  # [K, D]
+        quadratic = white.square().sum(-1).T.expand(X.shape[0], self.n_components)
+        linear = -2 * (white * white_means.unsqueeze(1)).sum(-1).T
+        constant = white_means.square().sum(-1)
+        least = quadratic == quadratic.amin(1, keepdim=True)
+        least = torch.where(least, linear, math.inf).argmin(1, keepdim=True)
+        excess = quadratic - quadratic.gather(1, least)
+        excess = _times_power_of_two(excess, exponent) + (linear - linear.gather(1, least))
+        excess = _times_power_of_two(excess, exponent) + (constant - constant[least])
+        joint = self.weights_.log() - 0.5 * self._kind.log_det(self._chol, X.shape[1])
+        joint = joint - 0.5 * excess
+        # a component whose excess is −∞ against the reference beats every finite one
+        top = torch.isposinf(joint).any(1, keepdim=True)
+        return torch.where(top, torch.where(torch.isposinf(joint), 0.0, -math.inf), joint)
 
     def _log_joint(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """(log p(x_n) [N], the joint [N, K] up to a constant per row: exact, except for rows

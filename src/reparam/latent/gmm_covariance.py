@@ -73,6 +73,15 @@ class Covariance:
         """‖L_k⁻¹(x_n − μ_k)‖², [N, K]."""
         raise NotImplementedError
 
+    def whiten(self, X: Tensor, factor: Tensor) -> Tensor:
+        """L_k⁻¹x_n, [K, N, D] ([1, N, D] for tied)."""
+        raise NotImplementedError
+
+    def whiten_means(self, means: Tensor, factor: Tensor) -> Tensor:
+        """L_k⁻¹μ_k, [K, D]."""
+        white = self.whiten(means, factor)
+        return white[0] if white.shape[0] == 1 else white.diagonal(dim1=0, dim2=1).T
+
     def estimate(
         self, X: Tensor, resp: Tensor, nk: Tensor, means: Tensor, reg_covar: float
     ) -> Tensor:
@@ -179,6 +188,10 @@ class Full(_Matrix):
             out[rows] = (z.square() if z.requires_grad else z.square_()).sum(-2).T
         return out
 
+    def whiten(self, X: Tensor, factor: Tensor) -> Tensor:
+        right = X.T.expand(factor.shape[0], *X.T.shape)
+        return torch.linalg.solve_triangular(factor, right, upper=False).mT
+
     def estimate(
         self, X: Tensor, resp: Tensor, nk: Tensor, means: Tensor, reg_covar: float
     ) -> Tensor:
@@ -208,14 +221,14 @@ class Tied(_Matrix):
     def _which(self, bad: Tensor) -> str:
         return ""
 
-    def maha(self, X: Tensor, means: Tensor, factor: Tensor) -> Tensor:
-        def whiten(A: Tensor) -> Tensor:  # L⁻¹a for each row a of A
-            return torch.linalg.solve_triangular(factor, A.T, upper=False).T
+    def whiten(self, X: Tensor, factor: Tensor) -> Tensor:
+        return torch.linalg.solve_triangular(factor, X.T, upper=False).T.unsqueeze(0)
 
-        white_means = whiten(means)
+    def maha(self, X: Tensor, means: Tensor, factor: Tensor) -> Tensor:
+        white_means = self.whiten_means(means, factor)
         out = X.new_empty(X.shape[0], means.shape[0])
         for rows in row_blocks(X.shape[0], means.numel()):
-            diff = whiten(X[rows]).unsqueeze(0) - white_means.unsqueeze(1)  # [K, n, D]
+            diff = self.whiten(X[rows], factor) - white_means.unsqueeze(1)  # [K, n, D]
             out[rows] = diff.square().sum(-1).T
         return out
 
@@ -259,6 +272,9 @@ class Diag(Covariance):
     def _per_feature(factor: Tensor) -> Tensor:
         """The standard deviations as [K, 1, D] (diag) or [K, 1, 1] (spherical)."""
         return factor.view(factor.shape[0], 1, -1)
+
+    def whiten(self, X: Tensor, factor: Tensor) -> Tensor:
+        return X.unsqueeze(0) / self._per_feature(factor)
 
     def maha(self, X: Tensor, means: Tensor, factor: Tensor) -> Tensor:
         out = X.new_empty(X.shape[0], means.shape[0])

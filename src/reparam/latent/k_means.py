@@ -148,7 +148,8 @@ def kmeans(
         init: ``"k-means++"`` (greedy, 2 + ⌊ln k⌋ local trials, as scikit-learn), ``"random"``
             (k distinct data points) or the initial centres, [k, D] or [n_init, k, D].
         n_init: restarts, run as one batch.
-        max_iter: at most this many Lloyd iterations (0: the seeds' assignment only).
+        max_iter: at most this many Lloyd iterations (0: the seeds' assignment only, no
+            warning).
         tol: the relative tolerance on the centres' squared shift (see the module docstring).
         seed, generator: the seeding's randomness (``generator`` wins when both are given).
     """
@@ -191,7 +192,7 @@ def kmeans(
     labels[moved] = assign(X, centres[moved])
     inertia = _inertia(X, centres, labels)
     best = int(inertia.argmin())
-    if not converged[best]:
+    if max_iter > 0 and not converged[best]:  # max_iter=0 asks for the seeds' labels only
         warn_not_converged(
             "kmeans",
             f"the centres still moved after max_iter={max_iter} Lloyd iterations, by more "
