@@ -295,21 +295,25 @@ class GaussianMixture:
         top = torch.isposinf(joint).any(1, keepdim=True)
         return torch.where(top, torch.where(torch.isposinf(joint), 0.0, -math.inf), joint)
 
-    def _log_joint(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """(log p(x_n) [N], the joint [N, K] up to a constant per row: exact, except for rows
-        whose every squared distance overflows, which :meth:`_far_joint` gives)."""
+    def _stable_joint(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """(the joint [N, K], exact except for rows whose every squared distance overflows,
+        which :meth:`_far_joint` gives up to a constant; those rows [N], bool)."""
         joint = self._joint(X)
-        log_px = torch.logsumexp(joint, dim=1)
-        far = torch.isneginf(log_px)
+        far = torch.isneginf(joint.amax(1))
         if far.any():
             joint = joint.clone()
             joint[far] = self._far_joint(X[far])
-        return log_px, joint
+        return joint, far
 
     def _e_step(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """(mean log-likelihood per sample, log responsibilities [N, K])."""
-        log_px, joint = self._log_joint(X)
-        return log_px.mean(), joint - torch.logsumexp(joint, dim=1, keepdim=True)
+        """(mean log-likelihood per sample, responsibilities [N, K]): r_nk = e^{j_nk − m_n} /
+        Σ_k e^{j_nk − m_n} for the joint j and its row maxima m, one exp for both."""
+        joint, far = self._stable_joint(X)
+        top = joint.amax(1, keepdim=True)
+        weights = (joint - top).exp_()
+        total = weights.sum(1, keepdim=True)
+        log_px = (top + total.log()).squeeze(1).masked_fill(far, -math.inf)
+        return log_px.mean(), weights / total
 
     def _m_step(
         self, X: Tensor, resp: Tensor, previous: tuple[Tensor, Tensor] | None
@@ -401,7 +405,7 @@ class GaussianMixture:
             start=start,
         )
         for _ in range(self.max_iter):
-            mean_log_likelihood, log_resp = self._e_step(X)
+            mean_log_likelihood, resp = self._e_step(X)
             current = mean_log_likelihood.item()
             if not math.isfinite(current):
                 raise ValueError(
@@ -409,7 +413,7 @@ class GaussianMixture:
                     "rescale X or increase reg_covar"
                 )
             converged = monitor.report(current)
-            self._set(*self._m_step(X, log_resp.exp(), (self.means_, self.covariances_)))
+            self._set(*self._m_step(X, resp, (self.means_, self.covariances_)))
             if converged:
                 break
         return monitor
@@ -496,13 +500,13 @@ class GaussianMixture:
         """Responsibilities p(z = k | x_n), [N, K]."""
         self._check_fitted()
         X = self._as_data(X, self.means_.shape[1])
-        return self._e_step(X)[1].exp()
+        return self._e_step(X)[1]
 
     def predict(self, X: Any) -> Tensor:
         """The most probable component of each sample, [N] (int64)."""
         self._check_fitted()
         X = self._as_data(X, self.means_.shape[1])
-        return self._log_joint(X)[1].argmax(1)
+        return self._stable_joint(X)[0].argmax(1)
 
     def sample(self, n: int) -> tuple[Tensor, Tensor]:
         """``n`` draws from the fitted mixture: (X [n, D], component labels [n])."""
