@@ -1,4 +1,5 @@
-"""Log-domain Sinkhorn: ``reparam.transport.sinkhorn`` against POT's ``sinkhorn_log``.
+"""Sinkhorn: ``reparam.transport.sinkhorn`` against POT's ``sinkhorn_log`` and geomloss's
+tensorized backend.
 
 Problems: n = 500, 1000, 2000 points drawn uniformly in [0, 1]² (two fixed-seed clouds X, Y
 of n points each, ``--sizes``), uniform weights, the squared Euclidean cost
@@ -10,7 +11,16 @@ Contenders, all log-domain and all given the same tolerance ``--tol`` (default 1
 - ``reparam``: ``sinkhorn(a, b, C, eps, tol=tol, max_iter=...)`` on torch tensors;
 - ``POT torch``: ``ot.sinkhorn2(a, b, C, eps, method="sinkhorn_log", stopThr=tol,
   numItermax=...)`` on the same torch tensors (POT's torch backend, same device);
-- ``POT numpy``: the same call on NumPy arrays (POT's NumPy backend, always on the CPU).
+- ``POT numpy``: the same call on NumPy arrays (POT's NumPy backend, always on the CPU);
+- ``geomloss``: geomloss's tensorized backend, its ``sinkhorn_loop`` with
+  ``softmin_tensorized`` (the routine behind ``SamplesLoss("sinkhorn",
+  backend="tensorized")``) on the same cost matrix, ``debias=False`` (OT_ε(a, b) alone), at
+  the fixed ε (``eps_list = [ε] * k``, no annealing). geomloss has no tolerance: it runs a
+  fixed number of iterations, each two soft-min passes over C (one per side), like one of
+  ours. It is given the same number of passes as reparam used to reach the tolerance (its
+  initial and final passes included), so the comparison is at the same ε and the same
+  number of iterations; its symmetric, averaged updates converge more slowly than
+  alternating ones, and the table gives the row-marginal L1 error it reached.
 
 The stopping rules differ. POT checks every 10 iterations the L2 norm of the column-marginal
 violation :math:`\\lVert γ^\\top\\mathbf 1 - b\\rVert_2` (its rows are exact after its last
@@ -29,7 +39,8 @@ round; on CUDA the device is synchronized before each clock reading. A time is t
 the rounds; ratios compare medians, POT ÷ reparam (higher = reparam faster). ``--threads`` sets
 torch's threads and, through threadpoolctl, NumPy's.
 
-POT is optional (``pip install pot``); without it only reparam is timed and the output says why.
+POT and geomloss are optional (``pip install pot``, ``pip install --no-deps geomloss``);
+without them only reparam is timed and the output says why.
 
 Run from the repository root::
 
@@ -82,7 +93,8 @@ WARMUP_ITER = 3
 QUICK_SIZES = (200,)
 QUICK_REPEATS = 2
 
-OURS, POT_TORCH, POT_NUMPY = "reparam", "POT torch", "POT numpy"
+OURS, POT_TORCH, POT_NUMPY, GEOMLOSS = "reparam", "POT torch", "POT numpy", "geomloss"
+PEERS = (POT_TORCH, POT_NUMPY, GEOMLOSS)
 
 
 # ---------------------------------------------------------------------------- peers
@@ -95,6 +107,19 @@ def import_pot() -> tuple[ModuleType | None, str]:
     except Exception as error:  # ImportError, or a dependency broken here
         return None, f"missing ({type(error).__name__}: {error})"
     return ot, version("pot")
+
+
+def import_geomloss() -> tuple[ModuleType | None, str]:
+    """geomloss's tensorized Sinkhorn routines, and its version or why they are missing."""
+    try:
+        from geomloss._legacy import sinkhorn_divergence, sinkhorn_samples
+    except Exception as error:  # ImportError, or a dependency broken here
+        return None, f"missing ({type(error).__name__}: {error})"
+    module = ModuleType("geomloss_tensorized")
+    module.loop = sinkhorn_divergence.sinkhorn_loop  # type: ignore[attr-defined]
+    module.log_weights = sinkhorn_divergence.log_weights  # type: ignore[attr-defined]
+    module.softmin = sinkhorn_samples.softmin_tensorized  # type: ignore[attr-defined]
+    return module, version("geomloss")
 
 
 def available(found: str) -> bool:
@@ -149,16 +174,19 @@ def run_case(
     repeats: int,
     device: torch.device,
     ot: ModuleType | None,
+    geomloss: ModuleType | None = None,
     numpy: bool = True,
 ) -> dict[str, object]:
     a_np, b_np, C_np = problem(n)
     a, b, C = (torch.as_tensor(x, device=device) for x in (a_np, b_np, C_np))
     cpu = torch.device("cpu")
     out: dict[str, tuple[float, int]] = {}  # name -> (cost, iterations)
+    errors: dict[str, float] = {}  # name -> row-marginal L1 error, where not a tolerance
 
     def ours(max_iter: int = MAX_ITER) -> None:
         res = sinkhorn(a, b, C, eps, tol=tol, max_iter=max_iter)
         out[OURS] = (float(res.cost), res.iterations)
+        errors[OURS] = res.marginal_error
 
     contenders: dict[str, tuple[Callable[..., None], torch.device]] = {OURS: (ours, device)}
     if ot is not None:
@@ -183,6 +211,33 @@ def run_case(
         contenders[POT_TORCH] = (pot(POT_TORCH, a, b, C), device)
         if numpy:
             contenders[POT_NUMPY] = (pot(POT_NUMPY, a_np, b_np, C_np), cpu)
+    if geomloss is not None:
+        ours()  # the iterations reparam needs, which geomloss is given
+        passes = out[OURS][1]
+        a_log, b_log = geomloss.log_weights(a)[None], geomloss.log_weights(b)[None]
+        C_xy, C_yx = C[None], C.T.contiguous()[None]
+
+        def peer(max_iter: int = MAX_ITER) -> None:
+            # An initial and a final pass of both soft-mins around the loop's.
+            k = max(1, min(max_iter, passes) - 2)
+            _, _, g, f = geomloss.loop(
+                geomloss.softmin,
+                a_log,
+                b_log,
+                None,
+                None,
+                C_xy,
+                C_yx,
+                [eps] * k,
+                None,
+                debias=False,
+            )
+            f, g = f[0], g[0]
+            plan = torch.exp((f[:, None] + g[None, :] - C) / eps) * a[:, None] * b[None, :]
+            out[GEOMLOSS] = (float((plan * C).sum()), k + 2)
+            errors[GEOMLOSS] = float((plan.sum(1) - a).abs().sum())
+
+        contenders[GEOMLOSS] = (peer, device)
 
     for run, dev in contenders.values():  # warm-up: a short solve of the same problem
         with warnings.catch_warnings():
@@ -207,6 +262,7 @@ def run_case(
             "ms_per_iteration": 1e3 * median / iterations,
             "cost": cost,
             "cost_relative_error": abs(cost - ref_cost) / abs(ref_cost),
+            "marginal_error": errors.get(name),
         }
     result: dict[str, object] = {
         "n": n,
@@ -216,7 +272,7 @@ def run_case(
         "reference_iterations": reference.iterations,
         "times": times,
     }
-    for name in (POT_TORCH, POT_NUMPY):
+    for name in PEERS:
         if name in times:
             mine, theirs = times[OURS], times[name]
             result[f"{name} ÷ reparam"] = {
@@ -267,23 +323,30 @@ def run_small_eps(n: int, eps: float, repeats: int, device: torch.device) -> dic
 def markdown(report: dict[str, object]) -> str:
     info: dict[str, object] = report["machine"]  # type: ignore[assignment]
     pot_found: str = report["pot"]  # type: ignore[assignment]
+    geomloss_found: str = report.get("geomloss", "missing (not run)")  # type: ignore[assignment]
     settings: dict[str, object] = report["settings"]  # type: ignore[assignment]
     pot_text = f"POT {pot_found}" if available(pot_found) else "POT not importable"
+    geo_text = (
+        f"geomloss {geomloss_found}" if available(geomloss_found) else "geomloss not importable"
+    )
     lines = [
-        f"Log-domain Sinkhorn, reparam against POT's `sinkhorn_log`, on {info['device']} "
-        f"({info['device_name']}), torch {info['torch']}, {info['threads']} threads; "
-        f"{pot_text}, NumPy {report['numpy']}.",
+        f"Sinkhorn, reparam against POT's `sinkhorn_log` and geomloss's tensorized backend, on "
+        f"{info['device']} ({info['device_name']}), torch {info['torch']}, {info['threads']} "
+        f"threads; {pot_text}, {geo_text}, NumPy {report['numpy']}.",
         "",
         f"n uniform points in [0, 1]² per side, uniform weights, squared Euclidean cost scaled "
-        f"to max 1, float64, tolerance {settings['tol']:g} for all (POT: column-marginal L2 "
-        "error every 10 iterations; reparam: row-marginal L1 error every iteration). Median "
+        f"to max 1, float64, tolerance {settings['tol']:g} for reparam and POT (POT: "
+        "column-marginal L2 error every 10 iterations; reparam: row-marginal L1 error every "
+        "iteration); geomloss (no tolerance: a fixed ε, no annealing) runs as many iterations "
+        "as reparam needed, and its row-marginal L1 error is given. Median "
         f"over {settings['repeats']} interleaved rounds after warm-up. Relative error: of the "
         f"returned cost ⟨C, γ⟩ against reparam at tolerance {REFERENCE_TOL:g}. Ratio: "
-        "POT ÷ reparam (higher = reparam faster).",
+        "peer ÷ reparam (higher = reparam faster).",
         "",
         "| n | ε | contender | device | ms: median (min–max) | iterations | ms / iteration "
-        "| cost | relative error | POT ÷ reparam (time) | POT ÷ reparam (per iteration) |",
-        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| cost | relative error | marginal error | peer ÷ reparam (time) "
+        "| peer ÷ reparam (per iteration) |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     summaries = []
     for case in report["results"]:  # type: ignore[attr-defined]
@@ -295,13 +358,15 @@ def markdown(report: dict[str, object]) -> str:
             else:
                 total = f"{t['median_s'] / mine['median_s']:.2f}"
                 per_it = f"{t['ms_per_iteration'] / mine['ms_per_iteration']:.2f}"
+            error = t.get("marginal_error")
             lines.append(
                 f"| {case['n']} | {case['eps']:g} | {name} | {t['device']} "
                 f"| {t['median_s'] * 1e3:,.1f} ({t['min_s'] * 1e3:,.1f}–{t['max_s'] * 1e3:,.1f}) "
                 f"| {t['iterations']} | {t['ms_per_iteration']:.2f} | {t['cost']:.12f} "
-                f"| {t['cost_relative_error']:.1e} | {total} | {per_it} |"
+                f"| {t['cost_relative_error']:.1e} | {'' if error is None else f'{error:.1e}'} "
+                f"| {total} | {per_it} |"
             )
-        for name in (POT_TORCH, POT_NUMPY):
+        for name in PEERS:
             key = f"{name} ÷ reparam"
             if key in case:
                 r = case[key]
@@ -312,9 +377,9 @@ def markdown(report: dict[str, object]) -> str:
                 )
     lines.append("")
     if summaries:
-        lines.append(f"Summary (POT ÷ reparam, higher = reparam faster): {'; '.join(summaries)}.")
+        lines.append(f"Summary (peer ÷ reparam, higher = reparam faster): {'; '.join(summaries)}.")
     else:
-        lines.append(f"POT not timed, {pot_found}.")
+        lines.append(f"No peer timed: POT {pot_found}, geomloss {geomloss_found}.")
     small = report.get("small_eps") or []
     if small:
         lines += [
@@ -410,7 +475,10 @@ def main() -> None:
 
     ot, pot_found = import_pot()
     if ot is None:
-        print(f"POT is not importable, so only reparam is timed: {pot_found}")
+        print(f"POT is not importable, so it is not timed: {pot_found}")
+    geomloss, geomloss_found = import_geomloss()
+    if geomloss is None:
+        print(f"geomloss is not importable, so it is not timed: {geomloss_found}")
 
     results = []
     with thread_limits(threads):
@@ -418,7 +486,9 @@ def main() -> None:
             for eps in args.eps:
                 print(f"n = {n}, ε = {eps:g} …", flush=True)
                 results.append(
-                    run_case(n, eps, args.tol, repeats, device, ot, numpy=not args.no_numpy)
+                    run_case(
+                        n, eps, args.tol, repeats, device, ot, geomloss, numpy=not args.no_numpy
+                    )
                 )
 
         small = []
@@ -431,6 +501,7 @@ def main() -> None:
         "machine": machine(device),
         "numpy": np.__version__,
         "pot": pot_found,
+        "geomloss": geomloss_found,
         "settings": {
             "sizes": sizes,
             "eps": args.eps,
