@@ -52,11 +52,9 @@ which is a ``ValueError`` naming the component. Scale ``reg_covar`` with the dat
 or standardise the data. Data whose squared distances overflow the dtype (|x| beyond about
 1e19 in float32) are refused by :meth:`~GaussianMixture.fit`. A point given to
 :meth:`~GaussianMixture.predict` or :meth:`~GaussianMixture.predict_proba` whose squared
-distance to every component overflows is compared at its own scale: with x and the means
-divided by a power of two near |x| (exact), the responsibilities are the softmax of
-:math:`\log π_k - \tfrac12\log|Σ_k| - \tfrac12 s^2 (m_k - \min_j m_j)`, m_k the scaled squared
-distances, so it goes to the component of highest log-density (its ``score_samples`` is −∞:
-the value the dtype can hold). A weight of 0 in ``weights_init`` is allowed (as in
+distance to every component overflows is compared at its own scale
+(:mod:`reparam.latent.gmm_far`), so it goes to the component of highest log-density (its
+``score_samples`` is −∞: the value the dtype can hold). A weight of 0 in ``weights_init`` is allowed (as in
 scikit-learn): that component takes no points, keeps its mean and covariance, and its weight
 stays at the 10·eps floor.
 
@@ -93,6 +91,7 @@ from torch import Tensor
 
 from reparam.checks import non_negative_int, positive_int
 from reparam.latent.gmm_covariance import COVARIANCES, LOG_2PI
+from reparam.latent.gmm_far import far_joint
 from reparam.latent.gmm_init import (
     INIT_PARAMS,
     INITS,
@@ -106,12 +105,6 @@ COVARIANCE_TYPES = tuple(COVARIANCES)
 _PARAMETERS = ("weights_", "means_", "covariances_")
 
 __all__ = ["COVARIANCE_TYPES", "GaussianMixture", "kmeans_plusplus"]
-
-
-def _times_power_of_two(A: Tensor, exponent: Tensor) -> Tensor:
-    """A · 2^exponent, exact, in two halves so no factor overflows or becomes subnormal."""
-    half = exponent // 2
-    return A * torch.exp2(half.to(A.dtype)) * torch.exp2((exponent - half).to(A.dtype))
 
 
 class GaussianMixture:
@@ -271,38 +264,15 @@ class GaussianMixture:
         """log π_k + log N(x_n | μ_k, Σ_k), shape [N, K]."""
         return self.weights_.log() + self._log_gaussians(X)
 
-    def _far_joint(self, X: Tensor) -> Tensor:
-        """log π_k + log N(x_n | μ_k, Σ_k) less a constant per row, [n, K], for rows whose
-        squared distance to every component overflows. With x = s x̂, s = 2^e a power of two
-        near max |x| (exact), ‖L_k⁻¹(x − μ_k)‖² = s² q_k + s l_k + c_k for q_k = ‖L_k⁻¹x̂‖²,
-        l_k = −2 (L_k⁻¹x̂)·(L_k⁻¹μ_k) and c_k = ‖L_k⁻¹μ_k‖², all of unit scale; the terms
-        are compared with those of the component of least (q_k, l_k), so the s² q_k that
-        overflows cancels where it is common (tied covariances) and dominates where not."""
-        exponent = torch.frexp(X.abs().amax(1, keepdim=True)).exponent  # [n, 1]
-        white = self._kind.whiten(_times_power_of_two(X, -exponent), self._chol)
-        white_means = self._kind.whiten_means(self.means_, self._chol)  # [K, D]
-        quadratic = white.square().sum(-1).T.expand(X.shape[0], self.n_components)
-        linear = -2 * (white * white_means.unsqueeze(1)).sum(-1).T
-        constant = white_means.square().sum(-1)
-        least = quadratic == quadratic.amin(1, keepdim=True)
-        least = torch.where(least, linear, math.inf).argmin(1, keepdim=True)
-        excess = quadratic - quadratic.gather(1, least)
-        excess = _times_power_of_two(excess, exponent) + (linear - linear.gather(1, least))
-        excess = _times_power_of_two(excess, exponent) + (constant - constant[least])
-        joint = self.weights_.log() - 0.5 * self._kind.log_det(self._chol, X.shape[1])
-        joint = joint - 0.5 * excess
-        # a component whose excess is −∞ against the reference beats every finite one
-        top = torch.isposinf(joint).any(1, keepdim=True)
-        return torch.where(top, torch.where(torch.isposinf(joint), 0.0, -math.inf), joint)
-
     def _stable_joint(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """(the joint [N, K], exact except for rows whose every squared distance overflows,
-        which :meth:`_far_joint` gives up to a constant; those rows [N], bool)."""
+        which :func:`~reparam.latent.gmm_far.far_joint` gives up to a constant; those rows
+        [N], bool)."""
         joint = self._joint(X)
         far = torch.isneginf(joint.amax(1))
         if far.any():
             joint = joint.clone()
-            joint[far] = self._far_joint(X[far])
+            joint[far] = far_joint(self._kind, X[far], self.weights_, self.means_, self._chol)
         return joint, far
 
     def _e_step(self, X: Tensor) -> tuple[Tensor, Tensor]:
@@ -473,18 +443,12 @@ class GaussianMixture:
             monitor.warn("GaussianMixture.fit")
         return self
 
-    def fit_predict(
-        self,
-        X: Any,
-        weights_init: Any = None,
-        means_init: Any = None,
-        precisions_init: Any = None,
-        covariances_init: Any = None,
-    ) -> Tensor:
-        """:meth:`fit`, then the labels of X under the fitted parameters (a final E step, so
-        they are those of :meth:`predict`, as in scikit-learn)."""
-        self.fit(X, weights_init, means_init, precisions_init, covariances_init)
-        return self.predict(X)
+    def fit_predict(self, X: Any, **initial: Any) -> Tensor:
+        """:meth:`fit` (``initial``: its ``weights_init``, ``means_init``,
+        ``precisions_init`` or ``covariances_init``), then the labels of X under the fitted
+        parameters (a final E step, so they are those of :meth:`predict`, as in
+        scikit-learn)."""
+        return self.fit(X, **initial).predict(X)
 
     def score_samples(self, X: Any) -> Tensor:
         """log p(x_n) per sample, [N]."""
