@@ -206,3 +206,128 @@ def test_gaussian_covariances_without_means_are_taken_about_the_kept_means():
     ours.fit(x, LENGTHS, n_iter=3, tol=-math.inf)
     close(ours.covars_, peer.covars_[:, 0])
     close(ours.history_, peer.monitor_.history)
+
+
+# --------------------------------------------------------------------------- reparam's own
+
+
+@pytest.mark.parametrize(
+    ("family", "kind"), [("poisson", "diag"), ("gaussian", "full"), ("gmm", "tied")]
+)
+def test_fit_gradient_fits_only_the_params_letters(family, kind):
+    ours, _, x, _ = build(family, kind, params="t" + ours_letter(family))
+    start = {name: p.detach().clone() for name, p in ours.named_parameters()}
+    losses = ours.fit_gradient(x, LENGTHS, steps=5)
+    assert losses[-1] < losses[0]
+    fitted = {name for name, p in ours.named_parameters() if not torch.equal(p, start[name])}
+    assert "pi_logits" not in fitted and "A_logits" in fitted and len(fitted) == 2
+
+
+def ours_letter(family: str) -> str:
+    return {"poisson": "l", "gaussian": "c", "gmm": "w"}[family]
+
+
+def test_variance_floor_of_full_covariances_is_on_eigenvalues():
+    # two states on data that lie on a line: the fitted covariance is singular but for the floor
+    x = torch.linspace(-1, 1, 40, dtype=F64)[:, None].expand(40, 2)[None]
+    h = HMM(1, "gaussian", dim=2, covariance="full", variance_floor=1e-3, dtype=F64)
+    h.fit(x, n_iter=2, tol=-math.inf)
+    values = torch.linalg.eigvalsh(h.covars_[0])
+    assert values.min().item() == pytest.approx(1e-3, rel=1e-9)
+    assert values.max().item() == pytest.approx(2 * x[0, :, 0].var(unbiased=False).item(), rel=1e-9)
+
+
+def test_sample_continues_from_given_states():
+    h, _, _, _ = build("gaussian", "diag")
+    z, _ = h.sample(6, n=4, seed=0)
+    z2, x2 = h.sample(6, n=4, seed=1, currstate=z[:, -1])
+    assert torch.equal(z2[:, 0], z[:, -1]) and x2.shape == (4, 6, D)
+    assert (h.sample(3, n=2, seed=0, currstate=2)[0][:, 0] == 2).all()
+    for bad, error in [
+        (3, ValueError),
+        (-1, ValueError),
+        (1.5, TypeError),
+        ([0, 1, 2], ValueError),
+    ]:
+        with pytest.raises(error, match="currstate"):
+            h.sample(3, n=2, currstate=bad)
+
+
+@pytest.mark.parametrize(
+    ("family", "kind"), [("gaussian", "spherical"), ("gaussian", "tied"), ("gmm", "diag")]
+)
+def test_init_params_follow_hmmlearn(family, kind):
+    """init_params: π and A Dirichlet draws (rows summing to one), the k-means centres as
+    means, the data's covariance (N − 1, plus the floor) for every state, uniform weights."""
+    ours, _, x, _ = build(family, kind)
+    fresh = HMM(
+        K,
+        family,
+        dim=D,
+        n_mix=M,
+        covariance=kind,
+        dtype=F64,
+        seed=4,
+        init_params="stmcw"[: 4 + (family == "gmm")],
+    )
+    fresh._initialize(*fresh._training_data(x, LENGTHS))
+    steps = torch.cat([x[n, :L] for n, L in enumerate(LENGTHS)])
+    cv = np.cov(steps.numpy().T) + 1e-6 * np.eye(D)
+    torch.testing.assert_close(fresh.startprob_.sum(), torch.tensor(1.0, dtype=F64))
+    torch.testing.assert_close(fresh.transmat_.sum(1), torch.ones(K, dtype=F64))
+    if family == "gmm":
+        torch.testing.assert_close(fresh.weights_, torch.full((K, M), 1 / M, dtype=F64))
+        close(fresh.covars_, np.broadcast_to(np.diag(cv), (K, M, D)))
+    elif kind == "tied":
+        close(fresh.covars, cv)
+    else:
+        close(fresh.covars, np.full(K, np.trace(cv) / D))
+    if family == "gaussian":  # the k-means centres (each a mean of its nearest points)
+        labels = torch.cdist(steps, fresh.means_).argmin(1)
+        close(fresh.means_, torch.stack([steps[labels == k].mean(0) for k in range(K)]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"emission": "binomial"}, ValueError, "emission"),
+        ({"emission": "gmm", "dim": 2, "n_mix": 0}, ValueError, "n_mix"),
+        ({"emission": "gmm", "dim": 2, "n_mix": 1.5}, TypeError, "n_mix"),
+        ({"emission": "multinomial", "n_trials": 0}, ValueError, "n_trials"),
+        ({"emission": "poisson"}, ValueError, "dim"),
+        ({"emission": "gaussian", "dim": 2, "covariance": "banana"}, ValueError, "covariance"),
+        ({"params": "stx"}, ValueError, "params"),
+        ({"params": 3}, TypeError, "params"),
+        ({"init_params": "m"}, ValueError, "init_params"),
+    ],
+)
+def test_bad_construction_names_the_argument(kwargs, error, message):
+    args = {"n_states": 2, "emission": "categorical", "n_symbols": 3} | kwargs
+    with pytest.raises(error, match=message):
+        HMM(**args)
+
+
+def test_bad_emission_parameters_and_data_name_themselves():
+    gauss = HMM(2, "gaussian", dim=2, covariance="full", dtype=F64)
+    with pytest.raises(ValueError, match="covars must have shape"):
+        gauss.set_params(covars=torch.eye(2))
+    with pytest.raises(ValueError, match="covars must be positive definite"):
+        gauss.set_params(covars=torch.tensor([[[1.0, 2.0], [2.0, 1.0]]] * 2))
+    with pytest.raises(ValueError, match="covars must be symmetric"):
+        gauss.set_params(covars=torch.tensor([[[1.0, 0.5], [0.0, 1.0]]] * 2))
+    with pytest.raises(ValueError, match="variances apply to covariance 'diag' or 'spherical'"):
+        gauss.set_params(variances=torch.ones(2, 2))
+    with pytest.raises(ValueError, match="lambdas applies to poisson emissions"):
+        gauss.set_params(lambdas=torch.ones(2, 2))
+    poisson = HMM(2, "poisson", dim=2, dtype=F64)
+    with pytest.raises(ValueError, match="lambdas must be finite and non-negative"):
+        poisson.set_params(lambdas=[[1.0, -1.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match="x must hold non-negative integer counts, got .*1.5"):
+        poisson.log_likelihood(torch.tensor([[[1.0, 1.5]]]))
+    gmm = HMM(2, "gmm", dim=1, n_mix=2, dtype=F64)
+    with pytest.raises(ValueError, match="weights must sum to one"):
+        gmm.set_params(weights=[[0.5, 0.6], [0.5, 0.5]])
+    with pytest.raises(ValueError, match="init_params needs at least 2 valid steps"):
+        HMM(2, "gaussian", dim=1, init_params="m", dtype=F64).fit(torch.zeros(1, 1, 1, dtype=F64))
+    with pytest.raises(ValueError, match="params='' selects no parameter"):
+        HMM(2, "poisson", dim=1, params="", dtype=F64).fit_gradient(torch.ones(1, 3, 1))
