@@ -259,7 +259,7 @@ def test_sample_continues_from_given_states():
 def test_init_params_follow_hmmlearn(family, kind):
     """init_params: π and A Dirichlet draws (rows summing to one), the k-means centres as
     means, the data's covariance (N − 1, plus the floor) for every state, uniform weights."""
-    ours, _, x, _ = build(family, kind)
+    _ours, _, x, _ = build(family, kind)
     fresh = HMM(
         K,
         family,
@@ -322,7 +322,7 @@ def test_bad_emission_parameters_and_data_name_themselves():
     poisson = HMM(2, "poisson", dim=2, dtype=F64)
     with pytest.raises(ValueError, match="lambdas must be finite and non-negative"):
         poisson.set_params(lambdas=[[1.0, -1.0], [1.0, 1.0]])
-    with pytest.raises(ValueError, match="x must hold non-negative integer counts, got .*1.5"):
+    with pytest.raises(ValueError, match=r"x must hold non-negative integer counts, got .*1\.5"):
         poisson.log_likelihood(torch.tensor([[[1.0, 1.5]]]))
     gmm = HMM(2, "gmm", dim=1, n_mix=2, dtype=F64)
     with pytest.raises(ValueError, match="weights must sum to one"):

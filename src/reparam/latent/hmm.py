@@ -222,7 +222,15 @@ class HMM(nn.Module):
         if emission == "gaussian":
             return Gaussian(K, self.dim, covariance, self.variance_floor, dtype, gen)
         positive_int("n_mix", n_mix)
-        return GaussianMixture(K, n_mix, self.dim, covariance, self.variance_floor, dtype, gen)
+        return GaussianMixture(
+            K,
+            n_mix,
+            dim=self.dim,
+            covariance=covariance,
+            variance_floor=self.variance_floor,
+            dtype=dtype,
+            generator=gen,
+        )
 
     def _letters(self, value: str | None, name: str) -> str:
         """Check hmmlearn parameter letters against this model's ("st" + the family's)."""

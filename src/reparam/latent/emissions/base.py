@@ -50,6 +50,14 @@ def numpy_generator(generator: torch.Generator | None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def refuse(bad: Tensor, x: Tensor, requirement: str) -> None:
+    """A ``ValueError`` naming the first step where ``bad`` [B, T] holds: "x must
+    {requirement}, got {value} at sequence n, step t"."""
+    if bad.any():
+        n, t = bad.nonzero()[0].tolist()
+        raise ValueError(f"x must {requirement}, got {x[n, t].tolist()} at sequence {n}, step {t}")
+
+
 def keep_unvisited(weight: Tensor, new: Tensor, old: Tensor) -> Tensor:
     """``new`` where a component has expected visits (``weight`` > 0), else ``old``: 0/0 is
     left out, a generalised EM step that cannot lower the likelihood."""

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from reparam.latent.emissions.base import Emissions, keep_unvisited, probabilities
+from reparam.latent.emissions.base import Emissions, keep_unvisited, probabilities, refuse
 
 
 class Categorical(Emissions):
@@ -57,13 +57,7 @@ class Categorical(Emissions):
         if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
             raise ValueError(f"categorical x must hold integers, got dtype {x.dtype}")
         x = x.long().masked_fill(~mask, 0)
-        bad = (x < 0) | (x >= self.n_symbols)
-        if bad.any():
-            n, t = bad.nonzero()[0].tolist()
-            raise ValueError(
-                f"x must hold symbols in [0, {self.n_symbols}), got {int(x[n, t])} at "
-                f"sequence {n}, step {t}"
-            )
+        refuse((x < 0) | (x >= self.n_symbols), x, f"hold symbols in [0, {self.n_symbols})")
         return x
 
     def log_prob(self, x: Tensor) -> Tensor:

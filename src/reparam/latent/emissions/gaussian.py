@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from reparam.latent.emissions.base import Emissions, keep_unvisited
+from reparam.latent.emissions.base import Emissions, keep_unvisited, refuse
 from reparam.latent.emissions.covariance import Covariance
 from reparam.latent.emissions.initial import data_covariance, kmeans
 
@@ -100,13 +100,7 @@ class Gaussian(Emissions):
         if not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
             raise ValueError(f"{self.family} x must hold real numbers, got dtype {x.dtype}")
         x = x.to(self.means.dtype).masked_fill(~mask[..., None], 0.0)
-        bad = ~torch.isfinite(x).all(-1)
-        if bad.any():
-            n, t = bad.nonzero()[0].tolist()
-            raise ValueError(
-                f"x must be finite at the valid steps, got {x[n, t].tolist()} at sequence "
-                f"{n}, step {t}"
-            )
+        refuse(~torch.isfinite(x).all(-1), x, "be finite at the valid steps")
         return x
 
     def check_fit(self, x: Tensor) -> None:

@@ -37,6 +37,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -55,18 +56,11 @@ class GaussianMixture(Gaussian):
     letters = "mcw"
     attributes = ("means", "means_", "covars", "covars_", "weights", "weights_")
 
-    def __init__(
-        self,
-        n_states: int,
-        n_mix: int,
-        dim: int,
-        covariance: str,
-        variance_floor: float,
-        dtype: torch.dtype,
-        generator: torch.Generator | None = None,
-    ) -> None:
+    def __init__(self, n_states: int, n_mix: int, **gaussian: Any) -> None:
+        """``n_mix`` components a state; the other arguments are :class:`Gaussian`'s."""
         self.n_mix = n_mix
-        super().__init__(n_states, dim, covariance, variance_floor, dtype, generator)
+        super().__init__(n_states, **gaussian)
+        dtype = self.means.dtype
         self.weight_logits = nn.Parameter(torch.zeros(n_states, n_mix, dtype=dtype))
 
     @property

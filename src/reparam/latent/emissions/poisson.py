@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from reparam.latent.emissions.base import Emissions, keep_unvisited, numpy_generator
+from reparam.latent.emissions.base import Emissions, keep_unvisited, numpy_generator, refuse
 
 
 class Poisson(Emissions):
@@ -51,13 +51,8 @@ class Poisson(Emissions):
         if x.is_complex() or x.dtype == torch.bool:
             raise ValueError(f"poisson x must hold counts, got dtype {x.dtype}")
         x = x.to(self.log_lambdas.dtype).masked_fill(~mask[..., None], 0.0)
-        bad = ~((x >= 0) & (x == x.round()) & torch.isfinite(x)).all(-1)
-        if bad.any():
-            n, t = bad.nonzero()[0].tolist()
-            raise ValueError(
-                f"x must hold non-negative integer counts, got {x[n, t].tolist()} at sequence "
-                f"{n}, step {t}"
-            )
+        whole = (x >= 0) & (x == x.round()) & torch.isfinite(x)
+        refuse(~whole.all(-1), x, "hold non-negative integer counts")
         return x
 
     def log_prob(self, x: Tensor) -> Tensor:
