@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from reparam.convergence import ConvergenceWarning
 from reparam.transport import (
     critic_loss,
+    emd_1d,
     exact_w1,
     generator_loss,
     gradient_penalty,
@@ -25,6 +26,7 @@ from reparam.transport import (
     lipschitz_estimate,
     sinkhorn,
     sinkhorn_divergence,
+    sinkhorn_unbalanced,
     wasserstein_1d,
 )
 from reparam.transport.sinkhorn_solver import precision_floor
@@ -152,6 +154,64 @@ def test_wasserstein_1d(dtype, n, m, decade, p, weighted, data) -> None:
     exact = float(kantorovich(aw, bw, (xs[:, None] - ys[None]).abs() ** p).cost) ** (1 / p)
     rtol = 1e-9 if dtype == torch.float64 else 1e-4
     assert float(value.detach()) / scale == pytest.approx(exact, rel=rtol, abs=rtol)
+
+
+@settings(max_examples=examples(25))
+@given(
+    dtypes, st.integers(1, 6), st.integers(1, 6), st.sampled_from([1.0, 1.5, 2.0, 3.0]), st.data()
+)
+def test_emd_1d(dtype, n, m, p, data) -> None:
+    g = torch.Generator().manual_seed(data.draw(st.integers(0, 2**16)))
+    scale = 10.0 ** data.draw(
+        st.integers(-30, 30) if dtype == torch.float64 else st.integers(-10, 10)
+    )
+    x = (scale * torch.randn(n, generator=g, dtype=torch.float64)).to(dtype)
+    y = (
+        x.clone()
+        if n == m and data.draw(st.booleans())
+        else (scale * torch.randn(m, generator=g, dtype=torch.float64)).to(dtype)
+    )
+    a, b = weights(data.draw, n, dtype), weights(data.draw, m, dtype)
+    x.requires_grad_(True)
+    a.requires_grad_(True)
+    res = emd_1d(x, y, a, b, p=p)
+    finite_grads(res.cost, [x, a])
+    plan, phi, psi = res.plan.double(), res.phi.double(), res.psi.double()
+    a64, b64 = a.detach().double(), b.double()
+    a64, b64 = a64 / a64.sum(), b64 / b64.sum()
+    rtol = 1e-9 if dtype == torch.float64 else 1e-4
+    assert float((plan.sum(1) - a64).abs().sum() + (plan.sum(0) - b64).abs().sum()) < rtol
+    # The LP on |x − y|^p / scale^p in float64; the potentials scale with scale^p.
+    C = (x.detach().double()[:, None] - y.double()[None]).abs() ** p
+    exact = float(kantorovich(a64, b64, C / scale**p).cost)
+    assert float(res.cost.detach()) / scale**p == pytest.approx(exact, rel=rtol, abs=rtol)
+    assert float((phi[:, None] + psi[None, :] - C).max()) / scale**p <= rtol * max(1.0, exact)
+    assert float(phi @ a64 + psi @ b64) / scale**p == pytest.approx(exact, rel=rtol, abs=rtol)
+
+
+@settings(max_examples=examples(15))
+@given(
+    dtypes,
+    sizes,
+    sizes,
+    st.integers(-30, 30),
+    st.sampled_from([1.0, 0.1, 1e-2]),
+    st.sampled_from([0.1, 1.0, 10.0, math.inf]),
+    st.data(),
+)
+def test_sinkhorn_unbalanced(dtype, n, m, decade, rel, tau, data) -> None:
+    g = torch.Generator().manual_seed(data.draw(st.integers(0, 2**16)))
+    scale = 10.0**decade
+    C = (scale * torch.rand(n, m, generator=g, dtype=torch.float64)).to(dtype).requires_grad_(True)
+    a, b = weights(data.draw, n, dtype), 2 * weights(data.draw, m, dtype)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        res = sinkhorn_unbalanced(a, b, C, rel * scale, tau * scale, max_iter=1000)
+    caught = [w for w in record if issubclass(w.category, ConvergenceWarning)]
+    assert res.converged != bool(caught)
+    for t in (res.objective, res.plan, res.f, res.g):
+        assert torch.isfinite(t).all()
+    finite_grads(res.cost, [C])
 
 
 @settings(max_examples=examples(25))

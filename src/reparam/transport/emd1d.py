@@ -105,10 +105,11 @@ def emd_1d(
     events = torch.cat([cdf_x[..., :-1], cdf_y[..., :-1]], -1)
     t, order = events.sort(dim=-1, stable=True)
     down = order < n - 1
-    zero = torch.zeros_like(order[..., :1])
+    zero = torch.zeros((*batch, 1), dtype=torch.long, device=x.device)
     rows = torch.cat([zero, down.long().cumsum(-1)], -1)
     cols = torch.cat([zero, (~down).long().cumsum(-1)], -1)
-    edges = torch.cat([torch.zeros_like(t[..., :1]), t, torch.ones_like(t[..., :1])], -1)
+    ends = torch.zeros((*batch, 1), dtype=dtype, device=x.device)
+    edges = torch.cat([ends, t, ends + 1], -1)
     mass = edges.diff(dim=-1).clamp_min(0)
     gaps = (xs.gather(-1, rows) - ys.gather(-1, cols)).abs()
     costs = gaps if p == 1 else gaps.pow(p)
@@ -118,11 +119,9 @@ def emd_1d(
     with torch.no_grad():
         step = costs.diff(dim=-1)
         where = order.argsort(-1)  # where = sorted position of breakpoint k
-        phi_sorted = torch.cat(
-            [zero.to(dtype), step.gather(-1, where[..., : n - 1]).cumsum(-1)], -1
-        )
+        phi_sorted = torch.cat([ends, step.gather(-1, where[..., : n - 1]).cumsum(-1)], -1)
         psi_sorted = costs[..., :1] + torch.cat(
-            [zero.to(dtype), step.gather(-1, where[..., n - 1 :]).cumsum(-1)], -1
+            [ends, step.gather(-1, where[..., n - 1 :]).cumsum(-1)], -1
         )
         phi = torch.empty_like(phi_sorted).scatter_(-1, ix, phi_sorted)
         psi = torch.empty_like(psi_sorted).scatter_(-1, iy, psi_sorted)
