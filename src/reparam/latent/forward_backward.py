@@ -57,7 +57,11 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from reparam.latent.scaled import scaled_posteriors
+
 Lengths = Tensor | Sequence[int] | None
+
+_CHUNK_ELEMENTS = 1 << 18  # emissions transposed for Viterbi a block of this size at a time
 
 
 class _LogSumExp(torch.autograd.Function):
@@ -129,30 +133,46 @@ def _log_probabilities(value: Tensor, name: str) -> None:
         )
 
 
-def check(log_pi: Tensor, log_A: Tensor, log_b: Tensor, lengths: Lengths) -> tuple[Tensor, Tensor]:
-    """Validate shapes, values and lengths; return ``log_b`` with the padded steps set to 0
-    and the valid-step mask [B, T]."""
+def _check_model(log_pi: Tensor, log_A: Tensor, log_b: Tensor) -> None:
+    """Validate the types and shapes of the three inputs and the values of π and A."""
     for value, name in ((log_pi, "log_pi"), (log_A, "log_A")):
         _log_probabilities(value, name)
     if not isinstance(log_b, Tensor):
         raise TypeError(f"log_b must be a tensor, got {type(log_b).__name__}")
+    if not log_b.is_floating_point():
+        raise ValueError(f"log_b must be a floating-point tensor, got dtype {log_b.dtype}")
     if log_b.dim() != 3:
         raise ValueError(f"log_b must have shape [B, T, K], got {tuple(log_b.shape)}")
-    B, T, K = log_b.shape
+    T, K = log_b.shape[1:]
     if T < 1 or K < 1:
         raise ValueError(f"log_b needs at least one step and one state, got {tuple(log_b.shape)}")
     if log_pi.shape != (K,):
         raise ValueError(f"log_pi must have shape [{K}], got {tuple(log_pi.shape)}")
     if log_A.shape != (K, K):
         raise ValueError(f"log_A must have shape [{K}, {K}], got {tuple(log_A.shape)}")
+
+
+def check(log_pi: Tensor, log_A: Tensor, log_b: Tensor, lengths: Lengths) -> tuple[Tensor, Tensor]:
+    """Validate shapes, values and lengths; return ``log_b`` with the padded steps set to 0
+    and the valid-step mask [B, T]."""
+    _check_model(log_pi, log_A, log_b)
+    B, T, _ = log_b.shape
     mask = lengths_mask(lengths, B, T, log_b.device)
-    if lengths is not None:
+    if lengths is not None and not bool(mask.all()):
         log_b = log_b.masked_fill(~mask[..., None], 0.0)
     _log_probabilities(log_b, "log_b")
     return log_b, mask
 
 
 # --------------------------------------------------------------------------- recursions
+
+
+def _common_dtype(*values: Tensor) -> tuple[Tensor, ...]:
+    """The inputs in their promoted dtype (the in-place recursions write into one)."""
+    dtype = values[0].dtype
+    for value in values[1:]:
+        dtype = torch.promote_types(dtype, value.dtype)
+    return tuple(value.to(dtype) for value in values)
 
 
 def _forward(log_pi: Tensor, log_A: Tensor, log_b: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -181,6 +201,27 @@ def _backward(log_A: Tensor, log_b: Tensor, mask: Tensor) -> Tensor:
 
 
 def _posteriors(
+    log_pi: Tensor, log_A: Tensor, log_b: Tensor, mask: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """γ, Σ_t ξ_t and log p(x): by the scaled recursions of :mod:`reparam.latent.scaled`
+    (two matrix products a step), the sequences they cannot vouch for recomputed in the log
+    domain; wholly in the log domain when autograd records (the scaled path writes in
+    place)."""
+    if torch.is_grad_enabled() and any(v.requires_grad for v in (log_pi, log_A, log_b)):
+        return _log_posteriors(log_pi, log_A, log_b, mask)
+    log_pi, log_A, log_b = _common_dtype(log_pi, log_A, log_b)
+    if not bool(mask.all()):
+        log_b = log_b.masked_fill(~mask[..., None], 0.0)
+    gamma, xi, ll, exact = scaled_posteriors(log_pi, log_A, log_b, mask)
+    if not bool(exact.any()):
+        return _log_posteriors(log_pi, log_A, log_b, mask)
+    if not bool(exact.all()):
+        redo = (~exact).nonzero().squeeze(1)
+        gamma[redo], xi[redo], ll[redo] = _log_posteriors(log_pi, log_A, log_b[redo], mask[redo])
+    return gamma, xi, ll
+
+
+def _log_posteriors(
     log_pi: Tensor, log_A: Tensor, log_b: Tensor, mask: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
     log_alpha, ll = _forward(log_pi, log_A, log_b, mask)
@@ -262,22 +303,50 @@ def viterbi(
     >>> viterbi(lp, la, lb, lengths=[3])[0]
     tensor([[0, 0, 0]])
     """
-    log_b, mask = check(log_pi, log_A, log_b, lengths)
-    B, T, K = log_b.shape
-    active = mask.T.contiguous()
-    into = log_A.T.contiguous()  # into[k, j] = log A[j, k]
-    deltas = torch.empty((T, B, K), dtype=log_b.dtype, device=log_b.device)
-    deltas[0] = log_pi + log_b[:, 0]
-    for t in range(1, T):
-        best = (deltas[t - 1, :, None, :] + into).amax(-1) + log_b[:, t]
-        torch.where(active[t, :, None], best, deltas[t - 1], out=deltas[t])
-    score, state = torch.max(deltas[-1], dim=-1)
+    _check_model(log_pi, log_A, log_b)
+    B, T = log_b.shape[:2]
+    mask = lengths_mask(lengths, B, T, log_b.device)
+    active = None if bool(mask.all()) else mask.T[:, None, :].contiguous()  # [T, 1, B]
+    log_pi, log_A, log_b = _common_dtype(log_pi, log_A, log_b)
+    deltas = _viterbi_deltas(log_pi, log_A, log_b, active)
+    score, state = deltas[-1].max(0)
+    if not bool((score < math.inf).all()):  # NaN or +inf at a valid step travels to the end
+        check(log_pi, log_A, log_b, lengths)  # raises, naming the step
     # Back-pointers are recomputed for the chosen state only: B·K work a step, not B·K·K.
     path = torch.empty((T, B), dtype=torch.long, device=log_b.device)
-    for t in range(T - 1, -1, -1):
-        path[t] = state
-        if t > 0:
-            previous = (deltas[t - 1] + into[state]).argmax(-1)
-            state = torch.where(active[t], previous, state)
+    path[-1] = state
+    into = log_A.T.contiguous()  # into[k] = log A[:, k], a row to gather
+    for t in range(T - 1, 0, -1):
+        previous = (deltas[t - 1].T + into.index_select(0, state)).max(1).indices
+        state = previous if active is None else torch.where(active[t, 0], previous, state)
+        path[t - 1] = state
     off = ~mask | (score == -math.inf)[:, None]
     return path.T.masked_fill(off, -1), score
+
+
+def _viterbi_deltas(log_pi: Tensor, log_A: Tensor, log_b: Tensor, active: Tensor | None) -> Tensor:
+    r""":math:`δ_t(k) = \max_z \log p(x_{1:t}, z_{1:t-1}, z_t = k)` as ``[T, K, B]``: the
+    batch is the contiguous axis, so that the step's max over j of
+    :math:`δ_{t-1}(j) + \log A_{jk}` is a reduction over the leading axis of a ``[K, K, B]``
+    block. The emissions are transposed to that layout a chunk of steps at a time. A padded
+    step (``active`` False) carries δ over unchanged."""
+    B, T, K = log_b.shape
+    chunk = max(1, min(T, _CHUNK_ELEMENTS // max(1, B * K)))
+    emissions = log_b.new_empty((chunk, K, B))
+    deltas = log_b.new_empty((T, K, B))
+    steps = log_b.new_empty((K, K, B))
+    into = log_A[:, :, None]
+    for t in range(T):
+        c = t % chunk
+        if c == 0:
+            n = min(chunk, T - t)
+            emissions[:n].copy_(log_b[:, t : t + n].permute(1, 2, 0))
+        if t == 0:
+            torch.add(log_pi[:, None], emissions[0], out=deltas[0])
+            continue
+        torch.add(deltas[t - 1][:, None, :], into, out=steps)
+        torch.amax(steps, 0, out=deltas[t])
+        deltas[t].add_(emissions[c])
+        if active is not None:
+            torch.where(active[t], deltas[t], deltas[t - 1], out=deltas[t])
+    return deltas
