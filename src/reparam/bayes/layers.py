@@ -35,11 +35,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
+from reparam.bayes.fused import DrawWithKL, posterior_statistic
 from reparam.bayes.priors import NormalPrior, Prior
 from reparam.bayes.softplus import inverse_softplus
 from reparam.checks import integer, last_dim, positive_int, positive_real
 
 ESTIMATORS = ("weight", "local", "flipout", "separate")
+# What each estimator draws from q for the weights and for the biases (see reparam.bayes.fused).
+STATISTICS = {
+    "weight": ("sample", "sample"),
+    "local": ("variance", "scale"),
+    "flipout": ("noise", "noise"),
+}
 
 
 def check_estimator(estimator: str) -> str:
@@ -67,6 +74,11 @@ def example_scale(x: Tensor, dims: int | tuple[int, ...], at_least: Tensor | Non
         top = torch.maximum(top, at_least.detach())
     scale = torch.ldexp(torch.ones_like(top), torch.frexp(top).exponent)
     return torch.where(torch.isfinite(top), scale, 1.0)
+
+
+def version_key(tensor: Tensor) -> tuple[object, ...]:
+    """What changes when ``tensor`` is replaced, moved or modified in place."""
+    return id(tensor), tensor._version, tensor.data_ptr(), tensor.dtype, tensor.device
 
 
 def std_from_variance(variance: Tensor, scale: Tensor) -> Tensor:
@@ -124,6 +136,7 @@ class BayesLayer(Bayesian):
         else:
             self.register_parameter("bias_mu", None)
             self.register_parameter("bias_rho", None)
+        self._kl_cache: tuple[object, ...] | None = None
 
     @property
     def estimator(self) -> str:
@@ -152,6 +165,7 @@ class BayesLayer(Bayesian):
                 "numbers or one per replica"
             )
         self._prior = prior
+        self._kl_cache = None
 
     @property
     def weight_sigma(self) -> Tensor:
@@ -169,12 +183,30 @@ class BayesLayer(Bayesian):
         return [Normal(mu, sigma, validate_args=False) for mu, sigma in pairs]
 
     def kl(self) -> Tensor:
-        """KL(q ‖ p) summed over the weights and biases: one value per replica."""
+        """KL(q ‖ p) summed over the weights and biases: one value per replica.
+
+        After a forward pass that recorded gradients under a ``NormalPrior``, the first call
+        returns the KL computed there, in the same autograd node as the weight noise
+        (:mod:`reparam.bayes.fused`), provided no parameter, the prior or the grad mode changed
+        since (a change through ``.data`` is not seen); otherwise it is computed anew."""
+        cached, self._kl_cache = self._kl_cache, None
+        if cached is not None and cached[0] is self._prior and cached[1] == self.kl_key():
+            return cached[2]  # type: ignore[return-value]
         keep = len(self.batch_shape)
         total = self.prior.kl_sum(self.weight_mu, self.weight_rho, keep)
         if self.bias_mu is not None:
             total = total + self.prior.kl_sum(self.bias_mu, self.bias_rho, keep)
         return total
+
+    def kl_key(self) -> tuple[object, ...]:
+        """The state a cached KL was computed from: grad mode, prior scale, parameters."""
+        sigma = getattr(self._prior, "sigma", None)
+        params = (self.weight_mu, self.weight_rho, self.bias_mu, self.bias_rho)
+        return (
+            torch.is_grad_enabled(),
+            version_key(sigma) if isinstance(sigma, Tensor) else sigma,
+            *(version_key(p) for p in params if p is not None),
+        )
 
     def sample(self) -> tuple[Tensor, Tensor | None]:
         """One draw of the weights and biases from q."""
@@ -183,33 +215,60 @@ class BayesLayer(Bayesian):
             return weight, None
         return weight, torch.addcmul(self.bias_mu, self.bias_sigma, torch.randn_like(self.bias_mu))
 
+    def draw(self) -> tuple[Tensor, Tensor | None]:
+        """What the estimator needs of q for the weights and for the biases (a sample for
+        ``"weight"``, σ² and the biases' σ for ``"local"``, σ·ε for ``"flipout"``). Under a
+        ``NormalPrior``, while gradients are recorded, each comes from one node with its KL
+        term (:class:`~reparam.bayes.fused.DrawWithKL`), which the next ``kl()`` returns."""
+        fuse = isinstance(self._prior, NormalPrior) and torch.is_grad_enabled()
+        keep = len(self.batch_shape)
+        pairs = [(self.weight_mu, self.weight_rho), (self.bias_mu, self.bias_rho)]
+        stats: list[Tensor | None] = []
+        total = None
+        for (mu, rho), statistic in zip(pairs, STATISTICS[self.estimator], strict=True):
+            if mu is None:
+                stats.append(None)
+                continue
+            eps = torch.randn_like(mu) if statistic in ("sample", "noise") else None
+            if not fuse:
+                stats.append(posterior_statistic(mu, F.softplus(rho), eps, statistic))
+                continue
+            sigma = self._prior.sigma_like(mu)  # type: ignore[attr-defined]
+            stat, kl = DrawWithKL.apply(mu, rho, eps, sigma, keep, statistic)
+            stats.append(stat)
+            total = kl if total is None else total + kl
+        if fuse:
+            self._kl_cache = (self._prior, self.kl_key(), total)
+        return stats[0], stats[1]  # type: ignore[return-value]
+
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
+        if self.estimator == "separate":
+            return self.apply_per_example(x)
+        weight, bias = self.draw()
         if self.estimator == "weight":
-            return self.apply(x, *self.sample())
+            return self.apply(x, weight, bias)
+        mean = self.apply(x, self.weight_mu, self.bias_mu)
         if self.estimator == "local":
-            mean = self.apply(x, self.weight_mu, self.bias_mu)
-            return mean + self.local_std(x) * torch.randn_like(mean)
-        if self.estimator == "flipout":
-            mean = self.apply(x, self.weight_mu, self.bias_mu)
-            weight_noise = self.weight_sigma * torch.randn_like(self.weight_mu)
-            bias_noise = None
-            if self.bias_mu is not None:
-                bias_noise = self.bias_sigma * torch.randn_like(self.bias_mu)
-            signs_in = random_signs(x.shape, x)
-            perturbation = self.apply(x * signs_in, weight_noise, bias_noise)
-            return mean + perturbation * random_signs(mean.shape, mean)
-        return self.apply_per_example(x)
+            return mean + self.local_std(x, weight, bias) * torch.randn_like(mean)
+        perturbation = self.apply(x * random_signs(x.shape, x), weight, bias)
+        return mean + perturbation * random_signs(mean.shape, mean)
 
-    def local_std(self, x: Tensor) -> Tensor:
+    def local_std(
+        self, x: Tensor, weight_variance: Tensor | None = None, bias_sigma: Tensor | None = None
+    ) -> Tensor:
         r"""The standard deviation :math:`\sqrt{\operatorname{op}(a^2, σ^2) + σ_c^2}` of the
         pre-activations, computed on each example divided by a power of two (exact), so that
-        a² neither overflows nor underflows (see :func:`example_scale`, :func:`std_from_variance`)."""
-        bias_sigma = None if self.bias_sigma is None else self.per_output(self.bias_sigma)
+        a² neither overflows nor underflows (see :func:`example_scale`, :func:`std_from_variance`).
+        ``weight_variance`` (σ²) and ``bias_sigma``: the posterior's, if at hand."""
+        if weight_variance is None:
+            weight_variance, bias_sigma = self.weight_sigma**2, self.bias_sigma
+        if bias_sigma is not None:
+            bias_sigma = self.per_output(bias_sigma)
         largest = None if bias_sigma is None else bias_sigma.amax(self.example_dims, keepdim=True)
         scale = example_scale(x, self.example_dims, largest)
         scaled = x / scale
-        var = self.apply(scaled * scaled, self.weight_sigma**2, None)
+        var = self.apply(scaled * scaled, weight_variance, None)
         if bias_sigma is not None:
             bias = bias_sigma / scale
             var = torch.addcmul(var, bias, bias)

@@ -104,6 +104,51 @@ class Prior:
         return terms.flatten(keep).sum(-1) if terms.dim() > keep else terms
 
 
+def normal_kl_forward(
+    mu: Tensor, rho: Tensor, s: Tensor, sigma: Tensor, keep: int
+) -> tuple[Tensor, tuple[Tensor | None, ...]]:
+    """Σ KL(N(μ, s²) ‖ N(0, σ²)) over all but the leading ``keep`` dimensions, s =
+    softplus(ρ) given, and what :func:`normal_kl_backward` needs (see :class:`NormalKL`).
+
+    Two shortcuts on the CPU, where checking costs no device synchronization, give the same
+    numbers: σ = 1 needs no ratios (s/σ = s), and without a ρ below log tiny (where s
+    underflows) log s needs no correction."""
+    low, tiny = floor(rho.dtype)
+    on_cpu = rho.device.type == "cpu"
+    unit = on_cpu and sigma.numel() == 1 and bool(sigma == 1)
+    underflow = not on_cpu or bool(rho.amin() < low)
+    inverse = None if unit else 1 / sigma
+    ratio, standardized = (s, mu) if unit else (s * inverse, mu * inverse)
+    clamped = s.clamp_min(tiny) if underflow else s
+    # −log s + log σ − 1/2, with log s = log(max(s, tiny)) + min(ρ − log tiny, 0)
+    terms = torch.sub(torch.log(sigma) - 0.5, torch.log(clamped))
+    if underflow:
+        terms = terms.sub_(torch.sub(rho, low).clamp_max_(0))
+    terms = terms.addcmul_(ratio, ratio, value=0.5)
+    flat = standardized.flatten(keep)
+    squares = torch.linalg.vecdot(flat, flat)
+    total = (terms.flatten(keep).sum(-1) if terms.dim() > keep else terms) + 0.5 * squares
+    return total, (rho, clamped, inverse, ratio, standardized, underflow)
+
+
+def normal_kl_backward(
+    grad: Tensor, saved: tuple[object, ...], keep: int, d_sigma: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    r"""The KL's gradients in μ and ρ for the output gradient ``grad`` (``saved`` from
+    :func:`normal_kl_forward`); ``d_sigma``, a gradient in s = softplus(ρ) from elsewhere (a
+    weight draw), is added before the chain rule through softplus."""
+    rho, clamped, inverse, ratio, standardized, underflow = saved
+    grad = grad.reshape(grad.shape + (1,) * (rho.dim() - keep))
+    scaled = grad if inverse is None else inverse * grad
+    # sigmoid(max(ρ, log tiny))/max(s, tiny) = ∂ log s/∂ρ, 1 to working precision where s < tiny
+    slope = torch.sigmoid(rho.clamp_min(floor(rho.dtype)[0]) if underflow else rho)
+    d_rho = ratio * scaled
+    if d_sigma is not None:
+        d_rho = d_rho.add_(d_sigma)
+    d_rho = d_rho.addcdiv_(grad.expand_as(d_rho), clamped, value=-1)
+    return standardized * scaled, d_rho.mul_(slope)
+
+
 class NormalKL(torch.autograd.Function):
     r"""Σ KL(N(μ, s²) ‖ N(0, σ²)), s = softplus(ρ), over all but the leading ``keep``
     dimensions, in one pass with the analytic backward :math:`∂/∂μ = μ/σ^2`,
@@ -117,30 +162,15 @@ class NormalKL(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, mu: Tensor, rho: Tensor, sigma: Tensor, keep: int) -> Tensor:
-        low, tiny = floor(rho.dtype)
-        s = F.softplus(rho)
-        inverse = 1 / sigma
-        ratio, standardized = s * inverse, mu * inverse
-        clamped = s.clamp_min(tiny)
-        # −log s + log σ − 1/2, with log s = log(max(s, tiny)) + min(ρ − log tiny, 0)
-        terms = torch.sub(torch.log(sigma) - 0.5, torch.log(clamped))
-        terms = terms.sub_(torch.sub(rho, low).clamp_max_(0))
-        terms = torch.addcmul(terms, ratio, ratio, value=0.5)
-        ctx.save_for_backward(rho, clamped, inverse, ratio, standardized)
-        ctx.keep = keep
-        flat = standardized.flatten(keep)
-        squares = torch.linalg.vecdot(flat, flat)
-        return (terms.flatten(keep).sum(-1) if terms.dim() > keep else terms) + 0.5 * squares
+        total, (*saved, underflow) = normal_kl_forward(mu, rho, F.softplus(rho), sigma, keep)
+        ctx.save_for_backward(*saved)
+        ctx.keep, ctx.underflow = keep, underflow
+        return total
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, None, None]:
-        rho, clamped, inverse, ratio, standardized = ctx.saved_tensors
-        low = floor(rho.dtype)[0]
-        grad = grad.reshape(grad.shape + (1,) * (rho.dim() - ctx.keep))
-        # sigmoid(max(ρ, log tiny))/max(s, tiny) = ∂ log s/∂ρ, 1 to working precision where s < tiny
-        slope = torch.sigmoid(rho.clamp_min(low))
-        d_rho = torch.addcmul(ratio * (inverse * grad), clamped.reciprocal(), grad, value=-1)
-        return standardized * (inverse * grad), d_rho.mul_(slope), None, None
+        saved = (*ctx.saved_tensors, ctx.underflow)
+        return (*normal_kl_backward(grad, saved, ctx.keep), None, None)
 
 
 class NormalPrior(Prior):
@@ -169,11 +199,14 @@ class NormalPrior(Prior):
         ratio, standardized = q.scale / sigma, q.loc / sigma
         return 0.5 * (ratio * ratio + standardized * standardized - 1) - torch.log(ratio)
 
+    def sigma_like(self, mu: Tensor) -> Tensor:
+        """σ as a tensor of ``mu``'s dtype and device, aligned to broadcast against it."""
+        return torch.as_tensor(align(self.sigma, mu), dtype=mu.dtype, device=mu.device)
+
     def kl_sum(self, mu: Tensor, rho: Tensor, keep: int) -> Tensor:
         """The closed-form KL of q = N(μ, softplus(ρ)²), summed over all but the leading
         ``keep`` dimensions (what a layer's ``kl()`` needs, fused)."""
-        sigma = torch.as_tensor(align(self.sigma, mu), dtype=mu.dtype, device=mu.device)
-        return NormalKL.apply(mu, rho, sigma, keep)
+        return NormalKL.apply(mu, rho, self.sigma_like(mu), keep)
 
     def __repr__(self) -> str:
         return f"NormalPrior(sigma={self.sigma})"
