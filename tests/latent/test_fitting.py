@@ -81,6 +81,20 @@ def test_gmm_diag_one_column_and_rows(tmp_path):
     assert (out / "mixture.png").is_file()
 
 
+@pytest.mark.parametrize(("kind", "shape"), [("tied", (2, 2)), ("spherical", (2,))])
+def test_gmm_tied_and_spherical(tmp_path, kind, shape):
+    X, _ = clusters()
+    source = write_csv(tmp_path / "data.csv", X)
+    out = tmp_path / kind
+    args = ["fit", "gmm", str(source), "--components", "2", "--covariance", kind]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    params = json.loads((out / "params.json").read_text())
+    assert params["covariance_type"] == kind
+    assert np.array(params["covariances"]).shape == shape
+    assert (out / "mixture.png").is_file()
+
+
 def test_hmm_command_recovers_states(tmp_path):
     gen = torch.Generator().manual_seed(0)
     states, t = [], 0
@@ -205,7 +219,7 @@ def test_bad_options_are_value_errors_and_write_nothing(tmp_path):
         (lambda: fit_gmm(ok, 0, out=out), "--components must be a whole number >= 1"),
         (lambda: fit_gmm(ok, 6, out=out), "too few rows: 5"),
         (lambda: fit_gmm(ok, 1, columns="7", out=out), "out of range"),
-        (lambda: fit_gmm(ok, 1, covariance="tied", out=out), "unknown --covariance"),
+        (lambda: fit_gmm(ok, 1, covariance="banded", out=out), "unknown --covariance"),
         (lambda: fit_gmm(ok, 1, tol=float("nan"), out=out), "--tol must be a finite"),
         (lambda: fit_gmm(ok, 1, rows="4:2", out=out), "STOP must be greater than START"),
         (lambda: fit_hmm(ok, 0, out=out), "--states must be a whole number >= 1"),

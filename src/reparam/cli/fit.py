@@ -47,7 +47,9 @@ FitOverwrite = Annotated[
 def fit_gmm_command(
     source: SourceArgument,
     components: Annotated[int, typer.Option(help="number of mixture components K")],
-    covariance: Annotated[str, typer.Option(help="full or diag")] = "full",
+    covariance: Annotated[
+        str, typer.Option(help="full, diag, tied (one shared) or spherical (σ²I each)")
+    ] = "full",
     columns: ColumnsOption = None,
     rows: RowsOption = None,
     max_iter: Annotated[int, typer.Option(help="at most this many EM iterations")] = 200,

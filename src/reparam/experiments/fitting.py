@@ -46,7 +46,7 @@ import torch
 from reparam.convergence import ConvergenceWarning
 from reparam.data.files import read_text
 from reparam.data.uci import load_uci
-from reparam.latent.gmm import GaussianMixture
+from reparam.latent.gmm import COVARIANCE_TYPES, GaussianMixture
 from reparam.latent.hmm import HMM
 
 UCI_COLUMNS = {
@@ -79,7 +79,6 @@ UCI_COLUMNS = {
 }
 """Column names of the UCI sets whose columns the worked examples plot (inputs, then target)."""
 
-COVARIANCES = ("full", "diag")
 EMISSIONS = ("gaussian", "categorical")
 GMM_FILES = ("params.json", "labels.csv", "mixture.png")
 HMM_FILES = ("params.json", "labels.csv", "states.png")
@@ -106,8 +105,8 @@ class StateComparison:
 
 @dataclass(frozen=True)
 class GMMFit:
-    """A mixture fitted by :func:`fit_gmm`: its parameters (``covariances`` [K, D, D] full or
-    [K, D] diag), the mean log-likelihood per row at each EM iteration (``history``) and at
+    """A mixture fitted by :func:`fit_gmm`: its parameters (``covariances`` in scikit-learn's
+    shape: [K, D, D] full, [K, D] diag, [D, D] tied, [K] spherical), the mean log-likelihood per row at each EM iteration (``history``) and at
     the end, and where it was written."""
 
     source: str
@@ -454,8 +453,10 @@ def fit_gmm(
     from reparam.plots.latent import plot_mixture
 
     _whole("--components", components)
-    if covariance not in COVARIANCES:
-        raise ValueError(f"unknown --covariance {covariance!r}; choose full or diag")
+    if covariance not in COVARIANCE_TYPES:
+        raise ValueError(
+            f"unknown --covariance {covariance!r}; choose {', '.join(COVARIANCE_TYPES)}"
+        )
     _whole("--max-iter", max_iter)
     _tolerance(tol)
     out = Path(out)
@@ -498,12 +499,30 @@ def fit_gmm(
         assigned.numpy(),
         gmm.weights_.numpy(),
         gmm.means_.numpy(),
-        gmm.covariances_.numpy(),
+        full_covariances(gmm.covariances_, covariance, gmm.means_).numpy(),
         [*gmm.history, per_row],
         out / "mixture.png",
         names=names,
     )
     return fit
+
+
+def full_covariances(covariances: torch.Tensor, kind: str, means: torch.Tensor) -> torch.Tensor:
+    """Each component's [D, D] covariance from ``covariances`` of type ``kind`` (``means``
+    [K, D] gives the sizes).
+
+    >>> full_covariances(torch.tensor([1.0, 4.0]), "spherical", torch.zeros(2, 3)).shape
+    torch.Size([2, 3, 3])
+    """
+    K, D = means.shape
+    eye = torch.eye(D, dtype=covariances.dtype)
+    if kind == "full":
+        return covariances
+    if kind == "diag":
+        return torch.diag_embed(covariances)
+    if kind == "tied":
+        return covariances.expand(K, D, D)
+    return covariances[:, None, None] * eye
 
 
 def _gaussian_start(X: np.ndarray, states: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
