@@ -11,6 +11,10 @@ the weighting the peers' MNIST examples use (for the Bayesian contenders; the de
 reference has no KL). The contenders:
 
 - ``nn.Linear``: a deterministic MLP, the reference;
+- ``two matmuls``: the floor of local reparameterization, a bare network with two matrix
+  products per layer, ``x W₁ᵀ + c₁ + (x ⊙ x) W₂ᵀ + c₂``, ReLU between: the six products of
+  its forward and backward passes and Adam on twice the parameters, as the Bayesian layers
+  have, and nothing else (no softplus, no noise, no KL);
 - ``reparam weight`` / ``local`` / ``flipout``: ``reparam.models.BayesMLP`` (``BayesLinear``
   layers) with that estimator, KL by ``reparam.bayes.kl(model)`` (closed form);
 - ``bayesian-torch LinearReparameterization`` (one weight draw per minibatch, like ``weight``)
@@ -35,6 +39,9 @@ Timing: each contender is built and warmed up, then ``--repeats`` rounds each ti
 that load from elsewhere on the machine falls on all of them alike; on CUDA the device is
 synchronized before each clock reading. A contender's rate is the median over the rounds.
 The ratios compare medians; "paired" is the median over rounds of the ratio within a round.
+``--clock process`` reads the CPU time of this process instead of the wall clock (CPU runs:
+on a machine shared with other jobs it does not count the time the process waits for a core,
+which the wall clock does; it still counts what sharing the caches costs).
 
 bayesian-torch and BLiTZ are optional (``pip install --no-deps bayesian-torch
 blitz-bayesian-pytorch`` beside an existing torch); without them their rows are missing and
@@ -45,6 +52,7 @@ Run from the repository root::
     python benchmarks/bnn_step.py                              # 784-400-400-10, batch 128
     python benchmarks/bnn_step.py --steps 20 --repeats 3       # smoke test
     python benchmarks/bnn_step.py --sizes 784 1200 1200 10 --batch-size 256 --device cuda
+    python benchmarks/bnn_step.py --threads 1 --clock process    # CPU time, shared machine
 
 It writes ``DIR/bnn_step.json`` (settings, machine, library versions and every round's time
 per contender) and ``DIR/bnn_step.md`` (a markdown table, also printed); DIR defaults to
@@ -86,6 +94,7 @@ POOL_BATCHES = 16  # distinct minibatches cycled through
 
 REPARAM_ESTIMATORS = ("weight", "local", "flipout")
 DETERMINISTIC = "nn.Linear"
+FLOOR = "two matmuls"
 BT_REPARAMETERIZATION = "bayesian-torch LinearReparameterization"
 BT_FLIPOUT = "bayesian-torch LinearFlipout"
 BLITZ = "blitz BayesianLinear"
@@ -133,6 +142,29 @@ def deterministic(sizes: Sequence[int]) -> Contender:
         return F.cross_entropy(model(x), y, reduction="sum")
 
     return Contender(DETERMINISTIC, "torch", "—", model, loss)
+
+
+class TwoMatmuls(nn.Module):
+    """``x W₁ᵀ + c₁ + (x ⊙ x) W₂ᵀ + c₂``: the products of local reparameterization, bare."""
+
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__()
+        self.mean, self.square = nn.Linear(a, b), nn.Linear(a, b)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.mean(x) + self.square(x * x)
+
+
+def two_matmuls(sizes: Sequence[int]) -> Contender:
+    layers: list[nn.Module] = []
+    for a, b in itertools.pairwise(sizes):
+        layers += [TwoMatmuls(a, b), nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+
+    def loss(x: Tensor, y: Tensor) -> Tensor:
+        return F.cross_entropy(model(x), y, reduction="sum")
+
+    return Contender(FLOOR, "torch", "—", model, loss)
 
 
 # (a) reparam.
@@ -292,21 +324,28 @@ def warm_up(step: Callable[[], Tensor], name: str, steps: int, device: torch.dev
         raise RuntimeError(f"{name} gave a non-finite loss {float(value)}.")
 
 
-def seconds(step: Callable[[], Tensor], steps: int, device: torch.device) -> float:
-    """Wall time of ``steps`` training steps, the device synchronized before both readings."""
+CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
+
+
+def seconds(
+    step: Callable[[], Tensor], steps: int, device: torch.device, clock: str = "wall"
+) -> float:
+    """Time of ``steps`` training steps by ``clock`` (see :data:`CLOCKS`), the device
+    synchronized before both readings."""
+    read = CLOCKS[clock]
     synchronize(device)
-    start = time.perf_counter()
+    start = read()
     for _ in range(steps):
         step()
     synchronize(device)
-    return time.perf_counter() - start
+    return read() - start
 
 
 def build(
     sizes: Sequence[int], bayesian_torch: ModuleType | None, blitz: object, device: torch.device
 ) -> list[Contender]:
     torch.manual_seed(0)
-    contenders = [deterministic(sizes)]
+    contenders = [deterministic(sizes), two_matmuls(sizes)]
     contenders += [reparam_contender(sizes, estimator) for estimator in REPARAM_ESTIMATORS]
     if bayesian_torch is not None:
         contenders += [bayesian_torch_contender(bayesian_torch, sizes, f) for f in (False, True)]
@@ -324,6 +363,7 @@ def benchmark(
     repeats: int,
     warmup: int,
     device: torch.device,
+    clock: str = "wall",
 ) -> dict[str, list[float]]:
     """Seconds per step of each contender in each of ``repeats`` interleaved rounds."""
     train = {c.name: training_step(c, itertools.cycle(pool)) for c in contenders}
@@ -333,7 +373,7 @@ def benchmark(
     names = list(train)
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            rounds[name].append(seconds(train[name], steps, device) / steps)
+            rounds[name].append(seconds(train[name], steps, device, clock) / steps)
     return rounds
 
 
@@ -366,9 +406,13 @@ def summarize(
 
 
 def comparisons(rounds: dict[str, list[float]]) -> list[dict[str, object]]:
-    """reparam's steps/s over the peer's for each pair timed, and the time of reparam local
-    over that of nn.Linear."""
-    wanted = [(a, b, "steps/s") for a, b in PAIRS] + [("reparam local", DETERMINISTIC, "time")]
+    """reparam's steps/s over the peer's for each pair timed, and the times of reparam local
+    and of its two-matmul floor over that of nn.Linear, and of local over the floor."""
+    wanted = [(a, b, "steps/s") for a, b in PAIRS] + [
+        ("reparam local", DETERMINISTIC, "time"),
+        (FLOOR, DETERMINISTIC, "time"),
+        ("reparam local", FLOOR, "time"),
+    ]
     rows = []
     for a, b, kind in wanted:
         if a not in rounds or b not in rounds:
@@ -403,7 +447,7 @@ def markdown(report: dict[str, object]) -> str:
     lines = [
         f"Bayesian MLP training steps per second (forward, backward, Adam), {sizes}, ReLU, "
         f"batch {settings['batch_size']}, on {info['device']} ({info['device_name']}), "
-        f"torch {info['torch']}, {info['threads']} threads.",
+        f"torch {info['torch']}, {info['threads']} threads, {settings['clock']} clock.",
         f"Loss: cross-entropy summed over the minibatch + KL / {settings['n_train']}; prior "
         f"N(0, {settings['prior_sigma']}²), posterior σ starting at "
         f"{settings['posterior_sigma_init']}; Adam, learning rate {settings['learning_rate']}.",
@@ -460,6 +504,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=positive, default=WARMUP_STEPS, help="steps per contender")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=positive, default=None, help="default: the cores usable")
+    parser.add_argument(
+        "--clock",
+        choices=tuple(CLOCKS),
+        default="wall",
+        help="wall time, or this process's CPU time (CPU runs on a shared machine)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
     if len(args.sizes) < 2:
@@ -481,7 +531,9 @@ def main() -> None:
 
     contenders = build(args.sizes, bayesian_torch, blitz, device)
     pool = data_pool(args.sizes, args.batch_size, device)
-    rounds = benchmark(contenders, pool, args.steps, args.repeats, args.warmup, device)
+    if args.clock == "process" and device.type != "cpu":
+        raise SystemExit("--clock process times CPU runs only (a GPU's work is not this process's)")
+    rounds = benchmark(contenders, pool, args.steps, args.repeats, args.warmup, device, args.clock)
     report: dict[str, object] = {
         "machine": machine(device),
         "bayesian_torch": bayesian_torch_version,
@@ -492,6 +544,7 @@ def main() -> None:
             "steps": args.steps,
             "repeats": args.repeats,
             "warmup": args.warmup,
+            "clock": args.clock,
             "n_train": N_TRAIN,
             "learning_rate": LEARNING_RATE,
             "posterior_sigma_init": round(softplus(POSTERIOR_RHO_INIT), 5),

@@ -99,13 +99,13 @@ class DrawWithKL(torch.autograd.Function):
             elif statistic == "variance":
                 d_sigma = torch.mul(s, grad_stat).mul_(2)
             else:
-                d_sigma = grad_stat
+                d_sigma = grad_stat.clone()  # the KL's part is added in place
             if statistic == "sample":
                 d_mu = grad_stat
         if grad_kl is None:
             if d_sigma is None:
                 return None, None, None, None, None, None
             slope = torch.sigmoid(rho.clamp_min(floor(rho.dtype)[0]))
-            return d_mu, d_sigma * slope, None, None, None, None
+            return d_mu, d_sigma.mul_(slope), None, None, None, None
         kl_mu, d_rho = normal_kl_backward(grad_kl, saved, ctx.keep, d_sigma)
         return (kl_mu if d_mu is None else kl_mu.add_(d_mu)), d_rho, None, None, None, None

@@ -136,15 +136,13 @@ def normal_kl_backward(
 ) -> tuple[Tensor, Tensor]:
     r"""The KL's gradients in μ and ρ for the output gradient ``grad`` (``saved`` from
     :func:`normal_kl_forward`); ``d_sigma``, a gradient in s = softplus(ρ) from elsewhere (a
-    weight draw), is added before the chain rule through softplus."""
+    weight draw), is added before the chain rule through softplus, in place."""
     rho, clamped, inverse, ratio, standardized, underflow = saved
     grad = grad.reshape(grad.shape + (1,) * (rho.dim() - keep))
     scaled = grad if inverse is None else inverse * grad
     # sigmoid(max(ρ, log tiny))/max(s, tiny) = ∂ log s/∂ρ, 1 to working precision where s < tiny
     slope = torch.sigmoid(rho.clamp_min(floor(rho.dtype)[0]) if underflow else rho)
-    d_rho = ratio * scaled
-    if d_sigma is not None:
-        d_rho = d_rho.add_(d_sigma)
+    d_rho = ratio * scaled if d_sigma is None else d_sigma.addcmul_(ratio, scaled)
     d_rho = d_rho.addcdiv_(grad.expand_as(d_rho), clamped, value=-1)
     return standardized * scaled, d_rho.mul_(slope)
 
