@@ -189,3 +189,24 @@ def test_a_scale_mixture_prior_keeps_its_monte_carlo_kl() -> None:
     first = layer.kl()
     torch.manual_seed(0)
     torch.testing.assert_close(first, layer.kl())
+
+
+def test_local_std_skips_the_power_of_two_scaling_only_where_it_changes_nothing() -> None:
+    """Rows from 1e-9 to 1e9 need no scaling (in float32 their squares are normal numbers);
+    the result is the scaled computation's; one row beyond 2^32 brings the scaling back."""
+    from reparam.bayes.layers import example_top, needs_no_scale, power_of_two, std_from_variance
+
+    layer = BayesLinear(4, 3, init_std=0.1)
+    x = torch.randn(6, 4) * torch.tensor([1e-9, 1e-3, 1.0, 1e3, 1e9, 1.0]).unsqueeze(1)
+    bias_sigma = layer.bias_sigma
+    top = example_top(x, -1, bias_sigma.amax(-1, keepdim=True))
+    assert needs_no_scale(top)
+    scale = power_of_two(top)
+    scaled = x / scale
+    var = torch.addcmul(
+        F.linear(scaled * scaled, layer.weight_sigma**2), bias_sigma / scale, bias_sigma / scale
+    )
+    torch.testing.assert_close(layer.local_std(x), std_from_variance(var, scale), rtol=1e-6, atol=0)
+    assert not needs_no_scale(
+        example_top(x * torch.tensor([[1.0], [1.0], [1.0], [1.0], [1e2], [1.0]]), -1)
+    )

@@ -63,17 +63,37 @@ def random_signs(shape: torch.Size, like: Tensor) -> Tensor:
     return torch.randint(0, 2, shape, dtype=like.dtype, device=like.device).mul_(2).sub_(1)
 
 
+def example_top(x: Tensor, dims: int | tuple[int, ...], at_least: Tensor | None = None) -> Tensor:
+    """The largest |x| of each example (reducing ``dims``, kept), or ``at_least`` if that is
+    larger; detached."""
+    top = x.detach().abs().amax(dims, keepdim=True)
+    return top if at_least is None else torch.maximum(top, at_least.detach())
+
+
+def power_of_two(top: Tensor) -> Tensor:
+    """A power of two c with top/c in [1/2, 1); 1 where top is 0 or not finite."""
+    scale = torch.ldexp(torch.ones_like(top), torch.frexp(top).exponent)
+    return torch.where(torch.isfinite(top), scale, 1.0)
+
+
 def example_scale(x: Tensor, dims: int | tuple[int, ...], at_least: Tensor | None = None) -> Tensor:
     """A power of two c per example (reducing ``dims``, kept) with m/c in [1/2, 1), where m is
     the largest |x| of the example or ``at_least`` if that is larger; 1 where m is 0 or not
     finite. Dividing by c is exact, and (x/c)² neither overflows nor, for the entries that
     matter, underflows: the local reparameterization's Σ x²σ² stays finite and exact for
     inputs up to the dtype's largest number."""
-    top = x.detach().abs().amax(dims, keepdim=True)
-    if at_least is not None:
-        top = torch.maximum(top, at_least.detach())
-    scale = torch.ldexp(torch.ones_like(top), torch.frexp(top).exponent)
-    return torch.where(torch.isfinite(top), scale, 1.0)
+    return power_of_two(example_top(x, dims, at_least))
+
+
+def needs_no_scale(top: Tensor) -> bool:
+    """Whether every example's m (``top``) lies in [2^-b, 2^b], b a quarter of the dtype's
+    largest exponent (32 in float32): there x² and m² neither overflow nor, for entries above
+    2^-b·m, underflow, so dividing by a power of two (exact) would change nothing that counts.
+    Checked on the CPU only, where reading the answer costs no device synchronization."""
+    if top.device.type != "cpu" or top.numel() == 0:
+        return False
+    bound = math.ldexp(1.0, math.frexp(torch.finfo(top.dtype).max)[1] // 4)
+    return bool(((top >= 1 / bound) & (top <= bound)).all())
 
 
 def version_key(tensor: Tensor) -> tuple[object, ...]:
@@ -81,11 +101,12 @@ def version_key(tensor: Tensor) -> tuple[object, ...]:
     return id(tensor), tensor._version, tensor.data_ptr(), tensor.dtype, tensor.device
 
 
-def std_from_variance(variance: Tensor, scale: Tensor) -> Tensor:
-    """``scale`` · √``variance``, the variance floored at the dtype's smallest normal number: a
-    gradient that is 0 (not NaN) where the variance is 0, at the price of noise 1e-19 (float32;
-    1e-154 in float64) times ``scale`` there."""
-    return variance.clamp_min(torch.finfo(variance.dtype).tiny).sqrt() * scale
+def std_from_variance(variance: Tensor, scale: Tensor | None) -> Tensor:
+    """``scale`` · √``variance`` (``None``: 1), the variance floored at the dtype's smallest
+    normal number: a gradient that is 0 (not NaN) where the variance is 0, at the price of
+    noise 1e-19 (float32; 1e-154 in float64) times ``scale`` there."""
+    std = variance.clamp_min(torch.finfo(variance.dtype).tiny).sqrt()
+    return std if scale is None else std * scale
 
 
 class Bayesian(nn.Module):
@@ -250,9 +271,9 @@ class BayesLayer(Bayesian):
             return self.apply(x, weight, bias)
         mean = self.apply(x, self.weight_mu, self.bias_mu)
         if self.estimator == "local":
-            return mean + self.local_std(x, weight, bias) * torch.randn_like(mean)
+            return torch.addcmul(mean, self.local_std(x, weight, bias), torch.randn_like(mean))
         perturbation = self.apply(x * random_signs(x.shape, x), weight, bias)
-        return mean + perturbation * random_signs(mean.shape, mean)
+        return torch.addcmul(mean, perturbation, random_signs(mean.shape, mean))
 
     def local_std(
         self, x: Tensor, weight_variance: Tensor | None = None, bias_sigma: Tensor | None = None
@@ -266,11 +287,12 @@ class BayesLayer(Bayesian):
         if bias_sigma is not None:
             bias_sigma = self.per_output(bias_sigma)
         largest = None if bias_sigma is None else bias_sigma.amax(self.example_dims, keepdim=True)
-        scale = example_scale(x, self.example_dims, largest)
-        scaled = x / scale
+        top = example_top(x, self.example_dims, largest)
+        scale = None if needs_no_scale(top) else power_of_two(top)
+        scaled = x if scale is None else x / scale
         var = self.apply(scaled * scaled, weight_variance, None)
         if bias_sigma is not None:
-            bias = bias_sigma / scale
+            bias = bias_sigma if scale is None else bias_sigma / scale
             var = torch.addcmul(var, bias, bias)
         return std_from_variance(var, scale)
 
