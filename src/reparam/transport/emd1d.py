@@ -31,7 +31,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from reparam.transport.checks import as_tensor, broadcast_batch, check_finite, check_marginal
+from reparam.transport.checks import (
+    as_tensor,
+    broadcast_batch,
+    check_finite,
+    check_marginal,
+    weights_or_uniform,
+)
 from reparam.transport.kantorovich import TransportResult
 
 
@@ -44,10 +50,9 @@ def _points(x: Any, name: str) -> Tensor:
 
 
 def _weights(w: Any, points: Tensor, name: str, of: str) -> Tensor:
+    """The weights ``w`` [..., k] of ``points`` [..., k] (uniform for None or empty), checked."""
     k = points.shape[-1]
-    t = None if w is None else as_tensor(w, name, points.device)
-    if t is None or (t.ndim == 1 and t.shape[0] == 0):
-        return torch.full_like(points[..., :1], 1.0 / k).expand(points.shape)
+    t = weights_or_uniform(w, k, name, points)
     if t.ndim == 0 or t.shape[-1] != k:
         raise ValueError(
             f"{name} must have {k} weights (one per point of {of}), got shape {tuple(t.shape)}"
