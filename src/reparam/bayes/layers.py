@@ -89,8 +89,9 @@ def needs_no_scale(top: Tensor) -> bool:
     """Whether every example's m (``top``) lies in [2^-b, 2^b], b a quarter of the dtype's
     largest exponent (32 in float32): there x² and m² neither overflow nor, for entries above
     2^-b·m, underflow, so dividing by a power of two (exact) would change nothing that counts.
-    Checked on the CPU only, where reading the answer costs no device synchronization."""
-    if top.device.type != "cpu" or top.numel() == 0:
+    Checked on the CPU only, where reading the answer costs no device synchronization, and
+    not under ``torch.compile`` (a data-dependent branch would break its graph)."""
+    if top.device.type != "cpu" or top.numel() == 0 or torch.compiler.is_compiling():
         return False
     bound = math.ldexp(1.0, math.frexp(torch.finfo(top.dtype).max)[1] // 4)
     return bool(((top >= 1 / bound) & (top <= bound)).all())
@@ -210,9 +211,10 @@ class BayesLayer(Bayesian):
         returns the KL computed there, in the same autograd node as the weight noise
         (:mod:`reparam.bayes.fused`), provided no parameter, the prior or the grad mode changed
         since (a change through ``.data`` is not seen); otherwise it is computed anew."""
-        cached, self._kl_cache = self._kl_cache, None
-        if cached is not None and cached[0] is self._prior and cached[1] == self.kl_key():
-            return cached[2]  # type: ignore[return-value]
+        if not torch.compiler.is_compiling():  # compiled code fuses on its own
+            cached, self._kl_cache = self._kl_cache, None
+            if cached is not None and cached[0] is self._prior and cached[1] == self.kl_key():
+                return cached[2]  # type: ignore[return-value]
         keep = len(self.batch_shape)
         total = self.prior.kl_sum(self.weight_mu, self.weight_rho, keep)
         if self.bias_mu is not None:
@@ -240,8 +242,13 @@ class BayesLayer(Bayesian):
         """What the estimator needs of q for the weights and for the biases (a sample for
         ``"weight"``, σ² and the biases' σ for ``"local"``, σ·ε for ``"flipout"``). Under a
         ``NormalPrior``, while gradients are recorded, each comes from one node with its KL
-        term (:class:`~reparam.bayes.fused.DrawWithKL`), which the next ``kl()`` returns."""
-        fuse = isinstance(self._prior, NormalPrior) and torch.is_grad_enabled()
+        term (:class:`~reparam.bayes.fused.DrawWithKL`), which the next ``kl()`` returns
+        (not under ``torch.compile``, which fuses the plain formulas itself)."""
+        fuse = (
+            isinstance(self._prior, NormalPrior)
+            and torch.is_grad_enabled()
+            and not torch.compiler.is_compiling()
+        )
         keep = len(self.batch_shape)
         pairs = [(self.weight_mu, self.weight_rho), (self.bias_mu, self.bias_rho)]
         stats: list[Tensor | None] = []

@@ -110,11 +110,12 @@ def normal_kl_forward(
     """Σ KL(N(μ, s²) ‖ N(0, σ²)) over all but the leading ``keep`` dimensions, s =
     softplus(ρ) given, and what :func:`normal_kl_backward` needs (see :class:`NormalKL`).
 
-    Two shortcuts on the CPU, where checking costs no device synchronization, give the same
+    Two shortcuts on the CPU, where checking costs no device synchronization (and not under
+    ``torch.compile``, whose graph a data-dependent branch would break), give the same
     numbers: σ = 1 needs no ratios (s/σ = s), and without a ρ below log tiny (where s
     underflows) log s needs no correction."""
     low, tiny = floor(rho.dtype)
-    on_cpu = rho.device.type == "cpu"
+    on_cpu = rho.device.type == "cpu" and not torch.compiler.is_compiling()
     unit = on_cpu and sigma.numel() == 1 and bool(sigma == 1)
     underflow = not on_cpu or bool(rho.amin() < low)
     inverse = None if unit else 1 / sigma
