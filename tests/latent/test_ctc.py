@@ -245,7 +245,7 @@ def test_empty_input_and_target():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"log_probs": torch.zeros(4, 3)}, "3-D"),
+        ({"log_probs": torch.zeros(4)}, "3-D"),
         ({"input_lengths": [4, -1]}, "non-negative"),
         ({"target_lengths": [2, -1]}, "non-negative"),
         ({"input_lengths": [5, 4]}, "at most T"),
@@ -281,3 +281,36 @@ def test_bad_decoder_inputs_raise():
         prefix_beam_search(torch.zeros(4, 1, 3), [4], beam_width=0)
     with pytest.raises(ValueError, match="one entry per sequence"):
         ctc_posteriors(torch.zeros(4, 2, 3), torch.tensor([[1], [1]]), [4], [1, 1])
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize(
+    ("input_length", "target_length"),
+    [(torch.tensor(7), torch.tensor(3)), (torch.tensor([6]), torch.tensor([2])), ([7], [0])],
+)
+def test_unbatched_form_matches_torch(reduction, input_length, target_length):
+    """torch's unbatched form: log_probs [T, C], targets [S], lengths 0-d or of one entry;
+    a 0-d loss for every reduction, the same value and logit gradient as torch's."""
+    logits = torch.randn(7, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    logits.requires_grad_()
+    targets = torch.tensor([1, 3, 3])[: int(torch.as_tensor(target_length).reshape(-1)[0])]
+    out = []
+    for fn in (ctc_loss, F.ctc_loss):
+        loss = fn(logits.log_softmax(1), targets, input_length, target_length, reduction=reduction)
+        out.append((loss, torch.autograd.grad(loss, logits)[0]))
+    (ours, g_ours), (ref, g_ref) = out
+    assert ours.shape == ref.shape == ()
+    torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(g_ours, g_ref, rtol=1e-8, atol=1e-10)
+
+
+def test_unbatched_lattice_and_posteriors_drop_the_batch_axis():
+    lp = torch.randn(6, 3, dtype=torch.float64).log_softmax(1)
+    lat = ctc_alpha_beta(lp, torch.tensor([1, 2]), 6, 2)
+    batched = ctc_alpha_beta(lp[:, None], torch.tensor([[1, 2]]), [6], [2])
+    assert lat.log_alpha.shape == (6, 5) and lat.log_likelihood.shape == ()
+    torch.testing.assert_close(lat.log_alpha, batched.log_alpha[:, 0])
+    torch.testing.assert_close(lat.log_likelihood, batched.log_likelihood[0])
+    gamma = ctc_posteriors(lp, torch.tensor([1, 2]), 6, 2)
+    assert gamma.shape == (6, 5)
+    torch.testing.assert_close(gamma.sum(1), torch.ones(6, dtype=torch.float64))

@@ -134,6 +134,18 @@ def _prepare(
     return torch.where(valid, padded, blank), in_len, tgt_len
 
 
+def _unbatched(log_probs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, bool]:
+    """torch's unbatched form, ``log_probs`` [T, C] and ``targets`` [S] (or [1, S]), as a
+    batch of one; and whether it was that form."""
+    if not isinstance(log_probs, Tensor) or log_probs.dim() not in (2, 3):
+        shape = tuple(log_probs.shape) if isinstance(log_probs, Tensor) else type(log_probs)
+        raise ValueError(f"log_probs must be a 3-D tensor [T, N, C] or 2-D [T, C], got {shape}")
+    if log_probs.dim() == 3:
+        return log_probs, targets, False
+    targets = torch.as_tensor(targets)
+    return log_probs.unsqueeze(1), targets.unsqueeze(0) if targets.dim() == 1 else targets, True
+
+
 def _extend(padded: Tensor, blank: int) -> tuple[Tensor, Tensor]:
     """l' of each target ``[N, 2S+1]`` and the additive mask (0 or -inf) of the skip move."""
     N, S = padded.shape
@@ -253,7 +265,9 @@ def ctc_loss(
     r"""The CTC loss :math:`-\log p(l \mid x)`, as :func:`torch.nn.functional.ctc_loss`.
 
     ``log_probs`` is ``[T, N, C]`` (log-softmax outputs), ``targets`` padded ``[N, S]`` or the
-    N targets concatenated in 1-D, the lengths tensors or sequences of N integers.
+    N targets concatenated in 1-D, the lengths tensors or sequences of N integers; or, as
+    torch's unbatched form, ``log_probs`` ``[T, C]``, ``targets`` ``[S]`` and lengths of one
+    entry (0-d or 1-element), the loss then 0-d for every reduction.
     ``reduction``: ``"none"`` gives ``[N]``, ``"sum"`` their sum, ``"mean"`` the batch mean of
     each loss divided by its target length (at least 1; an empty batch is an error).
     Labellings no alignment reaches (input too short, or every alignment through a
@@ -271,6 +285,7 @@ def ctc_loss(
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"unknown reduction {reduction!r}; choose from {', '.join(REDUCTIONS)}")
+    log_probs, targets, unbatched = _unbatched(log_probs, targets)
     padded, in_len, tgt_len = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
     if reduction == "mean" and log_probs.shape[1] == 0:
         raise ValueError(
@@ -281,7 +296,7 @@ def ctc_loss(
     if zero_infinity:
         loss = torch.where(loss == math.inf, torch.zeros_like(loss), loss)
     if reduction == "none":
-        return loss
+        return loss[0] if unbatched else loss
     if reduction == "sum":
         return loss.sum()
     return (loss / tgt_len.clamp_min(1).to(loss.dtype)).mean()
@@ -295,7 +310,8 @@ def ctc_alpha_beta(
     blank: int = 0,
 ) -> CTCLattice:
     r"""The forward and backward variables :math:`α_t(s)` and :math:`β_t(s)` of each
-    sequence (arguments as :func:`ctc_loss`). α includes frame t's emission, β does not, so
+    sequence (arguments as :func:`ctc_loss`; the unbatched form gives ``[T, 2S+1]`` and 0-d
+    fields). α includes frame t's emission, β does not, so
     :math:`\bigoplus_s α_t(s) + β_t(s) = \log p(l \mid x)` at every frame t < T_n.
 
     >>> lp = torch.full((3, 1, 2), 0.5).log()
@@ -304,13 +320,17 @@ def ctc_alpha_beta(
     >>> bool(gap.abs().max() < 1e-6)
     True
     """
+    log_probs, targets, unbatched = _unbatched(log_probs, targets)
     padded, in_len, tgt_len = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
     ext, skip = _extend(padded, blank)
     emit = _emissions(log_probs, ext)
     log_alpha, alpha = _alphas(emit, skip, in_len)
     log_likelihood = _final(alpha, tgt_len)
     log_beta = _betas(emit, skip, in_len, tgt_len)
-    return CTCLattice(log_alpha, log_beta, log_likelihood, ext, in_len, tgt_len)
+    lattice = CTCLattice(log_alpha, log_beta, log_likelihood, ext, in_len, tgt_len)
+    if unbatched:  # the batch axis dropped, as the input had none
+        lattice = CTCLattice(log_alpha[:, 0], log_beta[:, 0], *(v[0] for v in lattice[2:]))
+    return lattice
 
 
 def ctc_posteriors(
@@ -321,7 +341,8 @@ def ctc_posteriors(
     blank: int = 0,
 ) -> Tensor:
     r"""Occupation probabilities :math:`γ_t(s) = \exp(α_t(s) + β_t(s) - \log p(l \mid x))`
-    of the extended positions, ``[T, N, 2S+1]``: each frame t < T_n sums to 1 over s; frames
+    of the extended positions, ``[T, N, 2S+1]`` (unbatched: ``[T, 2S+1]``): each frame t < T_n
+    sums to 1 over s; frames
     past the input length and labellings with no alignment are all zeros.
 
     >>> lp = torch.full((2, 1, 2), 0.5).log()
@@ -330,6 +351,10 @@ def ctc_posteriors(
             [0.0000, 0.6667, 0.3333]])
     """
     lat = ctc_alpha_beta(log_probs, targets, input_lengths, target_lengths, blank)
+    if lat.log_alpha.dim() == 2:  # unbatched
+        return _occupation(lat.log_alpha[:, None], lat.log_beta[:, None], lat.log_likelihood[None])[
+            :, 0
+        ]
     return _occupation(lat.log_alpha, lat.log_beta, lat.log_likelihood)
 
 
