@@ -270,7 +270,8 @@ def set_prior(model: BayesMLP, sigmas: Tensor) -> None:
 
 def minibatch_loss(model: BayesMLP, x: Tensor, y: Tensor, weight: Tensor, rows: int) -> Tensor:
     """(π_i·KL − log p(D_i | w)) / rows, summed over the replicas."""
-    return (weight * kl(model) - model.log_likelihood(x, y)).sum() / rows
+    # the forward first: its layers compute the KL in the same pass, and kl() returns it
+    return (-model.log_likelihood(x, y) + weight * kl(model)).sum() / rows
 
 
 def checkpoint_epochs(epochs: int, checkpoints: int) -> list[int]:
