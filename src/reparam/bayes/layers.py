@@ -213,7 +213,7 @@ class BayesLayer(Bayesian):
         since (a change through ``.data`` is not seen); otherwise it is computed anew."""
         if not torch.compiler.is_compiling():  # compiled code fuses on its own
             cached, self._kl_cache = self._kl_cache, None
-            if cached is not None and cached[0] is self._prior and cached[1] == self.kl_key():
+            if cached is not None and cached[0] is self._prior and cached[1] == self._kl_key():
                 return cached[2]  # type: ignore[return-value]
         keep = len(self.batch_shape)
         total = self.prior.kl_sum(self.weight_mu, self.weight_rho, keep)
@@ -221,7 +221,7 @@ class BayesLayer(Bayesian):
             total = total + self.prior.kl_sum(self.bias_mu, self.bias_rho, keep)
         return total
 
-    def kl_key(self) -> tuple[object, ...]:
+    def _kl_key(self) -> tuple[object, ...]:
         """The state a cached KL was computed from: grad mode, prior scale, parameters."""
         sigma = getattr(self._prior, "sigma", None)
         params = (self.weight_mu, self.weight_rho, self.bias_mu, self.bias_rho)
@@ -266,7 +266,7 @@ class BayesLayer(Bayesian):
             stats.append(stat)
             total = kl if total is None else total + kl
         if fuse:
-            self._kl_cache = (self._prior, self.kl_key(), total)
+            self._kl_cache = (self._prior, self._kl_key(), total)
         return stats[0], stats[1]  # type: ignore[return-value]
 
     def forward(self, x: Tensor) -> Tensor:
