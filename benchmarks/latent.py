@@ -57,21 +57,26 @@ the agreement checks) and ``DIR/latent.md`` (the tables, also printed); DIR defa
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
-import statistics
 import time
 import warnings
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from machine_info import cores, machine
+from timing import (
+    available,
+    import_peer,
+    interleaved,
+    positive,
+    ratio,
+    thread_limits,
+    timing,
+)
 
 from reparam.latent import GaussianMixture, ctc_loss, posteriors, viterbi
 from reparam.train.distributed import resolve_device
@@ -95,66 +100,6 @@ QUICK_WARMUP = 1
 
 
 # ---------------------------------------------------------------------------- peers
-
-
-def import_peer(module: str, distribution: str) -> tuple[ModuleType | None, str]:
-    """The module, and the distribution's version or why it could not be imported."""
-    try:
-        imported = __import__(module, fromlist=["_"])
-    except Exception as error:  # ImportError, or a dependency broken here
-        return None, f"missing ({type(error).__name__}: {error})"
-    return imported, version(distribution)
-
-
-def available(found: str) -> bool:
-    return not found.startswith("missing")
-
-
-# ---------------------------------------------------------------------------- timing
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def seconds(run: Callable[[], object], device: torch.device) -> float:
-    """Wall time of one call, the device synchronized before both clock readings."""
-    synchronize(device)
-    start = time.perf_counter()
-    run()
-    synchronize(device)
-    return time.perf_counter() - start
-
-
-def interleaved(
-    contenders: dict[str, tuple[Callable[[], object], torch.device]], repeats: int, warmup: int
-) -> dict[str, list[float]]:
-    """Seconds per call of each contender in each of ``repeats`` rounds, the order rotating."""
-    for run, device in contenders.values():
-        for _ in range(warmup):
-            run()
-        synchronize(device)
-    names = list(contenders)
-    rounds: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            rounds[name].append(seconds(*contenders[name]))
-    return rounds
-
-
-def timing(rounds: list[float], device: torch.device) -> dict[str, object]:
-    return {
-        "device": device.type,
-        "median_s": statistics.median(rounds),
-        "min_s": min(rounds),
-        "max_s": max(rounds),
-        "rounds_s": [round(s, 6) for s in rounds],
-    }
-
-
-def ratio(top: dict[str, object], bottom: dict[str, object]) -> float:
-    return top["median_s"] / bottom["median_s"]  # type: ignore[operator]
 
 
 # ---------------------------------------------------------------------------- (1) GMM
@@ -604,13 +549,6 @@ def repeats_warmup(args: argparse.Namespace, comparison: str) -> tuple[int, int]
     return args.repeats or REPEATS[comparison], WARMUP[comparison]
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
-
-
 def comparisons(text: str) -> list[str]:
     chosen = [part.strip() for part in text.split(",") if part.strip()]
     unknown = sorted(set(chosen) - set(COMPARISONS))
@@ -639,15 +577,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=positive, default=None, help="default: the cores usable")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     return parser.parse_args()
-
-
-def thread_limits(threads: int) -> contextlib.AbstractContextManager[object]:
-    """NumPy's BLAS and OpenMP pools (scikit-learn, hmmlearn) limited to ``threads``."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads)
 
 
 def main() -> None:

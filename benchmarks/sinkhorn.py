@@ -63,7 +63,6 @@ and costs) and ``DIR/sinkhorn.md`` (the table, also printed); DIR defaults to
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import statistics
@@ -77,6 +76,17 @@ from types import ModuleType
 import numpy as np
 import torch
 from machine_info import cores, machine
+from timing import (
+    available,
+    import_peer,
+    interleaved,
+    listed,
+    positive,
+    positive_float,
+    seconds,
+    synchronize,
+    thread_limits,
+)
 
 from reparam.convergence import ConvergenceWarning
 from reparam.train.distributed import resolve_device
@@ -100,15 +110,6 @@ PEERS = (POT_TORCH, POT_NUMPY, GEOMLOSS)
 # ---------------------------------------------------------------------------- peers
 
 
-def import_pot() -> tuple[ModuleType | None, str]:
-    """POT, and its version or why it could not be imported."""
-    try:
-        import ot
-    except Exception as error:  # ImportError, or a dependency broken here
-        return None, f"missing ({type(error).__name__}: {error})"
-    return ot, version("pot")
-
-
 def import_geomloss() -> tuple[ModuleType | None, str]:
     """geomloss's tensorized Sinkhorn routines, and its version or why they are missing."""
     try:
@@ -120,39 +121,6 @@ def import_geomloss() -> tuple[ModuleType | None, str]:
     module.log_weights = sinkhorn_divergence.log_weights  # type: ignore[attr-defined]
     module.softmin = sinkhorn_samples.softmin_tensorized  # type: ignore[attr-defined]
     return module, version("geomloss")
-
-
-def available(found: str) -> bool:
-    return not found.startswith("missing")
-
-
-# ---------------------------------------------------------------------------- timing
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def seconds(run: Callable[[], object], device: torch.device) -> float:
-    """Wall time of one call, the device synchronized before both clock readings."""
-    synchronize(device)
-    start = time.perf_counter()
-    run()
-    synchronize(device)
-    return time.perf_counter() - start
-
-
-def interleaved(
-    contenders: dict[str, tuple[Callable[[], object], torch.device]], repeats: int
-) -> dict[str, list[float]]:
-    """Seconds per call of each contender in each of ``repeats`` rounds, the order rotating."""
-    names = list(contenders)
-    rounds: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            rounds[name].append(seconds(*contenders[name]))
-    return rounds
 
 
 # ---------------------------------------------------------------------------- problems
@@ -403,30 +371,6 @@ def markdown(report: dict[str, object]) -> str:
 # ---------------------------------------------------------------------------- main
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite positive number, got {text!r}")
-    return value
-
-
-def listed(kind: Callable[[str], object]) -> Callable[[str], list[object]]:
-    def parse(text: str) -> list[object]:
-        parts = [part.strip() for part in text.split(",") if part.strip()]
-        if not parts:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
-        return [kind(part) for part in parts]
-
-    return parse
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -455,15 +399,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def thread_limits(threads: int) -> contextlib.AbstractContextManager[object]:
-    """NumPy's BLAS and OpenMP pools limited to ``threads``."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads)
-
-
 def main() -> None:
     args = parse_args()
     threads = args.threads or cores()
@@ -473,7 +408,7 @@ def main() -> None:
     repeats = args.repeats or (QUICK_REPEATS if args.quick else REPEATS)
     start = time.perf_counter()
 
-    ot, pot_found = import_pot()
+    ot, pot_found = import_peer("ot", "pot")
     if ot is None:
         print(f"POT is not importable, so it is not timed: {pot_found}")
     geomloss, geomloss_found = import_geomloss()
