@@ -210,3 +210,18 @@ def test_local_std_skips_the_power_of_two_scaling_only_where_it_changes_nothing(
     assert not needs_no_scale(
         example_top(x * torch.tensor([[1.0], [1.0], [1.0], [1.0], [1e2], [1.0]]), -1)
     )
+
+
+def test_a_layer_with_a_cached_kl_copies_and_pickles() -> None:
+    import copy
+    import io
+
+    layer = BayesLinear(3, 2)
+    layer(torch.randn(4, 3))
+    twin = copy.deepcopy(layer)
+    assert twin._kl_cache is None and layer._kl_cache is not None
+    buffer = io.BytesIO()
+    torch.save(layer, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    torch.testing.assert_close(loaded.kl(), layer.kl())

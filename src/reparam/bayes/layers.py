@@ -160,6 +160,11 @@ class BayesLayer(Bayesian):
             self.register_parameter("bias_rho", None)
         self._kl_cache: tuple[object, ...] | None = None
 
+    def __getstate__(self) -> dict[str, object]:
+        """The module's state for copies and pickles, without the cached KL (a tensor of the
+        last forward's graph, which ``copy.deepcopy`` refuses)."""
+        return {**self.__dict__, "_kl_cache": None}
+
     @property
     def estimator(self) -> str:
         """The estimator's name; assigning another name switches estimator."""
