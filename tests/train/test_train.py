@@ -84,9 +84,10 @@ def test_config_json_holds_exactly_what_applies(tmp_path) -> None:
     assert "temperature_rate" not in json.loads((tmp_path / "score" / "config.json").read_text())
 
 
-def test_gumbel_temperature_is_annealed_every_500_steps(tmp_path) -> None:
-    values = tiny(epochs=1, subset=None, batch_size=2, temperature_rate=1e-3)  # 719 steps
-    run(CategoricalVAETrainer, values, options(tmp_path / "run"))
+@pytest.mark.parametrize("estimator", ["gumbel-softmax", "st-gumbel-relaxed"])
+def test_gumbel_temperature_is_annealed_every_500_steps(tmp_path, estimator) -> None:
+    values = tiny(epochs=1, subset=None, batch_size=2, temperature_rate=1e-3, estimator=estimator)
+    run(CategoricalVAETrainer, values, options(tmp_path / "run"))  # 719 steps
     (row,) = read_metrics(tmp_path / "run" / "metrics.csv")
     assert row["step"] == 719 and row["temperature"] == pytest.approx(math.exp(-0.5))
 

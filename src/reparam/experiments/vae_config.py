@@ -36,7 +36,7 @@ SCHEDULES = ("constant", "burda")
 FLOWS = ("planar", "radial", "iaf")
 
 # The Gumbel estimators, whose temperature a run anneals; the estimators that need k >= 2.
-GUMBEL = ("gumbel-softmax", "st-gumbel")
+GUMBEL = ("gumbel-softmax", "st-gumbel", "st-gumbel-relaxed")
 NEEDS_TWO_SAMPLES = ("score+leave-one-out", "score+optimal", "vimco")
 
 
