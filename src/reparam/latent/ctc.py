@@ -43,6 +43,7 @@ References:
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Sequence
@@ -147,13 +148,18 @@ def _unbatched(log_probs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, bool
 
 
 def _extend(padded: Tensor, blank: int) -> tuple[Tensor, Tensor]:
-    """l' of each target ``[N, 2S+1]`` and the additive mask (0 or -inf) of the skip move."""
+    """l' of each target ``[N, 2S+1]`` and the mask of the skip move."""
     N, S = padded.shape
     ext = padded.new_full((N, 2 * S + 1), blank)
     ext[:, 1::2] = padded
+    return ext, _skips(ext, blank)
+
+
+def _skips(ext: Tensor, blank: int) -> Tensor:
+    """May a path reach position s from s − 2: :math:`l'_s \ne b` and :math:`l'_s \ne l'_{s-2}`."""
     skip = torch.zeros(ext.shape, dtype=torch.bool, device=ext.device)
     skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-    return ext, skip
+    return skip
 
 
 def _emissions(log_probs: Tensor, ext: Tensor) -> Tensor:
@@ -162,66 +168,79 @@ def _emissions(log_probs: Tensor, ext: Tensor) -> Tensor:
     return log_probs.gather(2, ext.unsqueeze(0).expand(T, -1, -1))
 
 
-def _skip_add(skip: Tensor, dtype: torch.dtype) -> Tensor:
-    """The skip mask as 0 / -inf to add."""
-    return torch.zeros(skip.shape, dtype=dtype, device=skip.device).masked_fill(~skip, NEG_INF)
+def _recursion(emit: Tensor, skip: Tensor, start: Tensor) -> Tensor:
+    r"""The α recursion before each frame's emission,
+    :math:`P_t(s) = α_{t-1}(s) \oplus α_{t-1}(s-1) \oplus 𝟙[\text{skip into } s]\, α_{t-1}(s-2)`
+    with :math:`α_t = P_t + y_t`, for t = 0..T (``[T+1, R, L]`` for emissions ``[T, R, L]``,
+    which must hold no NaN). Row r starts from α_{-1} = 0 at position ``start[r]`` and -inf
+    elsewhere, which makes the general step give the usual initialisation at t = 0;
+    :math:`P_{T_n}(2S_n) = \log p(l \mid x)`, as the skip never reaches a blank. The R rows lie
+    end to end in one flat buffer, each followed by two -inf cells (emission -inf), so that
+    α_{t-1}(s-1) and α_{t-1}(s-2) are contiguous views of it and each op runs over one vector."""
+    T, R, L = emit.shape
+    W = L + 2
+    emit = torch.nn.functional.pad(emit, (0, 2), value=NEG_INF).reshape(T, R * W)
+    mask = torch.full((R, W), NEG_INF, dtype=emit.dtype, device=emit.device)
+    mask[:, :L].masked_fill_(skip, 0.0)
+    mask = mask.reshape(-1)
+    prefix = torch.empty((T + 1, R, W), dtype=emit.dtype, device=emit.device)
+    slots = torch.full((2, 2 + R * W), NEG_INF, dtype=emit.dtype, device=emit.device)
+    slots[0, 2:].view(R, W).scatter_(1, start[:, None], 0.0)
+    jump = torch.empty(R * W, dtype=emit.dtype, device=emit.device)
+    stay, step, skip_from = slots[:, 2:], slots[:, 1:-1], slots[:, :-2]
+    write = slots[1, 2:], slots[0, 2:]  # α_t goes to the other slot
+    before, emits = prefix.view(T + 1, R * W).unbind(0), emit.unbind(0)
+    for t, k in zip(range(T + 1), itertools.cycle((0, 1))):
+        torch.logaddexp(stay[k], step[k], out=before[t])
+        torch.add(skip_from[k], mask, out=jump)
+        torch.logaddexp(before[t], jump, out=before[t])
+        if t < T:
+            torch.add(before[t], emits[t], out=write[k])
+    return prefix[:, :, :L]
+
+
+def _likelihood(prefix: Tensor, in_len: Tensor, tgt_len: Tensor) -> Tensor:
+    """log p(l | x) = P_{T_n}(2 S_n) of the forward rows (the first N) of ``prefix``."""
+    rows = torch.arange(in_len.shape[0], device=in_len.device)
+    return prefix[in_len, rows, 2 * tgt_len]
 
 
 @torch.no_grad()
-def _alphas(emit: Tensor, skip: Tensor, in_len: Tensor) -> tuple[Tensor, Tensor]:
-    """α at every frame ``[T, N, L]`` (-inf past each input length) and α at each sequence's
-    last frame. The recursion starts from α_{-1} = (0, -inf, …), which makes the general
-    step give the usual initialisation at t = 0 and is the answer for empty inputs; each
-    step reads α_{t-1}(s-1) and α_{t-1}(s-2) as views of one buffer padded with -inf."""
-    T, N, L = emit.shape
-    skip_add = _skip_add(skip, emit.dtype)
-    padded = torch.full((T + 1, N, L + 2), NEG_INF, dtype=emit.dtype, device=emit.device)
-    padded[0, :, 2] = 0.0
-    for t in range(T):
-        prev, new = padded[t], padded[t + 1, :, 2:]
-        torch.logaddexp(prev[:, 2:], prev[:, 1:-1], out=new)
-        torch.logaddexp(new, prev[:, :-2] + skip_add, out=new)
-        new.add_(emit[t])
-    alphas = padded[:, :, 2:]
-    last = alphas.gather(0, in_len[None, :, None].expand(1, N, L)).squeeze(0)
-    active = torch.arange(T, device=emit.device)[:, None] < in_len[None, :]
-    return alphas[1:].masked_fill_(~active[..., None], NEG_INF), last
-
-
-@torch.no_grad()
-def _betas(emit: Tensor, skip: Tensor, in_len: Tensor, tgt_len: Tensor) -> Tensor:
-    """β at every frame ``[T, N, L]``: β_t(s) = u(s) ⊕ u(s+1) ⊕ [skip into s+2] u(s+2) with
-    u = β_{t+1} + y_{t+1}, α's step mirrored, started at each sequence's last frame from the
-    two final positions; -inf past the input length."""
-    T, N, L = emit.shape
-    positions = torch.arange(L, device=emit.device)
-    ends = (positions == 2 * tgt_len[:, None]) | (
-        (positions == 2 * tgt_len[:, None] - 1) & (tgt_len[:, None] > 0)
+def _lattice(
+    log_probs: Tensor,
+    ext: Tensor,
+    skip: Tensor,
+    in_len: Tensor,
+    tgt_len: Tensor,
+    blank: int,
+    backward: bool = True,
+) -> tuple[Tensor, Tensor | None, Tensor]:
+    """α ``[T, N, L]`` (-inf past each input length), β (or None when not ``backward``) and
+    log p(l | x). β is α's recursion run on the problem reversed in time and position, which
+    starts at frame T − T_n and position L − L_n (L_n = 2 S_n + 1) of the flipped emissions,
+    held there before it by an emission of 0 at that position and -inf elsewhere:
+    β_t(s) = P^{rev}_{T-1-t}(L-1-s), the reversed α before its emission. Both run in one
+    recursion over a batch of 2N rows."""
+    T, N, L = log_probs.shape[0], *ext.shape
+    frames = torch.arange(T, device=log_probs.device)[:, None]
+    active = (frames < in_len[None, :])[..., None]
+    emit = _emissions(log_probs, ext).masked_fill_(~active, NEG_INF)
+    origin = torch.zeros(N, dtype=torch.long, device=ext.device)
+    if not backward:
+        prefix = _recursion(emit, skip, origin)
+        return prefix[:T] + emit, None, _likelihood(prefix, in_len, tgt_len)
+    start = L - 1 - 2 * tgt_len
+    held = torch.full((N, L), NEG_INF, dtype=emit.dtype, device=emit.device)
+    held.scatter_(1, start[:, None], 0.0)
+    waiting = (frames < T - in_len[None, :])[..., None]
+    emit_rev = torch.where(waiting, held, emit.flip(0, 2))
+    prefix = _recursion(
+        torch.cat((emit, emit_rev), dim=1),
+        torch.cat((skip, _skips(ext.flip(1), blank)), dim=0),
+        torch.cat((origin, start)),
     )
-    start = torch.zeros(ends.shape, dtype=emit.dtype, device=emit.device)
-    start = start.masked_fill(~ends, NEG_INF)
-    into = torch.zeros_like(skip)
-    into[:, :-2] = skip[:, 2:]  # into[s]: may a path skip from s to s + 2?
-    skip_add = _skip_add(into, emit.dtype)
-    betas = torch.full_like(emit, NEG_INF)
-    padded = torch.full((N, L + 2), NEG_INF, dtype=emit.dtype, device=emit.device)
-    starts = torch.arange(T, device=emit.device)[:, None] == in_len[None, :] - 1
-    for t in range(T - 1, -1, -1):
-        beta = betas[t]
-        if t < T - 1:
-            torch.add(betas[t + 1], emit[t + 1], out=padded[:, :L])
-            torch.logaddexp(padded[:, :L], padded[:, 1:-1], out=beta)
-            torch.logaddexp(beta, padded[:, 2:] + skip_add, out=beta)
-        beta.copy_(torch.where(starts[t][:, None], start, beta))
-    return betas
-
-
-def _final(alpha: Tensor, tgt_len: Tensor) -> Tensor:
-    """log p(l | x) = α(2S) ⊕ α(2S-1), the latter only when S > 0."""
-    last = alpha.gather(1, (2 * tgt_len)[:, None]).squeeze(1)
-    before = alpha.gather(1, (2 * tgt_len - 1).clamp_min(0)[:, None]).squeeze(1)
-    before = torch.where(tgt_len > 0, before, torch.full_like(before, NEG_INF))
-    return torch.logaddexp(last, before)
+    betas = prefix[:T, N:].flip(0, 2).masked_fill_(~active, NEG_INF)
+    return prefix[:T, :N] + emit, betas, _likelihood(prefix, in_len, tgt_len)
 
 
 def _occupation(alphas: Tensor, betas: Tensor, log_likelihood: Tensor) -> Tensor:
@@ -234,23 +253,26 @@ def _occupation(alphas: Tensor, betas: Tensor, log_likelihood: Tensor) -> Tensor
 class _NegativeLogLikelihood(torch.autograd.Function):
     r"""-log p(l | x) per sequence by the α recursion, with Graves et al.'s gradient (eq. 16)
     from the β recursion: :math:`∂(-\log p)/∂y_t(k) = -\sum_{s: l'_s = k} γ_t(s)`, computed
-    without autograd's record of the T-step recursion."""
+    without autograd's record of the T-step recursion. When ``log_probs`` needs a gradient the
+    forward pass runs α and β together and keeps γ for the backward pass."""
 
     @staticmethod
-    def forward(ctx, log_probs, ext, skip, in_len, tgt_len):  # type: ignore[override]
-        emit = _emissions(log_probs, ext)
-        alphas, alpha = _alphas(emit, skip, in_len)
-        log_likelihood = _final(alpha, tgt_len)
-        ctx.save_for_backward(log_probs, ext, skip, in_len, tgt_len, emit, alphas, log_likelihood)
+    def forward(ctx, log_probs, ext, skip, in_len, tgt_len, blank):  # type: ignore[override]
+        needed = ctx.needs_input_grad[0]
+        alphas, betas, log_likelihood = _lattice(
+            log_probs, ext, skip, in_len, tgt_len, blank, backward=needed
+        )
+        if needed:
+            ctx.save_for_backward(ext, _occupation(alphas, betas, log_likelihood))
+            ctx.shape = log_probs.shape
         return -log_likelihood
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        log_probs, ext, skip, in_len, tgt_len, emit, alphas, log_likelihood = ctx.saved_tensors
-        gamma = _occupation(alphas, _betas(emit, skip, in_len, tgt_len), log_likelihood)
+        ext, gamma = ctx.saved_tensors
         index = ext.unsqueeze(0).expand_as(gamma)
-        grad_log_probs = torch.zeros_like(log_probs).scatter_add_(2, index, -gamma)
-        return grad_log_probs * grad[None, :, None], None, None, None, None
+        grad_log_probs = gamma.new_zeros(ctx.shape).scatter_add_(2, index, -gamma)
+        return grad_log_probs * grad[None, :, None], None, None, None, None, None
 
 
 def ctc_loss(
@@ -292,7 +314,7 @@ def ctc_loss(
             "log_probs holds no sequences (N = 0): reduction='mean' is undefined; use 'sum'"
         )
     ext, skip = _extend(padded, blank)
-    loss = _NegativeLogLikelihood.apply(log_probs, ext, skip, in_len, tgt_len)
+    loss = _NegativeLogLikelihood.apply(log_probs, ext, skip, in_len, tgt_len, blank)
     if zero_infinity:
         loss = torch.where(loss == math.inf, torch.zeros_like(loss), loss)
     if reduction == "none":
@@ -323,10 +345,7 @@ def ctc_alpha_beta(
     log_probs, targets, unbatched = _unbatched(log_probs, targets)
     padded, in_len, tgt_len = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
     ext, skip = _extend(padded, blank)
-    emit = _emissions(log_probs, ext)
-    log_alpha, alpha = _alphas(emit, skip, in_len)
-    log_likelihood = _final(alpha, tgt_len)
-    log_beta = _betas(emit, skip, in_len, tgt_len)
+    log_alpha, log_beta, log_likelihood = _lattice(log_probs, ext, skip, in_len, tgt_len, blank)
     lattice = CTCLattice(log_alpha, log_beta, log_likelihood, ext, in_len, tgt_len)
     if unbatched:  # the batch axis dropped, as the input had none
         lattice = CTCLattice(log_alpha[:, 0], log_beta[:, 0], *(v[0] for v in lattice[2:]))
