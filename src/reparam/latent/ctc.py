@@ -171,17 +171,16 @@ def _emissions(log_probs: Tensor, ext: Tensor) -> Tensor:
 def _recursion(emit: Tensor, skip: Tensor, start: Tensor) -> Tensor:
     r"""The α recursion before each frame's emission,
     :math:`P_t(s) = α_{t-1}(s) \oplus α_{t-1}(s-1) \oplus 𝟙[\text{skip into } s]\, α_{t-1}(s-2)`
-    with :math:`α_t = P_t + y_t`, for t = 0..T (``[T+1, R, L]`` for emissions ``[T, R, L]``,
-    which must hold no NaN). Row r starts from α_{-1} = 0 at position ``start[r]`` and -inf
-    elsewhere, which makes the general step give the usual initialisation at t = 0;
-    :math:`P_{T_n}(2S_n) = \log p(l \mid x)`, as the skip never reaches a blank. The R rows lie
-    end to end in one flat buffer, each followed by two -inf cells (emission -inf), so that
-    α_{t-1}(s-1) and α_{t-1}(s-2) are contiguous views of it and each op runs over one vector."""
-    T, R, L = emit.shape
-    W = L + 2
-    emit = torch.nn.functional.pad(emit, (0, 2), value=NEG_INF).reshape(T, R * W)
+    with :math:`α_t = P_t + y_t`, for t = 0..T: ``[T+1, R, L+2]`` for emissions ``[T, R, L+2]``
+    whose last two columns are -inf (and no NaN anywhere). Row r starts from α_{-1} = 0 at
+    position ``start[r]`` and -inf elsewhere, which makes the general step give the usual
+    initialisation at t = 0; :math:`P_{T_n}(2S_n) = \log p(l \mid x)`, as the skip never
+    reaches a blank. The R rows lie end to end in one flat buffer, each followed by its two
+    -inf cells, so that α_{t-1}(s-1) and α_{t-1}(s-2) are contiguous views of it and each op
+    runs over one vector."""
+    T, R, W = emit.shape
     mask = torch.full((R, W), NEG_INF, dtype=emit.dtype, device=emit.device)
-    mask[:, :L].masked_fill_(skip, 0.0)
+    mask[:, : W - 2].masked_fill_(skip, 0.0)
     mask = mask.reshape(-1)
     prefix = torch.empty((T + 1, R, W), dtype=emit.dtype, device=emit.device)
     slots = torch.full((2, 2 + R * W), NEG_INF, dtype=emit.dtype, device=emit.device)
@@ -189,14 +188,14 @@ def _recursion(emit: Tensor, skip: Tensor, start: Tensor) -> Tensor:
     jump = torch.empty(R * W, dtype=emit.dtype, device=emit.device)
     stay, step, skip_from = slots[:, 2:], slots[:, 1:-1], slots[:, :-2]
     write = slots[1, 2:], slots[0, 2:]  # α_t goes to the other slot
-    before, emits = prefix.view(T + 1, R * W).unbind(0), emit.unbind(0)
+    before, emits = prefix.view(T + 1, R * W).unbind(0), emit.view(T, R * W).unbind(0)
     for t, k in zip(range(T + 1), itertools.cycle((0, 1))):
         torch.logaddexp(stay[k], step[k], out=before[t])
         torch.add(skip_from[k], mask, out=jump)
         torch.logaddexp(before[t], jump, out=before[t])
         if t < T:
             torch.add(before[t], emits[t], out=write[k])
-    return prefix[:, :, :L]
+    return prefix
 
 
 def _likelihood(prefix: Tensor, in_len: Tensor, tgt_len: Tensor) -> Tensor:
@@ -215,39 +214,39 @@ def _lattice(
     blank: int,
     backward: bool = True,
 ) -> tuple[Tensor, Tensor | None, Tensor]:
-    """α ``[T, N, L]`` (-inf past each input length), β (or None when not ``backward``) and
-    log p(l | x). β is α's recursion run on the problem reversed in time and position, which
-    starts at frame T − T_n and position L − L_n (L_n = 2 S_n + 1) of the flipped emissions,
-    held there before it by an emission of 0 at that position and -inf elsewhere:
-    β_t(s) = P^{rev}_{T-1-t}(L-1-s), the reversed α before its emission. Both run in one
-    recursion over a batch of 2N rows."""
+    """α ``[T, N, L]`` (-inf past each input length), β (or None when not ``backward``;
+    arbitrary past each input length) and log p(l | x). β is α's recursion run on the
+    problem reversed in time and position, which starts at frame T − T_n and position L − L_n
+    (L_n = 2 S_n + 1) of the flipped emissions, held there before it by an emission of 0 at
+    that position and -inf elsewhere: β_t(s) = P^{rev}_{T-1-t}(L-1-s), the reversed α before
+    its emission. Both run in one recursion over a batch of 2N rows."""
     T, N, L = log_probs.shape[0], *ext.shape
+    R = 2 * N if backward else N
+    emit = torch.empty((T, R, L + 2), dtype=log_probs.dtype, device=log_probs.device)
     frames = torch.arange(T, device=log_probs.device)[:, None]
-    active = (frames < in_len[None, :])[..., None]
-    emit = _emissions(log_probs, ext).masked_fill_(~active, NEG_INF)
-    origin = torch.zeros(N, dtype=torch.long, device=ext.device)
-    if not backward:
-        prefix = _recursion(emit, skip, origin)
-        return prefix[:T] + emit, None, _likelihood(prefix, in_len, tgt_len)
-    start = L - 1 - 2 * tgt_len
-    held = torch.full((N, L), NEG_INF, dtype=emit.dtype, device=emit.device)
-    held.scatter_(1, start[:, None], 0.0)
-    waiting = (frames < T - in_len[None, :])[..., None]
-    emit_rev = torch.where(waiting, held, emit.flip(0, 2))
-    prefix = _recursion(
-        torch.cat((emit, emit_rev), dim=1),
-        torch.cat((skip, _skips(ext.flip(1), blank)), dim=0),
-        torch.cat((origin, start)),
-    )
-    betas = prefix[:T, N:].flip(0, 2).masked_fill_(~active, NEG_INF)
-    return prefix[:T, :N] + emit, betas, _likelihood(prefix, in_len, tgt_len)
+    torch.gather(log_probs, 2, ext[None].expand(T, -1, -1), out=emit[:, :N, :L])
+    emit[:, :N, :L].masked_fill_((frames >= in_len[None, :])[..., None], NEG_INF)
+    emit[:, :, L:] = NEG_INF
+    start = torch.zeros(R, dtype=torch.long, device=ext.device)
+    if backward:
+        start[N:] = L - 1 - 2 * tgt_len
+        held = torch.full((N, L), NEG_INF, dtype=emit.dtype, device=emit.device)
+        held.scatter_(1, start[N:, None], 0.0)
+        waiting = (frames < T - in_len[None, :])[..., None]
+        torch.where(waiting, held, emit[:, :N, :L].flip(0, 2), out=emit[:, N:, :L])
+        skip = torch.cat((skip, _skips(ext.flip(1), blank)), dim=0)
+    prefix = _recursion(emit, skip, start)
+    log_likelihood = _likelihood(prefix, in_len, tgt_len)
+    alphas = prefix[:T, :N, :L].add_(emit[:, :N, :L])
+    betas = prefix[:T, N:, :L].flip(0, 2) if backward else None
+    return alphas, betas, log_likelihood
 
 
 def _occupation(alphas: Tensor, betas: Tensor, log_likelihood: Tensor) -> Tensor:
-    """γ_t(s) = exp(α_t(s) + β_t(s) - log p(l | x)); zero for labellings with no alignment."""
-    feasible = torch.isfinite(log_likelihood)
-    log_gamma = alphas + betas - torch.where(feasible, log_likelihood, 0.0)[None, :, None]
-    return log_gamma.masked_fill(~feasible[None, :, None], NEG_INF).exp()
+    """γ_t(s) = exp(α_t(s) + β_t(s) - log p(l | x)); zero for labellings with no alignment
+    (and where α is -inf). Overwrites ``betas``."""
+    shift = torch.where(torch.isfinite(log_likelihood), log_likelihood, math.inf)
+    return betas.add_(alphas).sub_(shift[None, :, None]).exp_()
 
 
 class _NegativeLogLikelihood(torch.autograd.Function):
@@ -271,8 +270,8 @@ class _NegativeLogLikelihood(torch.autograd.Function):
     def backward(ctx, grad):  # type: ignore[override]
         ext, gamma = ctx.saved_tensors
         index = ext.unsqueeze(0).expand_as(gamma)
-        grad_log_probs = gamma.new_zeros(ctx.shape).scatter_add_(2, index, -gamma)
-        return grad_log_probs * grad[None, :, None], None, None, None, None, None
+        grad_log_probs = gamma.new_zeros(ctx.shape).scatter_add_(2, index, gamma)
+        return grad_log_probs.mul_(-grad[None, :, None]), None, None, None, None, None
 
 
 def ctc_loss(
@@ -346,6 +345,8 @@ def ctc_alpha_beta(
     padded, in_len, tgt_len = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
     ext, skip = _extend(padded, blank)
     log_alpha, log_beta, log_likelihood = _lattice(log_probs, ext, skip, in_len, tgt_len, blank)
+    past = torch.arange(log_probs.shape[0], device=in_len.device)[:, None] >= in_len
+    log_beta.masked_fill_(past[..., None], NEG_INF)
     lattice = CTCLattice(log_alpha, log_beta, log_likelihood, ext, in_len, tgt_len)
     if unbatched:  # the batch axis dropped, as the input had none
         lattice = CTCLattice(log_alpha[:, 0], log_beta[:, 0], *(v[0] for v in lattice[2:]))
@@ -371,10 +372,10 @@ def ctc_posteriors(
     """
     lat = ctc_alpha_beta(log_probs, targets, input_lengths, target_lengths, blank)
     if lat.log_alpha.dim() == 2:  # unbatched
-        return _occupation(lat.log_alpha[:, None], lat.log_beta[:, None], lat.log_likelihood[None])[
-            :, 0
-        ]
-    return _occupation(lat.log_alpha, lat.log_beta, lat.log_likelihood)
+        return _occupation(
+            lat.log_alpha[:, None], lat.log_beta[:, None].clone(), lat.log_likelihood[None]
+        )[:, 0]
+    return _occupation(lat.log_alpha, lat.log_beta.clone(), lat.log_likelihood)
 
 
 def _check_frames(log_probs: Tensor, input_lengths: Lengths, blank: int) -> Tensor:
