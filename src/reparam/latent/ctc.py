@@ -171,28 +171,28 @@ def _emissions(log_probs: Tensor, ext: Tensor) -> Tensor:
 def _recursion(emit: Tensor, skip: Tensor, start: Tensor) -> Tensor:
     r"""The α recursion before each frame's emission,
     :math:`P_t(s) = α_{t-1}(s) \oplus α_{t-1}(s-1) \oplus 𝟙[\text{skip into } s]\, α_{t-1}(s-2)`
-    with :math:`α_t = P_t + y_t`, for t = 0..T: ``[T+1, R, L+2]`` for emissions ``[T, R, L+2]``
-    whose last two columns are -inf (and no NaN anywhere). Row r starts from α_{-1} = 0 at
-    position ``start[r]`` and -inf elsewhere, which makes the general step give the usual
-    initialisation at t = 0; :math:`P_{T_n}(2S_n) = \log p(l \mid x)`, as the skip never
-    reaches a blank. The R rows lie end to end in one flat buffer, each followed by its two
-    -inf cells, so that α_{t-1}(s-1) and α_{t-1}(s-2) are contiguous views of it and each op
-    runs over one vector."""
-    T, R, W = emit.shape
+    with :math:`α_t = P_t + y_t`, for t = 0..T: ``[T+1, R, L+2]`` for emissions held in
+    ``emit[:, 0]`` of ``[T, 2, R, L+2]``, whose last two columns are -inf (and no NaN anywhere);
+    ``emit[:, 1]`` is overwritten. Row r starts from α_{-1} = 0 at position ``start[r]`` and
+    -inf elsewhere, which makes the general step give the usual initialisation at t = 0;
+    :math:`P_{T_n}(2S_n) = \log p(l \mid x)`, as the skip never reaches a blank. The R rows lie
+    end to end in one flat buffer, each followed by its two -inf cells, so that α_{t-1}(s-1)
+    and α_{t-1}(s-2) are contiguous views of it and each op runs over one vector; a second
+    buffer holds α_{t-1}(s) + log 𝟙[skip from s into s + 2], written with α by the same add
+    from ``emit[:, 1]`` = the emissions plus that mask."""
+    T, _, R, W = emit.shape
     mask = torch.full((R, W), NEG_INF, dtype=emit.dtype, device=emit.device)
-    mask[:, : W - 2].masked_fill_(skip, 0.0)
-    mask = mask.reshape(-1)
+    mask[:, : W - 2][:, :-2].masked_fill_(skip[:, 2:], 0.0)  # from s into s + 2
+    torch.add(emit[:, 0], mask, out=emit[:, 1])
     prefix = torch.empty((T + 1, R, W), dtype=emit.dtype, device=emit.device)
-    slots = torch.full((2, 2 + R * W), NEG_INF, dtype=emit.dtype, device=emit.device)
-    slots[0, 2:].view(R, W).scatter_(1, start[:, None], 0.0)
-    jump = torch.empty(R * W, dtype=emit.dtype, device=emit.device)
-    stay, step, skip_from = slots[:, 2:], slots[:, 1:-1], slots[:, :-2]
-    write = slots[1, 2:], slots[0, 2:]  # α_t goes to the other slot
-    before, emits = prefix.view(T + 1, R * W).unbind(0), emit.view(T, R * W).unbind(0)
+    slots = torch.full((2, 2, 2 + R * W), NEG_INF, dtype=emit.dtype, device=emit.device)
+    slots[0, 0, 2:].view(R, W).scatter_(1, start[:, None], 0.0)
+    stay, step, jump = slots[:, 0, 2:], slots[:, 0, 1:-1], slots[:, 1, :-2]
+    write = slots[1, :, 2:], slots[0, :, 2:]  # α_t goes to the other slot
+    before, emits = prefix.view(T + 1, R * W).unbind(0), emit.view(T, 2, R * W).unbind(0)
     for t, k in zip(range(T + 1), itertools.cycle((0, 1))):
         torch.logaddexp(stay[k], step[k], out=before[t])
-        torch.add(skip_from[k], mask, out=jump)
-        torch.logaddexp(before[t], jump, out=before[t])
+        torch.logaddexp(before[t], jump[k], out=before[t])
         if t < T:
             torch.add(before[t], emits[t], out=write[k])
     return prefix
@@ -222,7 +222,8 @@ def _lattice(
     its emission. Both run in one recursion over a batch of 2N rows."""
     T, N, L = log_probs.shape[0], *ext.shape
     R = 2 * N if backward else N
-    emit = torch.empty((T, R, L + 2), dtype=log_probs.dtype, device=log_probs.device)
+    pair = torch.empty((T, 2, R, L + 2), dtype=log_probs.dtype, device=log_probs.device)
+    emit = pair[:, 0]
     frames = torch.arange(T, device=log_probs.device)[:, None]
     torch.gather(log_probs, 2, ext[None].expand(T, -1, -1), out=emit[:, :N, :L])
     emit[:, :N, :L].masked_fill_((frames >= in_len[None, :])[..., None], NEG_INF)
@@ -235,7 +236,7 @@ def _lattice(
         waiting = (frames < T - in_len[None, :])[..., None]
         torch.where(waiting, held, emit[:, :N, :L].flip(0, 2), out=emit[:, N:, :L])
         skip = torch.cat((skip, _skips(ext.flip(1), blank)), dim=0)
-    prefix = _recursion(emit, skip, start)
+    prefix = _recursion(pair, skip, start)
     log_likelihood = _likelihood(prefix, in_len, tgt_len)
     alphas = prefix[:T, :N, :L].add_(emit[:, :N, :L])
     betas = prefix[:T, N:, :L].flip(0, 2) if backward else None
