@@ -187,7 +187,8 @@ def _recursion(emit: Tensor, skip: Tensor, start: Tensor) -> Tensor:
     prefix = torch.empty((T + 1, R, W), dtype=emit.dtype, device=emit.device)
     slots = torch.full((2, 2, 2 + R * W), NEG_INF, dtype=emit.dtype, device=emit.device)
     slots[0, 0, 2:].view(R, W).scatter_(1, start[:, None], 0.0)
-    stay, step, jump = slots[:, 0, 2:], slots[:, 0, 1:-1], slots[:, 1, :-2]
+    stay, step = slots[:, 0, 2:].unbind(0), slots[:, 0, 1:-1].unbind(0)
+    jump = slots[:, 1, :-2].unbind(0)
     write = slots[1, :, 2:], slots[0, :, 2:]  # α_t goes to the other slot
     before, emits = prefix.view(T + 1, R * W).unbind(0), emit.view(T, 2, R * W).unbind(0)
     for t, k in zip(range(T + 1), itertools.cycle((0, 1))):
