@@ -19,7 +19,9 @@ from reparam import ConvergenceWarning
 from reparam.latent import HMM, backward, forward, posteriors, viterbi
 
 hl = pytest.importorskip("hmmlearn.hmm")
+_errors = np.geterr()
 hmmlearn_tests = pytest.importorskip("hmmlearn.tests")
+np.seterr(**_errors)  # importing hmmlearn.tests turns on NumPy's underflow warnings process-wide
 logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 
 F64 = torch.float64
