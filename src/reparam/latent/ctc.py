@@ -156,16 +156,10 @@ def _extend(padded: Tensor, blank: int) -> tuple[Tensor, Tensor]:
 
 
 def _skips(ext: Tensor, blank: int) -> Tensor:
-    """May a path reach position s from s − 2: :math:`l'_s \ne b` and :math:`l'_s \ne l'_{s-2}`."""
+    r"""May a path reach position s from s − 2: :math:`l'_s \ne b` and :math:`l'_s \ne l'_{s-2}`."""
     skip = torch.zeros(ext.shape, dtype=torch.bool, device=ext.device)
     skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
     return skip
-
-
-def _emissions(log_probs: Tensor, ext: Tensor) -> Tensor:
-    """:math:`y_t(l'_s)` as ``[T, N, 2S+1]``."""
-    T = log_probs.shape[0]
-    return log_probs.gather(2, ext.unsqueeze(0).expand(T, -1, -1))
 
 
 def _recursion(emit: Tensor, skip: Tensor, start: Tensor) -> Tensor:
