@@ -26,7 +26,6 @@ logging.getLogger("hmmlearn").setLevel(logging.ERROR)
 
 F64 = torch.float64
 normalized = hmmlearn_tests.normalized
-SLOW = pytest.mark.slow  # kept out of CI for its time budget; run with -m slow
 
 
 def assert_log_likelihood_increasing(h: HMM, x, lengths, n_iter: int) -> None:
@@ -458,7 +457,7 @@ def gmm(kind: str):
 
 @pytest.mark.parametrize(
     "kind",
-    ["diag", "full", pytest.param("spherical", marks=SLOW), pytest.param("tied", marks=SLOW)],
+    ["diag", "full", "spherical", "tied"],
 )
 def test_gmm_sample_decode_init_and_fit(kind):
     # ported from test_gmm_hmm_new.py::GMMHMMTestMixin (test_sample, test_init,
@@ -503,7 +502,7 @@ def test_gmm_kmeans_init_with_a_cluster_smaller_than_n_mix():
     assert (model.means_ > 0).all() and (model.means_ < 6).all()
 
 
-@pytest.mark.parametrize("kind", ["diag", pytest.param("full", marks=SLOW)])
+@pytest.mark.parametrize("kind", ["diag", "full"])
 def test_gmm_chunked(kind):
     # ported from test_gmm_hmm_new.py::TestGMMHMM_MultiSequence::test_chunked: the same data
     # as one sequence or as five give nearly the same fit, to hmmlearn's tolerances for
@@ -534,7 +533,7 @@ def test_gmm_chunked(kind):
 
 @pytest.mark.parametrize(
     "kind",
-    ["diag", "spherical", pytest.param("full", marks=SLOW), pytest.param("tied", marks=SLOW)],
+    ["diag", "spherical", "full", "tied"],
 )
 def test_gmm_multi_sequence_fit_invariant_to_sequence_ordering(kind):
     # ported from test_gmm_hmm_multisequence.py::test_gmmhmm_multi_sequence_fit_invariant_to_
