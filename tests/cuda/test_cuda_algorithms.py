@@ -9,11 +9,11 @@ import torch
 
 import reparam as rp
 from reparam.bayes import BayesLinear, kl, predict
-from reparam.latent import HMM, ctc_loss
+from reparam.latent import HMM, GaussianMixture, ctc_loss
 from reparam.models import VAE
 from reparam.train.compile import maybe_compile
 from reparam.train.distributed import resolve_device
-from reparam.transport import sinkhorn
+from reparam.transport import emd_1d, sinkhorn, sinkhorn_unbalanced
 
 pytestmark = pytest.mark.cuda
 CPU = torch.device("cpu")
@@ -123,3 +123,39 @@ def test_compiled_and_eager_agree_within_float_tolerance(device) -> None:
     eager = model.log_joint(x, z)
     compiled = maybe_compile(model.log_joint, True)(x, z)
     torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-4)
+
+
+def test_the_peers_options_agree_with_the_cpu(device) -> None:
+    """Issue 12's additions on the device: the mixture's tied covariances, a full-covariance
+    HMM's scaled posteriors, unbalanced Sinkhorn, the 1-D plan and CTC's unbatched form."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.cat([torch.randn(200, 2, generator=g) - 3, torch.randn(200, 2, generator=g) + 3])
+    X = X.double()
+    fits = [
+        GaussianMixture(2, covariance_type="tied", seed=0, device=where).fit(X.to(where))
+        for where in (CPU, device)
+    ]
+    torch.testing.assert_close(fits[1].means_.cpu(), fits[0].means_, rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(
+        fits[1].covariances_.cpu(), fits[0].covariances_, rtol=1e-8, atol=1e-10
+    )
+
+    hmm = HMM(2, "gaussian", dim=2, covariance="full", dtype=torch.float64, seed=0)
+    x = X.reshape(4, 100, 2)
+    on_device = copy.deepcopy(hmm).to(device)
+    for got, want in zip(on_device.posteriors(x.to(device)), hmm.posteriors(x), strict=True):
+        torch.testing.assert_close(got.cpu(), want, rtol=1e-9, atol=1e-9)
+
+    C = torch.cdist(X[:50], X[50:110]) ** 2 / 50
+    ours = [
+        sinkhorn_unbalanced(None, None, C.to(where), eps=0.1, reg_m=1.0) for where in (CPU, device)
+    ]
+    torch.testing.assert_close(ours[1].plan.cpu(), ours[0].plan, rtol=1e-8, atol=1e-12)
+    lines = [emd_1d(X[:30, 0].to(where), X[30:70, 0].to(where)) for where in (CPU, device)]
+    torch.testing.assert_close(lines[1].cost.cpu(), lines[0].cost, rtol=1e-10, atol=0.0)
+
+    log_probs = torch.randn(30, 5, generator=g).log_softmax(-1)
+    target = torch.randint(1, 5, (8,), generator=g)
+    losses = [ctc_loss(log_probs.to(where), target.to(where), 30, 8) for where in (CPU, device)]
+    assert losses[1].dim() == 0
+    torch.testing.assert_close(losses[1].cpu(), losses[0], rtol=1e-5, atol=1e-6)
