@@ -84,6 +84,7 @@ STEPS=(
   "bnn_step|30|$PY benchmarks/bnn_step.py --sizes 784 1200 1200 10 --batch-size 256 --device cuda --out $OUT"
   "latent|45|$PY benchmarks/latent.py --device cuda --repeats 3 --out $OUT"
   "bounds|10|$PY benchmarks/bounds.py --device cuda --out $OUT"
+  "exp_underflow|5|$PY benchmarks/exp_underflow.py --device cuda --repeats 5 --out $OUT"
   "sinkhorn|25|$PY benchmarks/sinkhorn.py --device cuda --sizes 1000,4000 --no-numpy --out $OUT"
 )
 
