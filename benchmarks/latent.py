@@ -20,7 +20,10 @@ Three side-by-side comparisons, each selectable with ``--only``:
   γ, and the expected transition counts, which hmmlearn's calls do not compute) batched over
   the sequences ``[B, T, K]``, the emission look-up included; hmmlearn ``score`` +
   ``predict_proba`` on the concatenated sequences with ``lengths`` (its forward pass runs
-  twice). "viterbi": ours ``viterbi`` against hmmlearn ``decode``. Reported: times,
+  twice). "viterbi": ours ``HMM.decode`` (the same model, observations in, paths out) against
+  hmmlearn ``decode``, the ratio's pair; beside them ``viterbi`` on a [B, T, K] table of
+  emissions computed beforehand, compiled (numba) and, where numba is installed, the eager
+  recursion that runs without it. Reported: times,
   hmmlearn ÷ ours (higher = reparam faster), the difference of the total log-likelihoods,
   the largest difference of γ, and the share of Viterbi states that agree. On CUDA ours runs
   on the GPU, hmmlearn on the CPU.
@@ -79,7 +82,8 @@ from timing import (
 )
 
 from reparam.convergence import ConvergenceWarning as ReparamConvergenceWarning
-from reparam.latent import GaussianMixture, ctc_loss, posteriors, viterbi
+from reparam.latent import HMM, GaussianMixture, ctc_loss, posteriors, viterbi, viterbi_compiled
+from reparam.latent.forward_backward import _viterbi_eager, lengths_mask
 from reparam.train.distributed import resolve_device
 
 COMPARISONS = ("gmm", "hmm", "ctc")
@@ -273,11 +277,30 @@ def run_hmm(
         log_b = log_B_T[x_ours]  # [B, T, K]
         out["ours_posteriors"] = posteriors(log_pi, log_A, log_b, lengths_ours)
 
-    def ours_viterbi() -> None:
-        out["ours_viterbi"] = viterbi(log_pi, log_A, log_B_T[x_ours], lengths_ours)
+    model_ours = HMM(k, "categorical", n_symbols=m, dtype=torch.float64).to(device)
+    model_ours.set_params(pi=pi, A=A, emissionprob=B)
+    log_b_given = log_B_T[x_ours]
+    mask = lengths_mask(lengths_ours, sequences, length, device)
+
+    def ours_decode() -> None:
+        out["ours_viterbi"] = model_ours.decode(x_ours, lengths_ours)
+
+    def ours_viterbi_given() -> None:
+        viterbi(log_pi, log_A, log_b_given, lengths_ours)
+
+    def ours_viterbi_eager() -> None:
+        _viterbi_eager(log_pi, log_A, log_b_given, mask)
 
     posterior_contenders = {"reparam posteriors": (ours_posteriors, device)}
-    viterbi_contenders = {"reparam viterbi": (ours_viterbi, device)}
+    viterbi_contenders = {
+        "reparam HMM.decode": (ours_decode, device),
+        "reparam viterbi, log b given": (ours_viterbi_given, device),
+    }
+    if device.type == "cpu" and viterbi_compiled.available():
+        viterbi_contenders["reparam viterbi eager (no numba), log b given"] = (
+            ours_viterbi_eager,
+            device,
+        )
     if available(hmmlearn_found):
         from hmmlearn.hmm import CategoricalHMM
 
@@ -336,7 +359,7 @@ def run_hmm(
                 times["hmmlearn score + predict_proba"], times["reparam posteriors"]
             ),
             "hmmlearn_over_reparam_viterbi": ratio(
-                times["hmmlearn decode"], times["reparam viterbi"]
+                times["hmmlearn decode"], times["reparam HMM.decode"]
             ),
         }
     return result

@@ -57,6 +57,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from reparam.latent import viterbi_compiled
 from reparam.latent.scaled import scaled_posteriors
 
 Lengths = Tensor | Sequence[int] | None
@@ -306,12 +307,28 @@ def viterbi(
     _check_model(log_pi, log_A, log_b)
     B, T = log_b.shape[:2]
     mask = lengths_mask(lengths, B, T, log_b.device)
-    active = None if bool(mask.all()) else mask.T[:, None, :].contiguous()  # [T, 1, B]
     log_pi, log_A, log_b = _common_dtype(log_pi, log_A, log_b)
+    if log_b.device.type == "cpu" and viterbi_compiled.available():
+        path, score, finite = viterbi_compiled.viterbi_compiled(log_pi, log_A, log_b, mask.sum(1))
+        if not finite:
+            check(log_pi, log_A, log_b, lengths)  # raises, naming the step
+        return path, score
+    path, score = _viterbi_eager(log_pi, log_A, log_b, mask)
+    off = ~mask | (score == -math.inf)[:, None]
+    return path.masked_fill(off, -1), score
+
+
+def _viterbi_eager(
+    log_pi: Tensor, log_A: Tensor, log_b: Tensor, mask: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Viterbi in eager PyTorch ops (CUDA, and the CPU without numba): the path [B, T]
+    (arbitrary beyond each length) and the score [B]."""
+    T, B = mask.T.shape
+    active = None if bool(mask.all()) else mask.T[:, None, :].contiguous()  # [T, 1, B]
     deltas = _viterbi_deltas(log_pi, log_A, log_b, active)
     score, state = deltas[-1].max(0)
     if not bool((score < math.inf).all()):  # NaN or +inf at a valid step travels to the end
-        check(log_pi, log_A, log_b, lengths)  # raises, naming the step
+        check(log_pi, log_A, log_b, mask.sum(1))  # raises, naming the step
     # Back-pointers are recomputed for the chosen state only: B·K work a step, not B·K·K.
     path = torch.empty((T, B), dtype=torch.long, device=log_b.device)
     path[-1] = state
@@ -320,8 +337,7 @@ def viterbi(
         previous = (deltas[t - 1].T + into.index_select(0, state)).max(1).indices
         state = previous if active is None else torch.where(active[t, 0], previous, state)
         path[t - 1] = state
-    off = ~mask | (score == -math.inf)[:, None]
-    return path.T.masked_fill(off, -1), score
+    return path.T, score
 
 
 def _viterbi_deltas(log_pi: Tensor, log_A: Tensor, log_b: Tensor, active: Tensor | None) -> Tensor:

@@ -53,6 +53,7 @@ import torch
 from torch import Tensor, nn
 
 from reparam.checks import integer, positive_int
+from reparam.latent import viterbi_compiled
 from reparam.latent.emissions import (
     FAMILIES,
     KINDS,
@@ -77,6 +78,8 @@ from reparam.latent.forward_backward import (
 from reparam.latent.monitor import ConvergenceMonitor
 
 __all__ = ["HMM", "backward", "forward", "posteriors", "viterbi"]
+
+_VITERBI_BLOCK_ELEMENTS = 1 << 18  # emissions of about this many numbers a block (2 MB)
 
 EMISSIONS = FAMILIES
 # which families take each emission parameter of set_params
@@ -376,9 +379,26 @@ class HMM(nn.Module):
 
     @torch.no_grad()
     def viterbi(self, x: Tensor, lengths: Lengths = None) -> tuple[Tensor, Tensor]:
-        """Most probable paths [B, T] (−1 when padded) and their log-probabilities [B]."""
-        log_b, lengths = self._log_b(x, lengths)
-        return viterbi(self.log_pi, self.log_A, log_b, lengths)
+        """Most probable paths [B, T] (−1 when padded) and their log-probabilities [B].
+
+        With the compiled CPU kernel (:mod:`reparam.latent.viterbi_compiled`) the emissions
+        are computed a block of sequences at a time, so that no [B, T, K] table is built."""
+        x, mask = self._prepare(x, lengths)
+        self._check_parameters()
+        lengths = mask.sum(1)
+        B, T = mask.shape
+        if B == 0 or x.device.type != "cpu" or not viterbi_compiled.available():
+            return viterbi(self.log_pi, self.log_A, self.emission_log_prob(x), lengths)
+        block = max(1, _VITERBI_BLOCK_ELEMENTS // (T * self.n_states))
+        log_pi, log_A = self.log_pi, self.log_A
+        paths, scores = [], []
+        for start in range(0, B, block):
+            rows = slice(start, start + block)
+            log_b = self.emission_log_prob(x[rows])
+            path, score = viterbi(log_pi, log_A, log_b, lengths[rows])
+            paths.append(path)
+            scores.append(score)
+        return torch.cat(paths), torch.cat(scores)
 
     decode = viterbi
 
