@@ -79,7 +79,7 @@ from reparam.latent.monitor import ConvergenceMonitor
 
 __all__ = ["HMM", "backward", "forward", "posteriors", "viterbi"]
 
-_VITERBI_BLOCK_ELEMENTS = 1 << 18  # emissions of about this many numbers a block (2 MB)
+_VITERBI_BLOCK_ELEMENTS = 1 << 20  # emissions of about this many numbers a block (8 MB in float64)
 
 EMISSIONS = FAMILIES
 # which families take each emission parameter of set_params
