@@ -23,6 +23,7 @@ from reparam.estimators.relaxed import (
     gumbel_max,
 )
 from reparam.estimators.score import ScoreFunction
+from reparam.estimators.taylor import DARN, MuProp, TaylorControlVariate
 from reparam.estimators.vocabulary import (
     LATENTS,
     LAYER_ESTIMATORS,
@@ -36,6 +37,7 @@ from reparam.estimators.vocabulary import (
 )
 
 __all__ = [
+    "DARN",
     "LATENTS",
     "LAYER_ESTIMATORS",
     "OBJECTIVES",
@@ -52,6 +54,7 @@ __all__ = [
     "GumbelSoftmax",
     "LeaveOneOut",
     "MovingAverage",
+    "MuProp",
     "Optimal",
     "Pathwise",
     "PathwiseBound",
@@ -59,6 +62,7 @@ __all__ = [
     "ScoreFunction",
     "Spec",
     "StraightThrough",
+    "TaylorControlVariate",
     "as_estimator",
     "gumbel_max",
     "names",

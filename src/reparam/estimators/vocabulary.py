@@ -18,6 +18,7 @@ objective and which latent families each spec applies to:
 | grep | elbo | gamma |
 | gumbel-softmax, st-gumbel, st-gumbel-relaxed | elbo | discrete, finite (categorical) |
 | straight-through | elbo | discrete, finite |
+| muprop, darn (biased) | elbo | discrete, finite (``f`` takes relaxed codes) |
 | enumerate | elbo | finite |
 | dreg | iwae | continuous (Gaussian q) |
 | vimco | iwae | all (k ≥ 2) |
@@ -62,6 +63,7 @@ from reparam.estimators.grep import GeneralizedReparam
 from reparam.estimators.pathwise import Pathwise
 from reparam.estimators.relaxed import GumbelSoftmax, StraightThrough
 from reparam.estimators.score import ScoreFunction
+from reparam.estimators.taylor import DARN, MuProp
 
 OBJECTIVES = ("elbo", "iwae")
 LATENTS = ("continuous", "flow", "gamma", "discrete", "finite")
@@ -125,6 +127,8 @@ SPECS: tuple[Spec, ...] = (
         "straight-through Gumbel whose ELBO scores the relaxed sample (Pyro's)",
     ),
     Spec("straight-through", "elbo", CODES, StraightThrough, "identity gradient (biased)"),
+    Spec("muprop", "elbo", CODES, MuProp, "Taylor control variate at the mean, corrected"),
+    Spec("darn", "elbo", CODES, DARN, "Taylor baseline at 1/2 (1/K), uncorrected (biased)"),
     Spec("enumerate", "elbo", ("finite",), Enumerate, "exact sum over a finite support"),
     Spec("auto", "iwae", LATENTS, AutoBound, "pathwise if q has rsample, else VIMCO"),
     Spec("pathwise", "iwae", REPARAMETERIZED, PathwiseBound, "reparameterized IWAE gradient"),
@@ -146,7 +150,7 @@ def names(
 
     Example:
         >>> names("elbo", "discrete")
-        ('auto', 'score', 'score+leave-one-out', 'score+optimal', 'score+moving-average', 'gumbel-softmax', 'st-gumbel', 'st-gumbel-relaxed', 'straight-through')
+        ('auto', 'score', 'score+leave-one-out', 'score+optimal', 'score+moving-average', 'gumbel-softmax', 'st-gumbel', 'st-gumbel-relaxed', 'straight-through', ...)
     """
     if layer:
         return LAYER_ESTIMATORS
