@@ -92,3 +92,13 @@ def test_the_streamed_decode_equals_one_call_on_the_whole_table(monkeypatch):
         want = viterbi(model.log_pi, model.log_A, model.emission_log_prob(x_valid), lengths)
     assert torch.equal(path, want[0])
     assert torch.equal(score, want[1])
+
+
+def test_half_precision_takes_the_eager_path():
+    gen = torch.Generator().manual_seed(3)
+    log_pi, log_A, log_b, lengths = random_problem(gen, 6, 9, 3, torch.float64)
+    assert viterbi_compiled.applies(log_b) and not viterbi_compiled.applies(log_b.half())
+    path, score = viterbi(log_pi.half(), log_A.half(), log_b.half(), lengths)
+    want_path, want_score = eager(log_pi.half(), log_A.half(), log_b.half(), lengths)
+    assert torch.equal(path, want_path) and torch.equal(score, want_score)
+    assert score.dtype == torch.float16

@@ -308,7 +308,7 @@ def viterbi(
     B, T = log_b.shape[:2]
     mask = lengths_mask(lengths, B, T, log_b.device)
     log_pi, log_A, log_b = _common_dtype(log_pi, log_A, log_b)
-    if log_b.device.type == "cpu" and viterbi_compiled.available():
+    if viterbi_compiled.applies(log_b):
         path, score, finite = viterbi_compiled.viterbi_compiled(log_pi, log_A, log_b, mask.sum(1))
         if not finite:
             check(log_pi, log_A, log_b, lengths)  # raises, naming the step

@@ -387,10 +387,10 @@ class HMM(nn.Module):
         self._check_parameters()
         lengths = mask.sum(1)
         B, T = mask.shape
-        if B == 0 or x.device.type != "cpu" or not viterbi_compiled.available():
-            return viterbi(self.log_pi, self.log_A, self.emission_log_prob(x), lengths)
-        block = max(1, _VITERBI_BLOCK_ELEMENTS // (T * self.n_states))
         log_pi, log_A = self.log_pi, self.log_A
+        if B == 0 or not viterbi_compiled.applies(log_A):
+            return viterbi(log_pi, log_A, self.emission_log_prob(x), lengths)
+        block = max(1, _VITERBI_BLOCK_ELEMENTS // (T * self.n_states))
         paths, scores = [], []
         for start in range(0, B, block):
             rows = slice(start, start + block)

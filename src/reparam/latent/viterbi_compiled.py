@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["available", "viterbi_compiled"]
+__all__ = ["applies", "available", "viterbi_compiled"]
 
 _LANES = 4  # sequences advanced together; their δ stay in registers
 
@@ -50,6 +50,14 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def applies(log_b: Tensor) -> bool:
+    """Whether the kernel serves these emissions: on the CPU, in float32 or float64, with
+    numba installed."""
+    return (
+        log_b.device.type == "cpu" and log_b.dtype in (torch.float32, torch.float64) and available()
+    )
 
 
 def viterbi_compiled(
