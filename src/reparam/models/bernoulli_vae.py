@@ -1,0 +1,78 @@
+"""The VAE of Jang, Gu & Poole (2017), Table 1, with 200 Bernoulli latents."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Distribution
+
+from reparam.checks import last_dim, positive_int
+from reparam.estimators import BoundEstimator, Estimator
+from reparam.models.base import LatentModel
+from reparam.models.codes import code_layer, code_values
+from reparam.models.networks import mlp
+from reparam.objectives import elbo
+
+
+class BernoulliVAE(LatentModel):
+    r"""Latents :math:`z \in \{0, 1\}^{200}` with the uniform prior :math:`p(z_j = 1) = \frac12`,
+    ReLU MLPs 784–512–256–200 and 200–256–512–784, a Bernoulli decoder: the Bernoulli column
+    of the paper's Table 1, the twin of :class:`~reparam.models.CategoricalVAE`.
+
+    ``one_hot=True`` writes each unit as a two-class one-hot categorical with logits
+    :math:`(0, \ell)` (the same distribution; :mod:`reparam.models.codes`), so that the
+    Gumbel-softmax estimators apply; the decoder reads the second class, relaxed or not.
+
+    References:
+        Jang, Gu & Poole (2017), Categorical Reparameterization with Gumbel-Softmax, §4.2.
+
+    Example:
+        >>> model = BernoulliVAE(64, latents=5, hidden=(16,))
+        >>> model.bound(torch.ones(2, 64).bernoulli(), objective="elbo", estimator="score").shape
+        torch.Size([2])
+    """
+
+    def __init__(
+        self,
+        x_dim: int,
+        latents: int = 200,
+        hidden: tuple[int, ...] = (512, 256),
+        one_hot: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, value in (("x_dim", x_dim), ("latents", latents)):
+            positive_int(name, value)
+        self.x_dim, self.latents, self.one_hot = x_dim, latents, one_hot
+        self.encoder = mlp([x_dim, *hidden, latents], activation=nn.ReLU, last=False)
+        self.decoder = mlp([latents, *hidden[::-1], x_dim], activation=nn.ReLU, last=False)
+        self.register_buffer("prior_logits", torch.zeros(latents))
+
+    def posterior(self, x: Tensor) -> Distribution:
+        return code_layer(self.encoder(x), "bernoulli", self.one_hot)
+
+    def prior(self) -> Distribution:
+        return code_layer(self.prior_logits, "bernoulli", self.one_hot)
+
+    def decoder_logits(self, z: Tensor) -> Tensor:
+        return self.decoder(code_values(z, "bernoulli", self.one_hot))
+
+    def bound(
+        self,
+        x: Tensor,
+        *,
+        objective: str = "iwae",
+        k: int = 1,
+        estimator: str | Estimator | BoundEstimator = "auto",
+        beta: float = 1.0,
+    ) -> Tensor:
+        """:meth:`LatentModel.bound <reparam.models.LatentModel.bound>`; the ELBO's analytic
+        KL takes the prior expanded to the batch (torch's Bernoulli KL does not broadcast)."""
+        if objective != "elbo":
+            return super().bound(x, objective=objective, k=k, estimator=estimator, beta=beta)
+        last_dim("x", x, self.x_dim, "the model's x_dim")
+        q = self.posterior(x)
+        prior = code_layer(
+            self.prior_logits.expand(*x.shape[:-1], self.latents), "bernoulli", self.one_hot
+        )
+        likelihood = lambda z: self.log_likelihood(x, z)  # noqa: E731
+        return elbo(likelihood, q, prior, k=k, estimator=estimator, beta=beta)  # type: ignore[arg-type]

@@ -1,0 +1,137 @@
+"""The Table-1 models: the two-layer sigmoid belief network and the Bernoulli VAE."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from reparam.estimators import names, parse
+from reparam.models.bernoulli_vae import BernoulliVAE
+from reparam.models.codes import code_layer, code_values
+from reparam.models.sbn import SigmoidBeliefNet
+
+X = torch.tensor([[1.0, 0.0, 1.0]])
+Y = torch.tensor([[0.0, 1.0]])
+
+
+def small(**options) -> SigmoidBeliefNet:
+    torch.manual_seed(3)
+    return SigmoidBeliefNet(3, 2, units=2, **options)
+
+
+def states(model: SigmoidBeliefNet):
+    """Every joint state (z1, z2) of the two 2-unit layers, in the model's code form."""
+    for bits in itertools.product((0.0, 1.0), repeat=4):
+        z1, z2 = torch.tensor([bits[:2]]), torch.tensor([bits[2:]])
+        if model.one_hot:
+            z1, z2 = torch.stack([1 - z1, z1], -1), torch.stack([1 - z2, z2], -1)
+        yield z1, z2
+
+
+def exact_log_likelihood(model: SigmoidBeliefNet) -> torch.Tensor:
+    """log p(y | x) = log sum over the 2^2 x 2^2 states of both layers."""
+    terms = []
+    for z1, z2 in states(model):
+        log_p = model.layer(0, X).log_prob(z1) + model.links()[0](z1).log_prob(z2)
+        terms.append(log_p + model.log_likelihood(Y, z2))
+    return torch.logsumexp(torch.stack(terms), 0)
+
+
+def exact_loss(model: SigmoidBeliefNet) -> torch.Tensor:
+    """E[-log p(y | z_2)] by enumeration."""
+    total = torch.zeros(1)
+    for z1, z2 in states(model):
+        link = model.links()[0]
+        log_p = model.layer(0, X).log_prob(z1) + link(z1).log_prob(z2)
+        total = total - log_p.exp() * model.log_likelihood(Y, z2)
+    return total
+
+
+def test_nll_with_many_samples_is_the_exact_likelihood() -> None:
+    model = small()
+    torch.manual_seed(0)
+    nll = model.nll(X, Y, m=20_000, chunk=5000)
+    with torch.no_grad():
+        exact = exact_log_likelihood(model)
+    assert abs(float(nll) + float(exact)) < 0.01
+
+
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_score_gradient_through_both_layers_is_unbiased(one_hot: bool) -> None:
+    """20 batches of 2000 copies of one row: each batch's mean gradient is one estimate; the
+    20 agree with the enumerated gradient within 5 SE (the two-class codes too)."""
+    model = small(one_hot=one_hot)
+    exact = torch.autograd.grad(exact_loss(model).sum(), list(model.parameters()))
+    torch.manual_seed(0)
+    estimates = []
+    for _ in range(20):
+        loss = model.loss(X.expand(2000, 3), Y.expand(2000, 2), "score").mean()
+        grads = torch.autograd.grad(loss, list(model.parameters()))
+        estimates.append(torch.cat([g.reshape(-1) for g in grads]))
+    samples = torch.stack(estimates)
+    target = torch.cat([g.reshape(-1) for g in exact])
+    se = samples.std(0) / math.sqrt(len(samples))
+    moving = se > 0  # the weights of the input that is 0 get gradient 0, exactly
+    assert (target[~moving] == 0).all()
+    assert ((samples.mean(0) - target).abs()[moving] / se[moving]).max() < 5
+
+
+def test_two_class_codes_are_the_same_distribution() -> None:
+    logits = torch.randn(4, 3)
+    bern = code_layer(logits, "bernoulli")
+    pair = code_layer(logits, "bernoulli", one_hot=True)
+    z = bern.sample()
+    two = torch.stack([1 - z, z], -1)
+    assert torch.allclose(bern.log_prob(z), pair.log_prob(two))
+    assert torch.equal(code_values(two, "bernoulli", True), z)
+
+
+GUMBEL = ("gumbel-softmax", "st-gumbel")
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "categorical"])
+@pytest.mark.parametrize("spec", [s for s in names("elbo", "discrete") if "moving" not in s])
+def test_every_discrete_estimator_trains_the_sbn(kind: str, spec: str) -> None:
+    torch.manual_seed(0)
+    one_hot = kind == "bernoulli" and spec.startswith(("gumbel", "st-gumbel"))
+    model = SigmoidBeliefNet(6, 4, kind=kind, units=3, classes=4, one_hot=one_hot)
+    estimators = [parse(spec), parse(spec)]
+    x, y = torch.ones(5, 6).bernoulli_(0.5), torch.ones(5, 4).bernoulli_(0.5)
+    loss = model.loss(x, y, estimators, n=2)
+    assert loss.shape == (5,)
+    loss.mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "categorical"])
+def test_vimco_bound_over_the_joint(kind: str) -> None:
+    model = SigmoidBeliefNet(6, 4, kind=kind, units=3, classes=4)
+    bound = model.bound(torch.ones(5, 6), torch.zeros(5, 4), k=3, estimator="vimco")
+    bound.mean().backward()
+    assert bound.shape == (5,) and torch.isfinite(model.maps[0].weight.grad).all()
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        SigmoidBeliefNet(4, 4, kind="gaussian")
+    with pytest.raises(ValueError, match="units"):
+        SigmoidBeliefNet(4, 4, units=0)
+    with pytest.raises(ValueError, match="m"):
+        small().nll(X, Y, m=0)
+
+
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_bernoulli_vae_elbo_below_the_bound(one_hot: bool) -> None:
+    torch.manual_seed(0)
+    model = BernoulliVAE(16, latents=4, hidden=(8,), one_hot=one_hot)
+    x = torch.ones(3, 16).bernoulli_(0.5)
+    spec = "gumbel-softmax" if one_hot else "straight-through"
+    model.bound(x, objective="elbo", estimator=spec).mean().backward()
+    assert torch.isfinite(model.encoder[0].weight.grad).all()
+    with torch.no_grad():
+        elbo = model.bound(x, objective="elbo", k=2000, estimator="score")
+        bound = model.bound(x, objective="iwae", k=2000, estimator="vimco")
+    assert (elbo <= bound + 0.05).all()  # L_k >= ELBO, up to the Monte Carlo error
