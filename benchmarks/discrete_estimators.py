@@ -1,0 +1,307 @@
+"""Time per gradient of each discrete-latent estimator on the VAE of Jang, Gu & Poole (2017,
+Table 1), ``reparam.expect`` against the same estimator written by hand in plain PyTorch.
+
+The model: an encoder 784–512–256–D and a decoder D–256–512–784 (ReLU MLPs, Bernoulli
+pixels), batch 100, with D = 200 Bernoulli latents or 20 × 10 one-hot categorical latents;
+``f(z)`` is the decoder's negative log-likelihood of the batch, one value per sample and
+example. One "gradient" is: zero the gradients, the encoder's forward pass, the estimate of
+E_q[f] (its forward pass and whatever extra passes the estimator makes), its mean over the
+batch, and the backward pass to every parameter (the encoder, the decoder and the
+estimator's own learned parts). Each estimator runs on both latent kinds where it applies.
+
+For each estimator the reparam object is made once from its spec (``parse``; the learned
+ones are owned, as a model owns them) and timed against a hand-written twin of a few lines
+that computes the same gradient, and against the plain score function. Goal (issue 13):
+each estimator within 1.2× of its hand-written form. The rounds are interleaved (see
+``timing.interleaved``); times are medians, never asserted.
+
+Run from the repository root::
+
+    OMP_NUM_THREADS=1 python benchmarks/discrete_estimators.py --threads 1
+    python benchmarks/discrete_estimators.py --quick      # a smoke test
+
+It writes ``DIR/discrete_estimators.json`` and ``.md`` (DIR: ``--out``, default
+``benchmarks/results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from machine_info import machine
+from timing import interleaved, positive, ratio, timing
+from torch import Tensor, nn
+from torch.distributions import Bernoulli, Independent, OneHotCategorical
+
+import reparam as rp
+from reparam.estimators import parse
+
+BATCH = 100
+PIXELS = 784
+BERNOULLI_LATENTS = 200
+CATEGORICAL_SHAPE = (20, 10)
+TEMPERATURE = 0.5
+
+Hand = Callable[[Tensor, Callable[[Tensor], Tensor], int], Tensor]
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in itertools.pairwise(sizes):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+@dataclass
+class Problem:
+    """The VAE's networks and batch for one latent kind."""
+
+    kind: str  # "bernoulli" or "categorical"
+    encoder: nn.Module
+    decoder: nn.Module
+    x: Tensor
+
+    @property
+    def code(self) -> int:
+        return BERNOULLI_LATENTS if self.kind == "bernoulli" else math.prod(CATEGORICAL_SHAPE)
+
+    def logits(self) -> Tensor:
+        out = self.encoder(self.x)
+        return out if self.kind == "bernoulli" else out.view(BATCH, *CATEGORICAL_SHAPE)
+
+    def q(self, logits: Tensor) -> Independent:
+        base = (
+            Bernoulli(logits=logits, validate_args=False)
+            if self.kind == "bernoulli"
+            else OneHotCategorical(logits=logits, validate_args=False)
+        )
+        return Independent(base, 1, validate_args=False)
+
+    def f(self, z: Tensor) -> Tensor:
+        """−log p(x | z), [n, BATCH], for codes (or relaxed codes) z."""
+        flat = z if self.kind == "bernoulli" else z.flatten(-2)
+        logits = self.decoder(flat)
+        x = self.x.expand_as(logits)
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+
+
+def make_problem(kind: str, seed: int) -> Problem:
+    torch.manual_seed(seed)
+    code = BERNOULLI_LATENTS if kind == "bernoulli" else math.prod(CATEGORICAL_SHAPE)
+    x = torch.rand(BATCH, PIXELS).lt(0.3).float()
+    return Problem(kind, mlp([PIXELS, 512, 256, code]), mlp([code, 256, 512, PIXELS]), x)
+
+
+# ---------------------------------------------------------------- the hand-written twins
+
+
+def surrogate(cost: Tensor, log_prob: Tensor, baseline: Tensor | float = 0.0) -> Tensor:
+    """Value mean(cost), gradient mean(∇cost + (cost − b)∇log q)."""
+    score = ((cost.detach() - baseline) * log_prob).mean(0)
+    return cost.mean(0) + (score - score.detach())
+
+
+def codes(problem: Problem, logits: Tensor, n: int) -> Tensor:
+    """Exact codes [n, BATCH, ...] (0/1 or one-hot), no gradient."""
+    if problem.kind == "bernoulli":
+        return torch.bernoulli(torch.sigmoid(logits.detach()).expand(n, *logits.shape))
+    index = torch.distributions.Categorical(logits=logits.detach()).sample((n,))
+    return F.one_hot(index, logits.shape[-1]).to(logits)
+
+
+def mean_codes(problem: Problem, logits: Tensor) -> Tensor:
+    return torch.sigmoid(logits) if problem.kind == "bernoulli" else logits.softmax(-1)
+
+
+def log_q(problem: Problem, logits: Tensor, z: Tensor) -> Tensor:
+    if problem.kind == "bernoulli":
+        return -F.binary_cross_entropy_with_logits(logits.expand_as(z), z, reduction="none").sum(-1)
+    return (z * logits.log_softmax(-1)).sum((-2, -1))
+
+
+def score_hand(problem: Problem, logits: Tensor, n: int) -> Tensor:
+    z = codes(problem, logits, n)
+    return surrogate(problem.f(z), log_q(problem, logits, z))
+
+
+def straight_through_hand(problem: Problem, logits: Tensor, n: int) -> Tensor:
+    p = mean_codes(problem, logits)
+    z = codes(problem, logits, n)
+    return problem.f(z + (p - p.detach())).mean(0)
+
+
+def gumbel_hand(hard: bool) -> Callable[[Problem, Tensor, int], Tensor]:
+    def step(problem: Problem, logits: Tensor, n: int) -> Tensor:
+        y = F.gumbel_softmax(logits.expand(n, *logits.shape), tau=TEMPERATURE, hard=hard)
+        return problem.f(y).mean(0)
+
+    return step
+
+
+def taylor_hand(correct: bool) -> Callable[[Problem, Tensor, int], Tensor]:
+    """MuProp (expanded at the mean, corrected) or DARN (at ½ or 1/K, uncorrected)."""
+
+    def step(problem: Problem, logits: Tensor, n: int) -> Tensor:
+        p = mean_codes(problem, logits)
+        point = p.detach() if correct else torch.full_like(p, 0.5 if p.dim() == 2 else 0.1)
+        at = point.unsqueeze(0).requires_grad_()
+        value = problem.f(at)
+        (slope,) = torch.autograd.grad(value.sum(), at)
+        z = codes(problem, logits, n)
+        event = (-1,) if problem.kind == "bernoulli" else (-2, -1)
+        baseline = value.detach() + ((z - at.detach()) * slope).sum(event)
+        estimate = surrogate(problem.f(z), log_q(problem, logits, z), baseline)
+        if correct:
+            term = (slope[0] * p).sum(event)
+            estimate = estimate + (term - term.detach())
+        return estimate
+
+    return step
+
+
+@dataclass(frozen=True)
+class Column:
+    spec: str
+    hand: Callable[[Problem, Tensor, int], Tensor]
+    kinds: tuple[str, ...] = ("bernoulli", "categorical")
+    n: int = 1
+
+
+COLUMNS = (
+    Column("score", score_hand),
+    Column("straight-through", straight_through_hand),
+    Column("gumbel-softmax", gumbel_hand(hard=False), kinds=("categorical",)),
+    Column("st-gumbel", gumbel_hand(hard=True), kinds=("categorical",)),
+    Column("muprop", taylor_hand(correct=True)),
+    Column("darn", taylor_hand(correct=False)),
+)
+
+
+def estimator_for(spec: str) -> rp.estimators.Estimator:
+    est = parse(spec)
+    if spec in ("gumbel-softmax", "st-gumbel"):
+        est.temperature = TEMPERATURE
+    return est
+
+
+def gradient_steps(
+    params: list[Tensor], estimate: Callable[[], Tensor], steps: int
+) -> Callable[[], None]:
+    """``steps`` gradients: each zeroes the gradients, estimates, and back-propagates."""
+
+    def run() -> None:
+        for _ in range(steps):
+            for p in params:
+                p.grad = None
+            estimate().mean().backward()
+
+    return run
+
+
+def contenders_for(problem: Problem, steps: int) -> dict[str, tuple[Callable[[], None], object]]:
+    """Each applicable column's reparam and hand-written gradient, ``steps`` a call."""
+    cpu = torch.device("cpu")
+    params = [*problem.encoder.parameters(), *problem.decoder.parameters()]
+    contenders: dict[str, tuple[Callable[[], None], object]] = {}
+    for column in COLUMNS:
+        if problem.kind not in column.kinds:
+            continue
+        est = estimator_for(column.spec)
+
+        def ours(est: nn.Module = est, column: Column = column) -> Tensor:
+            return rp.expect(problem.f, problem.q(problem.logits()), n=column.n, estimator=est)
+
+        def hand(column: Column = column) -> Tensor:
+            return column.hand(problem, problem.logits(), column.n)
+
+        learned = [*params, *est.parameters()]
+        contenders[f"{column.spec} reparam"] = (gradient_steps(learned, ours, steps), cpu)
+        contenders[f"{column.spec} hand"] = (gradient_steps(params, hand, steps), cpu)
+    return contenders
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    torch.set_num_threads(args.threads)
+    cpu = torch.device("cpu")
+    records: list[dict[str, object]] = []
+    for kind in ("bernoulli", "categorical"):
+        problem = make_problem(kind, args.seed)
+        contenders = contenders_for(problem, args.steps)
+        rounds = interleaved(contenders, args.repeats, args.warmup)
+        times = {name: timing(r, cpu) for name, r in rounds.items()}
+        score = times["score reparam"]
+        for column in COLUMNS:
+            if kind not in column.kinds:
+                continue
+            ours, hand = times[f"{column.spec} reparam"], times[f"{column.spec} hand"]
+            records.append(
+                {
+                    "latents": kind,
+                    "estimator": column.spec,
+                    "n": column.n,
+                    "reparam": ours,
+                    "hand": hand,
+                    "reparam_over_hand": ratio(ours, hand),
+                    "reparam_over_score": ratio(ours, score),
+                }
+            )
+    return {"machine": machine(cpu), "steps_per_round": args.steps, "records": records}
+
+
+def markdown(result: dict[str, object]) -> str:
+    m: dict[str, object] = result["machine"]  # type: ignore[assignment]
+    steps: int = result["steps_per_round"]  # type: ignore[assignment]
+    lines = [
+        "Time per gradient on the VAE of Jang et al. (2017) Table 1, batch 100, on "
+        f"{m['device']} ({m['device_name']}), torch {m['torch']}, {m['threads']} thread(s); "
+        f"medians of interleaved rounds of {steps} gradients, divided by {steps}.",
+        "",
+        "| latents | estimator | n | reparam ms | hand-written ms | reparam ÷ hand (goal ≤ 1.2) "
+        "| reparam ÷ score |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["records"]:  # type: ignore[union-attr]
+        lines.append(
+            f"| {r['latents']} | {r['estimator']} | {r['n']} "
+            f"| {1e3 * r['reparam']['median_s'] / steps:.2f} "
+            f"| {1e3 * r['hand']['median_s'] / steps:.2f} | {r['reparam_over_hand']:.2f} "
+            f"| {r['reparam_over_score']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=positive, default=1)
+    parser.add_argument("--repeats", type=positive, default=15)
+    parser.add_argument("--warmup", type=positive, default=3)
+    parser.add_argument("--steps", type=positive, default=10, help="gradients per timed call")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="3 rounds: a smoke test")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.warmup, args.steps = 3, 1, 2
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    result = run(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "discrete_estimators.json").write_text(json.dumps(result, indent=2))
+    text = markdown(result)
+    (args.out / "discrete_estimators.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
