@@ -15,6 +15,7 @@ from reparam.estimators.baselines import LeaveOneOut, MovingAverage, Optimal
 from reparam.estimators.bounds import VIMCO, BoundEstimator, DReG, PathwiseBound
 from reparam.estimators.enumerate import Enumerate
 from reparam.estimators.grep import GeneralizedReparam
+from reparam.estimators.nvil import NVIL
 from reparam.estimators.pathwise import Pathwise
 from reparam.estimators.relaxed import (
     GumbelSoftmax,
@@ -40,6 +41,7 @@ __all__ = [
     "DARN",
     "LATENTS",
     "LAYER_ESTIMATORS",
+    "NVIL",
     "OBJECTIVES",
     "SPECS",
     "VIMCO",

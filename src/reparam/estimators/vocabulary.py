@@ -15,6 +15,7 @@ objective and which latent families each spec applies to:
 | score+leave-one-out | elbo | all (n ≥ 2) |
 | score+optimal | elbo | all (n ≥ 2) |
 | score+moving-average | elbo | all (stateful: parse it once and own it) |
+| nvil | elbo | discrete, finite (stateful: parse it once and own it) |
 | grep | elbo | gamma |
 | gumbel-softmax, st-gumbel, st-gumbel-relaxed | elbo | discrete, finite (categorical) |
 | straight-through | elbo | discrete, finite |
@@ -60,6 +61,7 @@ from reparam.estimators.base import Estimator, EstimatorModule
 from reparam.estimators.bounds import VIMCO, BoundEstimator, DReG, PathwiseBound
 from reparam.estimators.enumerate import Enumerate
 from reparam.estimators.grep import GeneralizedReparam
+from reparam.estimators.nvil import NVIL
 from reparam.estimators.pathwise import Pathwise
 from reparam.estimators.relaxed import GumbelSoftmax, StraightThrough
 from reparam.estimators.score import ScoreFunction
@@ -110,6 +112,14 @@ SPECS: tuple[Spec, ...] = (
         lambda: ScoreFunction("moving-average"),
         "score function, moving average of past costs as baseline (stateful)",
     ),
+    Spec(
+        "nvil",
+        "elbo",
+        CODES,
+        NVIL,
+        "score function, learned input-dependent and running-mean baselines, normalised "
+        "(stateful)",
+    ),
     Spec("grep", "elbo", ("gamma",), GeneralizedReparam, "generalized reparameterization"),
     Spec("gumbel-softmax", "elbo", CODES, GumbelSoftmax, "Gumbel-softmax relaxation (biased)"),
     Spec(
@@ -150,7 +160,7 @@ def names(
 
     Example:
         >>> names("elbo", "discrete")
-        ('auto', 'score', 'score+leave-one-out', 'score+optimal', 'score+moving-average', 'gumbel-softmax', 'st-gumbel', 'st-gumbel-relaxed', 'straight-through', ...)
+        ('auto', 'score', 'score+leave-one-out', 'score+optimal', 'score+moving-average', ..., 'straight-through', ...)
     """
     if layer:
         return LAYER_ESTIMATORS
