@@ -17,6 +17,8 @@ from reparam.bayes import ESTIMATORS as BAYES_LAYER_ESTIMATORS
 from reparam.estimators import (
     LATENTS,
     LAYER_ESTIMATORS,
+    REBAR,
+    RELAX,
     SPECS,
     VIMCO,
     Auto,
@@ -54,6 +56,8 @@ ELBO = {
         "GumbelSoftmax(temperature=1.0, hard=True, score='relaxed')",
     ),
     "straight-through": (StraightThrough, "StraightThrough()"),
+    "rebar": (REBAR, "REBAR(temperature=0.5, scale=1)"),
+    "relax": (RELAX, "RELAX(surrogate=SurrogateMLP, with_f=True)"),
     "enumerate": (Enumerate, "Enumerate(max_support=10000)"),
 }
 IWAE = {
@@ -71,7 +75,7 @@ def test_every_elbo_spec_parses_to_a_new_estimator(spec: str, expected: tuple) -
     assert isinstance(first, kind) and isinstance(first, Estimator)
     assert repr(first) == text
     assert first is not second
-    assert first.stateful == (spec == "score+moving-average")
+    assert first.stateful == (spec in ("score+moving-average", "rebar", "relax"))
 
 
 @pytest.mark.parametrize(("spec", "expected"), IWAE.items())
@@ -107,10 +111,11 @@ NAMES = [
                        "score+moving-average", "grep"]),
     ("elbo", "discrete", ["auto", "score", "score+leave-one-out", "score+optimal",
                           "score+moving-average", "gumbel-softmax", "st-gumbel",
-                          "st-gumbel-relaxed", "straight-through"]),
+                          "st-gumbel-relaxed", "straight-through", "rebar", "relax"]),
     ("elbo", "finite", ["auto", "score", "score+leave-one-out", "score+optimal",
                         "score+moving-average", "gumbel-softmax", "st-gumbel",
-                        "st-gumbel-relaxed", "straight-through", "enumerate"]),
+                        "st-gumbel-relaxed", "straight-through", "rebar", "relax",
+                        "enumerate"]),
     ("iwae", "continuous", ["auto", "pathwise", "dreg", "vimco"]),
     ("iwae", "flow", ["auto", "pathwise", "vimco"]),
     ("iwae", "discrete", ["auto", "vimco"]),

@@ -17,6 +17,8 @@ from reparam.estimators.enumerate import Enumerate
 from reparam.estimators.grep import GeneralizedReparam
 from reparam.estimators.nvil import NVIL
 from reparam.estimators.pathwise import Pathwise
+from reparam.estimators.rebar import REBAR
+from reparam.estimators.relax import RELAX, SurrogateMLP
 from reparam.estimators.relaxed import (
     GumbelSoftmax,
     RelaxedOneHotCategoricalStraightThrough,
@@ -43,6 +45,8 @@ __all__ = [
     "LAYER_ESTIMATORS",
     "NVIL",
     "OBJECTIVES",
+    "REBAR",
+    "RELAX",
     "SPECS",
     "VIMCO",
     "Auto",
@@ -64,6 +68,7 @@ __all__ = [
     "ScoreFunction",
     "Spec",
     "StraightThrough",
+    "SurrogateMLP",
     "TaylorControlVariate",
     "as_estimator",
     "gumbel_max",

@@ -20,6 +20,7 @@ objective and which latent families each spec applies to:
 | gumbel-softmax, st-gumbel, st-gumbel-relaxed | elbo | discrete, finite (categorical) |
 | straight-through | elbo | discrete, finite |
 | muprop, darn (biased) | elbo | discrete, finite (``f`` takes relaxed codes) |
+| rebar, relax | elbo | discrete, finite (``f`` takes relaxed codes; stateful: learned η, τ, surrogate) |
 | enumerate | elbo | finite |
 | dreg | iwae | continuous (Gaussian q) |
 | vimco | iwae | all (k ≥ 2) |
@@ -63,6 +64,8 @@ from reparam.estimators.enumerate import Enumerate
 from reparam.estimators.grep import GeneralizedReparam
 from reparam.estimators.nvil import NVIL
 from reparam.estimators.pathwise import Pathwise
+from reparam.estimators.rebar import REBAR
+from reparam.estimators.relax import RELAX
 from reparam.estimators.relaxed import GumbelSoftmax, StraightThrough
 from reparam.estimators.score import ScoreFunction
 from reparam.estimators.taylor import DARN, MuProp
@@ -139,6 +142,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("straight-through", "elbo", CODES, StraightThrough, "identity gradient (biased)"),
     Spec("muprop", "elbo", CODES, MuProp, "Taylor control variate at the mean, corrected"),
     Spec("darn", "elbo", CODES, DARN, "Taylor baseline at 1/2 (1/K), uncorrected (biased)"),
+    Spec("rebar", "elbo", CODES, REBAR, "concrete control variate, learned η and τ (stateful)"),
+    Spec("relax", "elbo", CODES, RELAX, "learned surrogate control variate (stateful)"),
     Spec("enumerate", "elbo", ("finite",), Enumerate, "exact sum over a finite support"),
     Spec("auto", "iwae", LATENTS, AutoBound, "pathwise if q has rsample, else VIMCO"),
     Spec("pathwise", "iwae", REPARAMETERIZED, PathwiseBound, "reparameterized IWAE gradient"),
