@@ -222,7 +222,8 @@ class GumbelSoftmax(Estimator):
 
 
 class StraightThrough(Estimator):
-    r"""Straight-through gradient for Bernoulli and categorical latents.
+    r"""Straight-through gradient for Bernoulli and categorical latents, optionally with
+    slope annealing.
 
     The forward value uses exact samples :math:`z \sim q`, so the value is the plain Monte
     Carlo estimate; the backward pass treats :math:`\partial z/\partial p` as the identity,
@@ -231,16 +232,71 @@ class StraightThrough(Estimator):
     ``Independent`` wrappers are looked through, so a vector of latents (a VAE's 20
     categorical codes, say) gets one cost per sample of the whole vector.
 
+    **Slope annealing** (Chung, Ahn & Bengio 2017): the backward surrogate is
+    :math:`p_s = \sigma(s\,a)` (Bernoulli) or :math:`\mathrm{softmax}(s\,a)` (categorical),
+    for logits :math:`a` and a slope :math:`s \ge 1` that grows over training, so the
+    gradient :math:`\partial p_s/\partial a = s\,\sigma'(s a)` approaches the step
+    function's. The samples are still drawn from q, whatever s is. The schedule is
+
+    .. math:: s_t = \min(s_{\max},\ 1 + r\,t),
+
+    with t the number of earlier calls made in training mode (``module.train()``, the default;
+    ``model.eval()`` holds it). t is the buffer ``steps`` (int64), so a model that owns the
+    estimator checkpoints it and a resumed run continues the schedule exactly. Without
+    ``slope_annealing`` the slope is 1: today's straight-through, with no state.
+
+    Arguments:
+        slope_annealing: r, the slope's growth per training call (``None``: no annealing).
+        max_slope: :math:`s_{\max}` (Chung et al. cap it at 5).
+
     References:
         Bengio, Léonard & Courville (2013), Estimating or Propagating Gradients Through
-        Stochastic Neurons for Conditional Computation.
+        Stochastic Neurons for Conditional Computation; Chung, Ahn & Bengio (2017),
+        Hierarchical Multiscale Recurrent Neural Networks, §3.3 (slope annealing); Jang, Gu
+        & Poole (2017), Table 1 ("annealed ST").
 
     Example:
         >>> import torch, reparam as rp
         >>> q = torch.distributions.Bernoulli(logits=torch.zeros(3, requires_grad=True))
         >>> rp.expect(lambda z: z, q, n=4, estimator=StraightThrough()).shape
         torch.Size([3])
+        >>> annealed = StraightThrough(slope_annealing=0.5, max_slope=2.0)
+        >>> for _ in range(3):
+        ...     _ = rp.expect(lambda z: z, q, n=4, estimator=annealed)
+        >>> int(annealed.steps), float(annealed.slope)  # s = min(2, 1 + 0.5 t)
+        (3, 2.0)
     """
+
+    steps: Tensor
+
+    def __init__(self, slope_annealing: float | None = None, max_slope: float = 5.0) -> None:
+        if slope_annealing is not None:
+            require(
+                math.isfinite(slope_annealing) and slope_annealing > 0,
+                f"slope_annealing must be a positive finite rate (or None); got {slope_annealing}.",
+            )
+            require(
+                math.isfinite(max_slope) and max_slope >= 1,
+                f"max_slope must be a finite number >= 1; got {max_slope}.",
+            )
+        super().__init__()
+        self.slope_annealing = slope_annealing
+        self.max_slope = max_slope
+        if slope_annealing is not None:
+            self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
+
+    def extra_repr(self) -> str:
+        if self.slope_annealing is None:
+            return ""
+        return f"slope_annealing={self.slope_annealing}, max_slope={self.max_slope}"
+
+    @property
+    def slope(self) -> Tensor:
+        """The slope s of the next call, a float64 scalar (1 without annealing)."""
+        if self.slope_annealing is None:
+            return torch.ones((), dtype=torch.float64)
+        grown = 1.0 + self.slope_annealing * self.steps.to(torch.float64)
+        return grown.clamp(max=self.max_slope)
 
     def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
         base = unwrap_independent(q)
@@ -250,11 +306,17 @@ class StraightThrough(Estimator):
             f"Independent of one); got {type(q).__name__}. Use 'pathwise' for continuous q "
             f"with rsample, or 'score'.",
         )
+        annealed = self.slope_annealing is not None
         if isinstance(base, Bernoulli):
-            probs = base.probs
             hard = base.sample((n,))
+            probs = torch.sigmoid(self._sloped(base.logits)) if annealed else base.probs
         else:
             logits = categorical_logits(base, "straight-through")
-            probs = logits.softmax(-1)
+            probs = (self._sloped(logits) if annealed else logits).softmax(-1)
             hard = F.one_hot(gumbel_max(logits, (n,)), logits.shape[-1]).to(probs)
+        if annealed and self.training:
+            self.steps.add_(1)
         return evaluate(f, straight_through(hard, probs), q, n).mean(0)
+
+    def _sloped(self, logits: Tensor) -> Tensor:
+        return logits * self.slope.to(logits)

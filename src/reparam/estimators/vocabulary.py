@@ -19,6 +19,7 @@ objective and which latent families each spec applies to:
 | grep | elbo | gamma |
 | gumbel-softmax, st-gumbel, st-gumbel-relaxed | elbo | discrete, finite (categorical) |
 | straight-through | elbo | discrete, finite |
+| st-annealed | elbo | discrete, finite (stateful: the slope's step count) |
 | muprop, darn (biased) | elbo | discrete, finite (``f`` takes relaxed codes) |
 | rebar, relax | elbo | discrete, finite (``f`` takes relaxed codes; stateful: learned η, τ, surrogate) |
 | enumerate | elbo | finite |
@@ -140,6 +141,13 @@ SPECS: tuple[Spec, ...] = (
         "straight-through Gumbel whose ELBO scores the relaxed sample (Pyro's)",
     ),
     Spec("straight-through", "elbo", CODES, StraightThrough, "identity gradient (biased)"),
+    Spec(
+        "st-annealed",
+        "elbo",
+        CODES,
+        lambda: StraightThrough(slope_annealing=1e-4),
+        "straight-through, slope min(5, 1 + 1e-4 t) after t training calls (biased; stateful)",
+    ),
     Spec("muprop", "elbo", CODES, MuProp, "Taylor control variate at the mean, corrected"),
     Spec("darn", "elbo", CODES, DARN, "Taylor baseline at 1/2 (1/K), uncorrected (biased)"),
     Spec("rebar", "elbo", CODES, REBAR, "concrete control variate, learned η and τ (stateful)"),
