@@ -9,6 +9,7 @@ the model that owns one saves it in its ``state_dict``.
 
 from __future__ import annotations
 
+from reparam.estimators.antithetic import ARM, DisARM
 from reparam.estimators.auto import Auto, AutoBound
 from reparam.estimators.base import Estimator, EstimatorModule, score_surrogate
 from reparam.estimators.baselines import LeaveOneOut, MovingAverage, Optimal
@@ -40,6 +41,7 @@ from reparam.estimators.vocabulary import (
 )
 
 __all__ = [
+    "ARM",
     "DARN",
     "LATENTS",
     "LAYER_ESTIMATORS",
@@ -53,6 +55,7 @@ __all__ = [
     "AutoBound",
     "BoundEstimator",
     "DReG",
+    "DisARM",
     "Enumerate",
     "Estimator",
     "EstimatorModule",

@@ -21,6 +21,7 @@ objective and which latent families each spec applies to:
 | straight-through | elbo | discrete, finite |
 | st-annealed | elbo | discrete, finite (stateful: the slope's step count) |
 | muprop, darn (biased) | elbo | discrete, finite (``f`` takes relaxed codes) |
+| arm, disarm | elbo | Bernoulli codes only, n even (listed for no family: see below) |
 | rebar, relax | elbo | discrete, finite (``f`` takes relaxed codes; stateful: learned η, τ, surrogate) |
 | enumerate | elbo | finite |
 | dreg | iwae | continuous (Gaussian q) |
@@ -32,13 +33,16 @@ Latent families (:data:`LATENTS`): ``continuous`` — a Gaussian posterior (``No
 normalizing flow); ``gamma`` — Gamma, Beta or Dirichlet; ``discrete`` — a vector of
 categorical or Bernoulli codes (an ``Independent`` wrapper, as in the categorical VAE; too
 many joint values to enumerate); ``finite`` — one Categorical, OneHotCategorical or Bernoulli
-per batch element, whose support torch enumerates.
+per batch element, whose support torch enumerates. ``arm`` and ``disarm`` take Bernoulli codes
+only, and the families do not tell Bernoulli codes from categorical ones, so :func:`names`
+lists them only without a family (``latent=None``) and :func:`parse` builds them without
+one: ``parse("arm")``.
 
 **The stateless rule.** A name passed *per call* (``expect(..., estimator="score")``,
 ``iwae(..., estimator="dreg")``, ``model.bound(x, estimator="auto")``) is parsed anew on every
-call, so no state can survive between calls, and none is kept anywhere else: the one stateful
-spec, ``score+moving-average``, is refused there (:func:`as_estimator`). Create it once with
-:func:`parse`, keep the object — a model holds it as a submodule, so its buffers are in the
+call, so no state can survive between calls, and none is kept anywhere else: the stateful
+specs (``score+moving-average``, ``nvil``, ``st-annealed``: those whose object holds buffers)
+are refused there (:func:`as_estimator`). Create one once with :func:`parse`, keep the object — a model holds it as a submodule, so its buffers are in the
 model's ``state_dict`` and in checkpoints — and pass the object.
 
 Example:
@@ -58,6 +62,7 @@ from dataclasses import dataclass
 
 from torch.distributions import Distribution
 
+from reparam.estimators.antithetic import ARM, DisARM
 from reparam.estimators.auto import Auto, AutoBound
 from reparam.estimators.base import Estimator, EstimatorModule
 from reparam.estimators.bounds import VIMCO, BoundEstimator, DReG, PathwiseBound
@@ -116,14 +121,7 @@ SPECS: tuple[Spec, ...] = (
         lambda: ScoreFunction("moving-average"),
         "score function, moving average of past costs as baseline (stateful)",
     ),
-    Spec(
-        "nvil",
-        "elbo",
-        CODES,
-        NVIL,
-        "score function, learned input-dependent and running-mean baselines, normalised "
-        "(stateful)",
-    ),
+    Spec("nvil", "elbo", CODES, NVIL, "score function, learned + running-mean baseline (stateful)"),
     Spec("grep", "elbo", ("gamma",), GeneralizedReparam, "generalized reparameterization"),
     Spec("gumbel-softmax", "elbo", CODES, GumbelSoftmax, "Gumbel-softmax relaxation (biased)"),
     Spec(
@@ -150,6 +148,8 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("muprop", "elbo", CODES, MuProp, "Taylor control variate at the mean, corrected"),
     Spec("darn", "elbo", CODES, DARN, "Taylor baseline at 1/2 (1/K), uncorrected (biased)"),
+    Spec("arm", "elbo", (), ARM, "antithetic pairs, Bernoulli latents only (n even)"),
+    Spec("disarm", "elbo", (), DisARM, "ARM, augmentation integrated out (Bernoulli, n even)"),
     Spec("rebar", "elbo", CODES, REBAR, "concrete control variate, learned η and τ (stateful)"),
     Spec("relax", "elbo", CODES, RELAX, "learned surrogate control variate (stateful)"),
     Spec("enumerate", "elbo", ("finite",), Enumerate, "exact sum over a finite support"),
@@ -242,7 +242,7 @@ def as_estimator(
     estimator: str | Estimator | BoundEstimator, *, objective: str = "elbo"
 ) -> Estimator | BoundEstimator:
     """The estimator object for one call of ``objective``: an object of the right kind as it
-    is, or a spec parsed anew. A spec that would be stateful (``score+moving-average``) is
+    is, or a spec parsed anew. A spec that would be stateful (``score+moving-average``, ``nvil``) is
     refused: state created per call would be lost, or, kept behind the caller's back, shared
     by every caller. Create such an estimator once with :func:`parse` and pass the object.
 
