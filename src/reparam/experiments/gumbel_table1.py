@@ -4,7 +4,8 @@ SBN or the VAE, Bernoulli or categorical) trained with one estimator at one lear
 Each step draws a batch of ``batch_size`` training rows (with replacement, from torch's
 generator, which the engine checkpoints), anneals a Gumbel estimator's temperature to
 :math:`\tau = \max(0.5, e^{-r\,\lfloor t/N\rfloor N})` and takes one SGD step (momentum 0.9)
-on the batch's mean loss:
+on the batch's mean loss (the estimators' own learned parts, if any, take an Adam step
+of rate ``control_lr`` from the same backward pass):
 
 - SBN: :math:`\mathbb E_{z \sim p(z \mid x_\text{top})}[-\log p(x_\text{bottom} \mid z_2)]`
   through :func:`~reparam.estimators.chain.expect_chain` (one estimator object a layer), or
@@ -163,9 +164,13 @@ class GumbelTable1Trainer(Trainer):
         torch.manual_seed(config.seed)
         self.model = build_model(self.config).to(device)
         self.materialize()
-        self.optimizer = torch.optim.SGD(
-            self.model.parameters(), lr=config.lr, momentum=config.momentum
-        )
+        network = [p for n, p in self.model.named_parameters() if not n.startswith("estimators.")]
+        learned = list(self.model.estimators.parameters())  # type: ignore[union-attr]
+        self.optimizer = torch.optim.SGD(network, lr=config.lr, momentum=config.momentum)
+        # the estimators' learned parts (NVIL's baseline, REBAR's η and τ, RELAX's surrogate)
+        # by Adam, as in their papers: their variance objectives' gradients are far larger
+        # than the model's, and SGD at the model's rate makes η and τ diverge
+        self.control = torch.optim.Adam(learned, lr=config.control_lr) if learned else None
         self.total, self.count = 0.0, 0
 
     def materialize(self) -> None:
@@ -208,9 +213,11 @@ class GumbelTable1Trainer(Trainer):
                 estimator.temperature = tau
         rows = torch.randint(len(self.train_x), (config.batch_size,))
         value = loss(self.model, config, self.train_x[rows.to(self.train_x.device)]).mean()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.model.zero_grad(set_to_none=True)
         value.backward()
         self.optimizer.step()
+        if self.control is not None:
+            self.control.step()
         self.total += float(value.detach())
         self.count += 1
 
@@ -229,10 +236,15 @@ class GumbelTable1Trainer(Trainer):
         return row
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "total": self.total, "count": self.count}
+        state = {"optimizer": self.optimizer.state_dict(), "total": self.total, "count": self.count}
+        if self.control is not None:
+            state["control"] = self.control.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.control is not None:
+            self.control.load_state_dict(state["control"])
         self.total, self.count = state["total"], state["count"]
 
     def summary(self, row: dict[str, Any]) -> str:

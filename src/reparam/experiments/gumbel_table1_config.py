@@ -13,7 +13,7 @@ Example:
     >>> GumbelTable1Config(estimator="vimco", k=1)
     Traceback (most recent call last):
         ...
-    ValueError: --estimator vimco is a multi-sample bound: it needs --k 2 or more; got --k 1
+    ValueError: --estimator vimco draws several samples together (a multi-sample bound, antithetic pairs): it needs --k 2 or more; got --k 1
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ PAPER: dict[str, dict[str, float]] = {
 PAPER_LEARNING_RATES = (3e-5, 1e-5, 3e-4, 1e-4, 3e-3, 1e-3)
 GUMBEL = ("gumbel-softmax", "st-gumbel", "st-gumbel-relaxed")
 BOUNDS = ("vimco",)  # columns trained on the multi-sample bound, k >= 2
+PAIRED = ("vimco", "arm", "disarm")  # columns that need k >= 2 samples (a bound, antithetic pairs)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class GumbelTable1Config(RunConfig):
     batch_size: int = 100
     lr: float = 1e-4
     momentum: float = 0.9
+    control_lr: float = 1e-3
     k: int = 1
     temperature_rate: float = 1e-4
     temperature_every: int = 500
@@ -109,8 +111,9 @@ class GumbelTable1Config(RunConfig):
         positive("--valid-subset", self.valid_subset, integer=True)
         positive("--x-dim", self.x_dim, integer=True)
         positive("--temperature-every", self.temperature_every, integer=True)
-        positive("--lr", self.lr)
-        finite("--lr", self.lr)
+        for name in ("lr", "control_lr"):
+            positive(option(name), getattr(self, name))
+            finite(option(name), getattr(self, name))
         finite("--momentum", self.momentum)
         non_negative("--momentum", self.momentum)
         finite("--temperature-rate", self.temperature_rate)
@@ -118,10 +121,10 @@ class GumbelTable1Config(RunConfig):
         non_negative("--seed", self.seed)
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
             raise ValueError(f"unknown device {self.device!r}; choose auto, cpu, cuda or cuda:N")
-        if self.estimator in BOUNDS and self.k < 2:
+        if self.estimator in PAIRED and self.k < 2:
             raise ValueError(
-                f"--estimator {self.estimator} is a multi-sample bound: it needs --k 2 or "
-                f"more; got --k {self.k}"
+                f"--estimator {self.estimator} draws several samples together (a multi-sample "
+                f"bound, antithetic pairs): it needs --k 2 or more; got --k {self.k}"
             )
 
     def applies(self, name: str) -> bool:

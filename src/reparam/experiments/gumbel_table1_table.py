@@ -28,8 +28,8 @@ import torch
 
 from reparam.experiments.gumbel_table1 import GumbelTable1Trainer, main_metric, metrics
 from reparam.experiments.gumbel_table1_config import (
-    BOUNDS,
     COLUMNS,
+    PAIRED,
     PAPER,
     ROWS,
     GumbelTable1Config,
@@ -77,7 +77,7 @@ def train_cell(
 ) -> Cell:
     """Train ``column`` on ``row`` at each rate of ``lrs`` and evaluate the best on test."""
     options = {**base, "row": row, "estimator": column}
-    if column in BOUNDS:
+    if column in PAIRED:  # VIMCO's bound and ARM's pairs: two samples a row, not one
         options["k"] = max(2, int(options.get("k", 1)))
     seconds, chosen = 0.0, None
     for lr in lrs:
@@ -93,6 +93,8 @@ def train_cell(
             )
         except RunError:
             raise
+        except RuntimeError as error:  # a run that broke in training (NaN weights, say)
+            return Cell(row, column, missing=f"failed: {str(error).splitlines()[0][:200]}")
         except ValueError as error:
             reason = str(error).splitlines()[0]
             if reason.startswith("unknown estimator"):
@@ -154,7 +156,18 @@ def reproduce_table1(
     base = dict(base or {})
     GumbelTable1Config.from_dict(base)  # bad settings fail before any training
     out = Path(out)
-    cells = []
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {
+        **GumbelTable1Config.from_dict(base).to_dict(),
+        "lrs": list(lrs),
+        "eval_samples": eval_samples,
+        "eval_subset": eval_subset,
+        "machine": machine(),
+    }
+    for name in ("row", "estimator", "lr", "x_dim"):
+        settings.pop(name, None)
+    cells: list[Cell] = []
+    markdown = ""
     for row in rows:
         for column in columns:
             cell = train_cell(
@@ -170,17 +183,16 @@ def reproduce_table1(
             )
             on_cell(cell)
             cells.append(cell)
-    settings = {
-        **GumbelTable1Config.from_dict(base).to_dict(),
-        "lrs": list(lrs),
-        "eval_samples": eval_samples,
-        "eval_subset": eval_subset,
-        "machine": machine(),
-    }
-    for name in ("row", "estimator", "lr", "x_dim"):
-        settings.pop(name, None)
-    markdown = render(settings, list(rows), list(columns), cells)
-    out.mkdir(parents=True, exist_ok=True)
+            markdown = write(out, settings, list(rows), list(columns), cells)
+    return markdown
+
+
+def write(
+    out: Path, settings: dict[str, Any], rows: list[str], columns: list[str], cells: list[Cell]
+) -> str:
+    """TABLE.md and TABLE.json of the cells so far (written after every cell, so a long grid
+    shows its progress; cells not yet run read "pending")."""
+    markdown = render(settings, rows, columns, cells)
     (out / "TABLE.md").write_text(markdown)
     payload = {"settings": settings, "cells": [asdict(c) for c in cells]}
     (out / "TABLE.json").write_text(json.dumps(payload, indent=1))
@@ -203,10 +215,20 @@ def number(value: float | None) -> str:
     return f"{value:.1f}" if math.isfinite(value) else "diverged"
 
 
+def shown(cell: Cell) -> str:
+    """A cell's table entry: its number, or why there is none."""
+    if cell.missing == "pending":
+        return "pending"
+    return number(cell.value)
+
+
 def render(settings: dict[str, Any], rows: list[str], columns: list[str], cells: list[Cell]) -> str:
     """TABLE.md: reparam's numbers beside the paper's, the learning rates chosen, the VAEs'
     NLL bound, the cells left out and why."""
     by = {(c.row, c.column): c for c in cells}
+    for row in rows:
+        for column in columns:
+            by.setdefault((row, column), Cell(row, column, missing="pending"))
     head = "| model | | " + " | ".join(COLUMNS.get(c, c) for c in columns) + " |"
     rule = "|---|---|" + "---:|" * len(columns)
     lines = [f"**{TITLE}**", "", "Settings: " + json.dumps(settings), "", head, rule]
@@ -219,7 +241,7 @@ def render(settings: dict[str, Any], rows: list[str], columns: list[str], cells:
     for row in rows:
         label = ROWS[row][0]
         paper = [number(PAPER[row].get(c)) for c in columns]
-        ours = [number(by[(row, c)].value) for c in columns]
+        ours = [shown(by[(row, c)]) for c in columns]
         lines.append(f"| {label} | paper | " + " | ".join(paper) + " |")
         lines.append("| | reparam | " + " | ".join(ours) + " |")
     lines += ["", "Learning rate chosen on validation:", "", head, rule]
@@ -236,6 +258,9 @@ def render(settings: dict[str, Any], rows: list[str], columns: list[str], cells:
             ]
             lines.append(f"| {ROWS[row][0]} | −L_m | " + " | ".join(values) + " |")
     missing = [c for c in cells if c.missing is not None]
+    pending = len(rows) * len(columns) - len(cells)
+    if pending:
+        lines += ["", f"{pending} cells pending (the grid is still running)."]
     if missing:
         lines += ["", "Cells without a number:", ""]
         lines += [f"- {ROWS[c.row][0]}, {c.column}: {c.missing}" for c in missing]
