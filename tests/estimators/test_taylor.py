@@ -48,6 +48,18 @@ def test_darn_with_the_correction_is_unbiased() -> None:
     assert zscore(grads, BERNOULLI.exact_gradient()) < Z
 
 
+@pytest.mark.parametrize("estimator", [MuProp(), TaylorControlVariate("uniform")], ids=repr)
+def test_unbiased_on_a_batch_of_single_bernoullis(estimator) -> None:
+    """A Bernoulli q without event dimensions: each batch element its own expansion."""
+    point = torch.tensor([-2.0, 0.3, 1.5], dtype=torch.float64)
+    logits = point.expand(REPEATS, 3).clone().requires_grad_()
+    value = rp.expect(lambda z: (z - 0.2) ** 2, Bernoulli(logits=logits), n=2, estimator=estimator)
+    assert value.shape == (REPEATS, 3)
+    value.sum().backward()
+    p = torch.sigmoid(point)
+    assert zscore(logits.grad, p * (1 - p) * (0.64 - 0.04)) < Z
+
+
 def test_a_categorical_q_gives_f_one_hot_codes_and_is_unbiased() -> None:
     """Independent(Categorical): f gets one-hot vectors [n, *batch, 2, 3], as for OneHot."""
     problem = CATEGORICAL

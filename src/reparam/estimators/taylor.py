@@ -97,10 +97,10 @@ class TaylorControlVariate(Estimator):
         point = self.expansion_point(q, mean.detach())
         value, slope = value_and_slope(f, point, q)
         event = code_event_dims(q, name)
-        baseline = value + ((z - point) * slope).sum(event)
+        baseline = value + sum_event((z - point) * slope, event)
         estimate = score_surrogate(cost, scored, baseline)
         if self.correction:
-            estimate = estimate + zero_with_gradient((slope * mean).sum(event))
+            estimate = estimate + zero_with_gradient(sum_event(slope * mean, event))
         return estimate
 
     def expansion_point(self, q: Distribution, mean: Tensor) -> Tensor:
@@ -110,6 +110,12 @@ class TaylorControlVariate(Estimator):
             return mean
         classes = 2 if isinstance(code_base(q, type(self).__name__), Bernoulli) else mean.shape[-1]
         return torch.full_like(mean, 1.0 / classes)
+
+
+def sum_event(x: Tensor, event: tuple[int, ...]) -> Tensor:
+    """``x`` summed over the dimensions ``event`` (none: ``x`` itself; torch's ``sum(())``
+    would sum them all)."""
+    return x.sum(event) if event else x
 
 
 def value_and_slope(f: CostFn, point: Tensor, q: Distribution) -> tuple[Tensor, Tensor]:
