@@ -98,3 +98,15 @@ def test_specs() -> None:
     assert not parse("arm").stateful
     with pytest.raises(ValueError, match="does not apply to discrete latents"):
         parse("arm", latent="discrete")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_saturated_logits_give_finite_gradients(dtype: torch.dtype) -> None:
+    """Logits of ±1e4 and ±30: the pair's codes always agree there, so DisARM gives 0."""
+    logits = torch.tensor([[1e4, -1e4, 0.3, 30.0, -30.0]], dtype=dtype, requires_grad=True)
+    q = Independent(Bernoulli(logits=logits), 1)
+    for estimator in (ARM(), DisARM()):
+        value = rp.expect(lambda z: ((z - 0.3) ** 2).sum(-1), q, n=4, estimator=estimator)
+        (grad,) = torch.autograd.grad(value.sum(), logits)
+        assert torch.isfinite(value).all() and torch.isfinite(grad).all()
+    assert (grad[0, [0, 1, 3, 4]] == 0).all()
