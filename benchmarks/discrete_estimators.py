@@ -11,7 +11,11 @@ estimator's own learned parts). Each estimator runs on both latent kinds where i
 
 For each estimator the reparam object is made once from its spec (``parse``; the learned
 ones are owned, as a model owns them) and timed against a hand-written twin of a few lines
-that computes the same gradient, and against the plain score function. Goal (issue 13):
+that computes the same gradient (the same samples, passes and learned parts: NVIL's baseline
+MLP and running statistics, REBAR's η and τ, RELAX's η, τ and MLP, each trained by the same
+zero-valued terms), and against the plain score function. Some twins draw their noise by
+other torch calls (``F.gumbel_softmax``, ``Categorical.sample``), so the two sides' samples
+differ while their distributions agree. Goal (issue 13):
 each estimator within 1.2× of its hand-written form. The rounds are interleaved (see
 ``timing.interleaved``); times are medians, never asserted.
 
@@ -167,21 +171,158 @@ def taylor_hand(correct: bool) -> Callable[[Problem, Tensor, int], Tensor]:
     return step
 
 
+def nvil_twin(problem: Problem) -> Twin:
+    """NVIL: a baseline MLP on q's probabilities, a running mean and variance normalisation."""
+    network = nn.Sequential(nn.Linear(problem.code, 100), nn.Tanh(), nn.Linear(100, 1))
+    state = {"average": 0.0, "square": 0.0, "steps": 0}
+    decay = 0.8
+
+    def step(problem: Problem, logits: Tensor, n: int) -> Tensor:
+        p = mean_codes(problem, logits).detach().reshape(BATCH, -1)
+        baseline = network(p).squeeze(-1)
+        z = codes(problem, logits, n)
+        cost = problem.f(z)
+        if state["steps"]:
+            correction = 1 - decay ** state["steps"]
+            centre = state["average"] / correction
+            sd = max(state["square"] / correction - centre**2, 0.0) ** 0.5
+            scale = 1 / max(1.0, sd)
+        else:
+            centre, scale = 0.0, 1.0
+        residual = cost.detach() - baseline.detach()
+        estimate = surrogate(cost, log_q(problem, logits, z), baseline.detach() + centre)
+        estimate = cost.mean(0) + (estimate - cost.mean(0)) * scale
+        error = 0.5 * scale * (cost.detach() - centre - baseline) ** 2
+        estimate = estimate + (error - error.detach()).mean(0)
+        state["average"] = decay * state["average"] + (1 - decay) * float(residual.mean())
+        state["square"] = decay * state["square"] + (1 - decay) * float((residual**2).mean())
+        state["steps"] += 1
+        return estimate
+
+    return Twin(step, list(network.parameters()))
+
+
+def antithetic_hand(disarm: bool) -> Callable[[Problem, Tensor, int], Tensor]:
+    """ARM (Yin & Zhou 2019) or DisARM (Dong, Mnih & Tucker 2020), n/2 antithetic pairs."""
+
+    def step(problem: Problem, logits: Tensor, n: int) -> Tensor:
+        alpha = logits.detach()
+        u = torch.rand(n // 2, *alpha.shape)
+        b = (u < torch.sigmoid(alpha)).float()
+        flipped = (u > torch.sigmoid(-alpha)).float()
+        cost = problem.f(torch.cat([b, flipped]))
+        first, second = cost.detach().split(n // 2)
+        difference = (first - second)[..., None]
+        if disarm:
+            sign = 1.0 - 2.0 * flipped
+            grad = 0.5 * difference * sign * (b != flipped) * torch.sigmoid(alpha.abs())
+        else:
+            grad = -difference * (u - 0.5)
+        through = (grad.mean(0) * logits).sum(-1)
+        return cost.mean(0) + (through - through.detach())
+
+    return step
+
+
+def conditional_twin(surrogate: bool) -> Callable[[Problem], Twin]:
+    """REBAR (Tucker et al. 2017) or RELAX (Grathwohl et al. 2018) with η, log τ (and an MLP
+    r_ρ) learned by the gradient of ‖ĝ‖², ĝ the gradient in the logits."""
+
+    def make(problem: Problem) -> Twin:
+        eta = torch.tensor(1.0, requires_grad=True)
+        log_tau = torch.tensor(math.log(TEMPERATURE), requires_grad=True)
+        learned = [eta, log_tau]
+        mlp_r = None
+        if surrogate:
+            mlp_r = nn.Sequential(nn.Linear(problem.code, 16), nn.Tanh(), nn.Linear(16, 1))
+            nn.init.zeros_(mlp_r[2].weight)
+            nn.init.zeros_(mlp_r[2].bias)
+            learned += list(mlp_r.parameters())
+
+        def step(problem: Problem, raw: Tensor, n: int) -> Tensor:
+            categorical = problem.kind == "categorical"
+            logits = raw.log_softmax(-1) if categorical else raw
+            u = torch.rand(n, *logits.shape).clamp(1e-30, 1 - 1e-7)
+            v = torch.rand(n, *logits.shape).clamp(1e-30, 1 - 1e-7)
+            if categorical:
+                z = logits - torch.log(-torch.log(u))
+                b = F.one_hot(z.argmax(-1), logits.shape[-1]).float()
+                log_e = torch.log(-torch.log(v))
+                log_e_b = (log_e * b).sum(-1, keepdim=True)
+                z_tilde = torch.where(b > 0, -log_e_b, -torch.logaddexp(log_e - logits, log_e_b))
+                score = b - logits.softmax(-1)
+            else:
+                z = logits + torch.log(u) - torch.log1p(-u)
+                b = (z > 0).float()
+                p = torch.sigmoid(logits)
+                u_tilde = torch.where(b > 0, 1 - p * (1 - v), v * (1 - p))
+                z_tilde = logits + torch.log(u_tilde) - torch.log1p(-u_tilde)
+                score = b - p
+            tau = log_tau.exp()
+
+            def relax(x: Tensor) -> Tensor:
+                return (x / tau).softmax(-1) if categorical else torch.sigmoid(x / tau)
+
+            def control(x: Tensor) -> Tensor:
+                c = eta * problem.f(relax(x))
+                if mlp_r is not None:
+                    c = c + mlp_r(relax(x).reshape(n, BATCH, -1)).squeeze(-1)
+                return c
+
+            cost = problem.f(b)
+            weight = cost.detach() - control(z_tilde.detach())
+            shape = (*weight.shape, *[1] * (logits.dim() - 1))
+            g = (weight.reshape(shape) * score.detach()).mean(0)
+            difference = (control(z) - control(z_tilde)).mean(0)
+            (pathwise,) = torch.autograd.grad(difference.sum(), logits, create_graph=True)
+            if categorical:
+                pathwise = pathwise - logits.softmax(-1) * pathwise.sum(-1, keepdim=True)
+            g = g + pathwise
+            variance = torch.autograd.grad((g**2).sum(), learned)
+            event = (-2, -1) if categorical else (-1,)
+            through = (g.detach() * logits).sum(event)
+            descent = sum((d.detach() * w).sum() for d, w in zip(variance, learned, strict=True))
+            return (
+                cost.mean(0) + (through - through.detach()) + (descent - descent.detach()) / BATCH
+            )
+
+        return Twin(step, learned)
+
+    return make
+
+
+def stateless(step: Callable[[Problem, Tensor, int], Tensor]) -> Callable[[Problem], Twin]:
+    return lambda problem: Twin(step, [])
+
+
+@dataclass
+class Twin:
+    """A hand-written estimator: its step and the learned parameters it owns."""
+
+    step: Callable[[Problem, Tensor, int], Tensor]
+    parameters: list[Tensor]
+
+
 @dataclass(frozen=True)
 class Column:
     spec: str
-    hand: Callable[[Problem, Tensor, int], Tensor]
+    twin: Callable[[Problem], Twin]
     kinds: tuple[str, ...] = ("bernoulli", "categorical")
     n: int = 1
 
 
 COLUMNS = (
-    Column("score", score_hand),
-    Column("straight-through", straight_through_hand),
-    Column("gumbel-softmax", gumbel_hand(hard=False), kinds=("categorical",)),
-    Column("st-gumbel", gumbel_hand(hard=True), kinds=("categorical",)),
-    Column("muprop", taylor_hand(correct=True)),
-    Column("darn", taylor_hand(correct=False)),
+    Column("score", stateless(score_hand)),
+    Column("nvil", nvil_twin),
+    Column("muprop", stateless(taylor_hand(correct=True))),
+    Column("darn", stateless(taylor_hand(correct=False))),
+    Column("straight-through", stateless(straight_through_hand)),
+    Column("gumbel-softmax", stateless(gumbel_hand(hard=False)), kinds=("categorical",)),
+    Column("st-gumbel", stateless(gumbel_hand(hard=True)), kinds=("categorical",)),
+    Column("arm", stateless(antithetic_hand(disarm=False)), kinds=("bernoulli",), n=2),
+    Column("disarm", stateless(antithetic_hand(disarm=True)), kinds=("bernoulli",), n=2),
+    Column("rebar", conditional_twin(surrogate=False)),
+    Column("relax", conditional_twin(surrogate=True)),
 )
 
 
@@ -219,12 +360,15 @@ def contenders_for(problem: Problem, steps: int) -> dict[str, tuple[Callable[[],
         def ours(est: nn.Module = est, column: Column = column) -> Tensor:
             return rp.expect(problem.f, problem.q(problem.logits()), n=column.n, estimator=est)
 
-        def hand(column: Column = column) -> Tensor:
-            return column.hand(problem, problem.logits(), column.n)
+        twin = column.twin(problem)
 
-        learned = [*params, *est.parameters()]
-        contenders[f"{column.spec} reparam"] = (gradient_steps(learned, ours, steps), cpu)
-        contenders[f"{column.spec} hand"] = (gradient_steps(params, hand, steps), cpu)
+        def hand(column: Column = column, twin: Twin = twin) -> Tensor:
+            return twin.step(problem, problem.logits(), column.n)
+
+        ours_learned = [*params, *est.parameters()]
+        hand_learned = [*params, *twin.parameters]
+        contenders[f"{column.spec} reparam"] = (gradient_steps(ours_learned, ours, steps), cpu)
+        contenders[f"{column.spec} hand"] = (gradient_steps(hand_learned, hand, steps), cpu)
     return contenders
 
 
