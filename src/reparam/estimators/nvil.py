@@ -91,7 +91,8 @@ class NVIL(Estimator):
     size is set by the first call, so call the estimator once before building an optimiser
     that inspects shapes, or before loading a checkpoint into a fresh estimator the
     optimiser has not seen (``load_state_dict`` sets the size too). A call whose mean residual
-    is not finite (an empty batch) leaves the moving averages as they were.
+    is not finite (an empty batch) leaves the moving averages as they were. Every other call
+    moves them, with or without gradients, as :class:`~reparam.estimators.MovingAverage` does.
 
     Works on any ``q`` with ``sample`` and ``log_prob`` (``f`` receives what ``q.sample``
     returns: integers for ``Categorical``).
