@@ -15,8 +15,11 @@ from torch.distributions import (
 import reparam as rp
 from reparam.bayes import ESTIMATORS as BAYES_LAYER_ESTIMATORS
 from reparam.estimators import (
+    ARM,
+    DARN,
     LATENTS,
     LAYER_ESTIMATORS,
+    NVIL,
     REBAR,
     RELAX,
     SPECS,
@@ -24,6 +27,7 @@ from reparam.estimators import (
     Auto,
     AutoBound,
     BoundEstimator,
+    DisARM,
     DReG,
     Enumerate,
     Estimator,
@@ -31,6 +35,7 @@ from reparam.estimators import (
     GumbelSoftmax,
     LeaveOneOut,
     MovingAverage,
+    MuProp,
     Optimal,
     Pathwise,
     PathwiseBound,
@@ -48,6 +53,7 @@ ELBO = {
     "score+leave-one-out": (ScoreFunction, "ScoreFunction(baseline=LeaveOneOut())"),
     "score+optimal": (ScoreFunction, "ScoreFunction(baseline=Optimal())"),
     "score+moving-average": (ScoreFunction, "ScoreFunction(baseline=MovingAverage(decay=0.9))"),
+    "nvil": (NVIL, "NVIL(decay=0.8)"),
     "grep": (GeneralizedReparam, "GeneralizedReparam()"),
     "gumbel-softmax": (GumbelSoftmax, "GumbelSoftmax(temperature=1.0, hard=False)"),
     "st-gumbel": (GumbelSoftmax, "GumbelSoftmax(temperature=1.0, hard=True)"),
@@ -56,6 +62,11 @@ ELBO = {
         "GumbelSoftmax(temperature=1.0, hard=True, score='relaxed')",
     ),
     "straight-through": (StraightThrough, "StraightThrough()"),
+    "st-annealed": (StraightThrough, "StraightThrough(slope_annealing=0.0001, max_slope=5.0)"),
+    "muprop": (MuProp, "MuProp()"),
+    "darn": (DARN, "DARN()"),
+    "arm": (ARM, "ARM()"),
+    "disarm": (DisARM, "DisARM()"),
     "rebar": (REBAR, "REBAR(temperature=0.5, scale=1)"),
     "relax": (RELAX, "RELAX(surrogate=SurrogateMLP, with_f=True)"),
     "enumerate": (Enumerate, "Enumerate(max_support=10000)"),
@@ -75,7 +86,9 @@ def test_every_elbo_spec_parses_to_a_new_estimator(spec: str, expected: tuple) -
     assert isinstance(first, kind) and isinstance(first, Estimator)
     assert repr(first) == text
     assert first is not second
-    assert first.stateful == (spec in ("score+moving-average", "rebar", "relax"))
+    assert first.stateful == (
+        spec in ("score+moving-average", "nvil", "st-annealed", "rebar", "relax")
+    )
 
 
 @pytest.mark.parametrize(("spec", "expected"), IWAE.items())
@@ -110,11 +123,13 @@ NAMES = [
     ("elbo", "gamma", ["auto", "pathwise", "score", "score+leave-one-out", "score+optimal",
                        "score+moving-average", "grep"]),
     ("elbo", "discrete", ["auto", "score", "score+leave-one-out", "score+optimal",
-                          "score+moving-average", "gumbel-softmax", "st-gumbel",
-                          "st-gumbel-relaxed", "straight-through", "rebar", "relax"]),
+                          "score+moving-average", "nvil", "gumbel-softmax", "st-gumbel",
+                          "st-gumbel-relaxed", "straight-through", "st-annealed", "muprop",
+                          "darn", "rebar", "relax"]),
     ("elbo", "finite", ["auto", "score", "score+leave-one-out", "score+optimal",
-                        "score+moving-average", "gumbel-softmax", "st-gumbel",
-                        "st-gumbel-relaxed", "straight-through", "rebar", "relax",
+                        "score+moving-average", "nvil", "gumbel-softmax", "st-gumbel",
+                        "st-gumbel-relaxed", "straight-through", "st-annealed", "muprop",
+                        "darn", "rebar", "relax",
                         "enumerate"]),
     ("iwae", "continuous", ["auto", "pathwise", "dreg", "vimco"]),
     ("iwae", "flow", ["auto", "pathwise", "vimco"]),
