@@ -95,10 +95,12 @@ CASES = {
 }
 
 
-def train_control_variate(estimator: Estimator, case: Case, steps: int = 100, n: int = 4) -> None:
+def train_control_variate(
+    estimator: Estimator, case: Case, steps: int = 100, n: int = 4, lr: float = 0.03
+) -> None:
     """Adam on the control variate's parameters alone, through the variance term that the
     estimator's output carries (the model's logits stay where they are), 16 replicas a step."""
-    optimizer = torch.optim.Adam(estimator.parameters(), lr=0.03)
+    optimizer = torch.optim.Adam(estimator.parameters(), lr=lr)
     for _ in range(steps):
         logits = case.logits.expand(16, *case.logits.shape).clone().requires_grad_()
         optimizer.zero_grad()

@@ -3,6 +3,7 @@ Bayesian network study (``--problem bnn``, a trainer of the run engine)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import time
@@ -29,6 +30,9 @@ BNN_ONLY = (
     "checkpoint_every",
 )
 QUADRATURE_ONLY = ("k", "n")
+# The options that only `--problem rebar-toy` reads, and those it refuses (it trains on the CPU).
+TOY_ONLY = ("steps", "lr")
+TOY_REFUSES = (*BNN_ONLY, "device")
 # The options that are fields of the study's config (VarianceStudyConfig).
 BNN_CONFIG = (
     "sizes",
@@ -50,17 +54,22 @@ def variance(
     ctx: typer.Context,
     problem: Annotated[
         str,
-        typer.Option(help="quadratic, exp, cosine, categorical, gamma, or bnn"),
+        typer.Option(help="quadratic, exp, cosine, categorical, gamma, bnn, or rebar-toy"),
     ] = "quadratic",
     k: Annotated[
-        str | None, typer.Option(help="comma-separated values of k (default: the problem's grid)")
+        str | None,
+        typer.Option(
+            help="comma-separated values of k (default: the problem's grid); for rebar-toy, "
+            "the targets t (default 0.499,0.49,0.45)"
+        ),
     ] = None,
     n: Annotated[int, typer.Option(help="samples per gradient estimate")] = 1,
     repeats: Annotated[
         int | None,
         typer.Option(
             help="independent estimates per point (default 10000); for bnn, draws of "
-            "minibatch + noise per estimator and phase (default 100)",
+            "minibatch + noise per estimator and phase (default 100); for rebar-toy, estimates "
+            "per measurement (default 1000)",
         ),
     ] = None,
     estimators: Annotated[
@@ -111,6 +120,10 @@ def variance(
     checkpoint_every: Annotated[
         int, typer.Option(min=0, help="bnn: also checkpoint every N steps (0: after each epoch)")
     ] = 0,
+    steps: Annotated[
+        int, typer.Option(help="rebar-toy: Adam steps on θ per estimator and target")
+    ] = 2000,
+    lr: Annotated[float, typer.Option(help="rebar-toy: Adam's learning rate")] = 0.01,
 ) -> None:
     """Variance and signal-to-noise of gradient estimators against k, beside exact values.
 
@@ -122,14 +135,32 @@ def variance(
     and single weight samples, Flipout and no noise, at initialization and after --epochs of
     training, with the time per epoch of each. A run folder (checkpoints, --resume) with
     OUT/bnn.png and OUT/bnn.json.
+
+    --problem rebar-toy: Tucker et al. (2017) and Grathwohl et al. (2018), Fig. 1: θ trained by
+    each estimator that applies to a Bernoulli on E[(b - t)^2], with the variance and SNR of
+    its gradient every steps/40 steps. Writes OUT/rebar-toy.png, .json and .csv.
     """
     from reparam.diagnostics import PROBLEMS
 
     typed = {name for name in ctx.params if is_typed(ctx, name)}
-    if problem != "bnn" and problem not in PROBLEMS:
-        raise ValueError(f"unknown --problem {problem!r}; choose from {', '.join(PROBLEMS)}, bnn")
+    if problem not in ("bnn", "rebar-toy") and problem not in PROBLEMS:
+        raise ValueError(
+            f"unknown --problem {problem!r}; choose from {', '.join(PROBLEMS)}, bnn, rebar-toy"
+        )
     if repeats is not None and repeats < 2:
         raise ValueError(f"--repeats must be >= 2 to estimate a variance; got {repeats}")
+    if problem != "rebar-toy":
+        stray = [name for name in TOY_ONLY if name in typed]
+        if stray:
+            verb = _flags(stray, "applies", "apply")
+            raise ValueError(f"{verb} only to --problem rebar-toy; got --problem {problem}")
+    else:
+        stray = [name for name in TOY_REFUSES if name in typed]
+        if stray:
+            verb = _flags(stray, "does", "do")
+            raise ValueError(f"{verb} not apply to --problem rebar-toy (it trains on the CPU)")
+        toy(k, n, repeats or 1000, estimators, out, seed, steps, lr)
+        return
     if problem == "bnn":
         stray = [name for name in QUADRATURE_ONLY if name in typed]
         if stray:
@@ -228,6 +259,93 @@ def gaussian(
         f"wrote {png} and {folder / f'{spec.name}.json'} in {elapsed:.1f} s on {chosen}",
         markup=False,
     )
+
+
+def toy(
+    k: str | None,
+    n: int,
+    repeats: int,
+    estimators: str | None,
+    out: Path | None,
+    seed: int,
+    steps: int,
+    lr: float,
+) -> None:
+    """``--problem rebar-toy``: every estimator trains θ on each target; a table, the figure,
+    the rows as JSON and CSV."""
+    import torch
+    from rich.progress import Progress
+
+    from reparam.diagnostics.rebar_toy import TARGETS, biased_specs, rebar_toy, toy_estimators
+    from reparam.plots.rebar_toy import plot_rebar_toy
+
+    if isinstance(n, bool) or n < 1:
+        raise ValueError(f"--n must be a whole number >= 1; got {n}")
+    if steps < 1:
+        raise ValueError(f"--steps must be >= 1; got {steps}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"--lr must be a finite number > 0; got {lr}")
+    targets = parse_numbers(k, "--k") if k is not None else list(TARGETS)
+    for target in targets:
+        if not math.isfinite(target):
+            raise ValueError(f"--k must be finite numbers; got {target}")
+    labels = parse_labels(estimators) or list(toy_estimators(n))
+    folder = out or Path("runs/variance")
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("rebar-toy on cpu", total=len(targets) * len(labels))
+        rows = rebar_toy(
+            targets,
+            labels,
+            steps=steps,
+            lr=lr,
+            n=n,
+            every=max(1, steps // 40),
+            repeats=repeats,
+            on_step=lambda: progress.advance(task),
+        )
+    elapsed = time.perf_counter() - start
+    console.print(
+        toy_table(rows, f"E[(b - t)^2]: n={n}, {steps} steps, lr={lr:g}, {repeats} repeats")
+    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot write to {folder}: {error.strerror or error}") from error
+    png = plot_rebar_toy(rows, folder / "rebar-toy.png", biased=biased_specs(labels))
+    records = [r.as_dict() for r in rows]
+    (folder / "rebar-toy.json").write_text(json.dumps(records, indent=1))
+    with (folder / "rebar-toy.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    console.print(
+        f"wrote {png}, rebar-toy.json and rebar-toy.csv in {elapsed:.1f} s on cpu", markup=False
+    )
+
+
+def toy_table(rows: list[Any], title: str) -> Any:
+    """Per target and estimator: θ and the gradient's variance and SNR at the start and end."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("t", "estimator", "θ end", "Var start", "Var end", "SNR start", "SNR end"):
+        table.add_column(column, justify="left" if column == "estimator" else "right")
+    runs = dict.fromkeys((r.target, r.estimator) for r in rows)
+    for target, label in runs:
+        mine = [r for r in rows if r.target == target and r.estimator == label]
+        first, last = mine[0], mine[-1]
+        table.add_row(
+            f"{target:g}",
+            label,
+            f"{last.theta:.3f}",
+            f"{first.variance:.3g}",
+            f"{last.variance:.3g}",
+            f"{first.snr:.3g}",
+            f"{last.snr:.3g}",
+        )
+    return table
 
 
 def bnn(
