@@ -3,6 +3,8 @@ relaxation, trained by the gradient of the estimator's variance."""
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor, nn
 
 from reparam.checks import positive_int
@@ -115,7 +117,7 @@ class RELAX(ConditionalRelaxation):
 
     def control(self, f: CostFn, relaxed: Tensor, latent: Latent) -> Tensor:
         batch = relaxed.shape[: relaxed.dim() - latent.event_ndim]
-        flat = relaxed.reshape(*batch, -1)
+        flat = relaxed.reshape(*batch, math.prod(relaxed.shape[len(batch) :]))
         # the surrogate computes in its own dtype (float32 weights, float64 latents)
         dtype = next(self.surrogate.parameters(), flat).dtype
         value = self.surrogate(flat.to(dtype))
