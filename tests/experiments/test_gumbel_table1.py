@@ -69,7 +69,7 @@ def test_bad_rows_are_refused(tmp_path) -> None:
     assert "unknown --rows sbn-gaussian" in str(result.exception)
 
 
-@pytest.mark.parametrize("estimator", ["score+moving-average", "st-gumbel"])
+@pytest.mark.parametrize("estimator", ["score+moving-average", "st-gumbel", "nvil", "rebar"])
 def test_a_cell_resumes_exactly(tmp_path, estimator: str) -> None:
     """4 steps, then 4 more on --resume, equal 8 steps at once, bit for bit."""
     options = {
