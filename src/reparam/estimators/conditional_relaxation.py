@@ -316,14 +316,12 @@ class ConditionalRelaxation(Estimator):
     ) -> Tensor:
         r""":math:`\hat g` with respect to the logits, averaged over the samples (dim 0)."""
         tau = self.temperature
-        # The score term's weight: c at z̃ with the logits held fixed (z̃ recomputed from
-        # detached logits would draw new noise, so the same z̃ is cut from the logits' graph).
-        weight = cost.detach() - self.control(f, latent.relax(z_tilde.detach(), tau), latent)
+        control_tilde = self.control(f, latent.relax(z_tilde, tau), latent)
+        # The score term is assembled here, not differentiated in θ: its weight may keep c(z̃)'s
+        # graph, which the variance's gradient follows to η, τ and the surrogate.
+        weight = cost.detach() - control_tilde
         score = (latent.broadcast(weight) * latent.score(b).detach()).mean(0)
-        difference = (
-            self.control(f, latent.relax(z, tau), latent)
-            - self.control(f, latent.relax(z_tilde, tau), latent)
-        ).mean(0)
+        difference = (self.control(f, latent.relax(z, tau), latent) - control_tilde).mean(0)
         logits = latent.logits
         pathwise = None
         if difference.requires_grad:
