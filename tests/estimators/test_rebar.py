@@ -83,6 +83,16 @@ def test_variance_term_trains_eta_and_tau_and_leaves_theta_alone() -> None:
     torch.testing.assert_close(results[0], results[1], rtol=0, atol=0)
 
 
+def test_eval_mode_leaves_the_control_variate_alone() -> None:
+    logits = torch.zeros(4, requires_grad=True)
+    rebar = REBAR().eval()
+    rp.expect(
+        lambda b: (b - 0.45) ** 2, Bernoulli(logits=logits), n=3, estimator=rebar
+    ).sum().backward()
+    assert logits.grad is not None and rebar.scale.grad is None
+    assert rebar.log_temperature.grad is None
+
+
 def test_eta_gradient_is_that_of_the_squared_estimate() -> None:
     """∂/∂η of the term equals a central difference of ‖ĝ‖² in η, on the same noise."""
     logits = torch.tensor([0.3, -1.0, 1.2, 0.4], dtype=torch.float64, requires_grad=True)

@@ -245,7 +245,9 @@ class ConditionalRelaxation(Estimator):
     ``optimizer.step()`` that train the model train the control variate too (with the model's
     optimizer; give them a parameter group of their own for another learning rate). The term
     reaches the control variate's parameters and nothing else: the θ-gradient is the same
-    with it and without it (freeze the parameters, ``requires_grad_(False)``, to drop it).
+    with it and without it. It is left out, with the second-order pass it costs, when the
+    estimator is in ``eval()`` mode (a model's ``eval()`` reaches it) or its parameters are
+    frozen (``requires_grad_(False)``).
     With ``loss = expect(...).sum()`` the control variate descends exactly
     :math:`\nabla_\phi \lVert\hat g\rVert^2`; ``.mean()`` scales it by one over the batch.
 
@@ -288,7 +290,7 @@ class ConditionalRelaxation(Estimator):
         logits = latent.logits
         if not (torch.is_grad_enabled() and logits.requires_grad):
             return cost.mean(0)
-        learned = [p for p in self.parameters() if p.requires_grad]
+        learned = [p for p in self.parameters() if p.requires_grad] if self.training else []
         gradient = self.gradient(f, latent, b, z, z_tilde, cost, create_graph=bool(learned))
         estimate = cost.mean(0) + zero_with_gradient(
             latent.per_element(gradient.detach() * latent.finite)
