@@ -55,4 +55,5 @@ class REBAR(ConditionalRelaxation):
         return self.scale * f(relaxed)
 
     def extra_repr(self) -> str:
-        return f"temperature={float(self.temperature):.4g}, scale={float(self.scale):.4g}"
+        tau, eta = float(self.temperature.detach()), float(self.scale.detach())
+        return f"temperature={tau:.4g}, scale={eta:.4g}"
