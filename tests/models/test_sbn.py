@@ -114,6 +114,16 @@ def test_vimco_bound_over_the_joint(kind: str) -> None:
     assert bound.shape == (5,) and torch.isfinite(model.maps[0].weight.grad).all()
 
 
+def test_the_k_sample_bound_is_the_nll_estimate() -> None:
+    """-log (1/k) sum p(y | z_i): with many samples both are the exact -log p(y | x)."""
+    model = small()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        exact = -float(exact_log_likelihood(model))
+    bound = model.bound(X, Y, k=20_000, estimator="vimco")
+    assert abs(float(bound) - exact) < 0.01
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="kind"):
         SigmoidBeliefNet(4, 4, kind="gaussian")

@@ -117,9 +117,16 @@ class SigmoidBeliefNet(nn.Module):
         self, x: Tensor, y: Tensor, k: int, estimator: str | BoundEstimator = "vimco"
     ) -> Tensor:
         r""":math:`-\log \frac1k \sum_i p(y \mid z^{(i)})`, ``[B]``, with a bound estimator
-        (VIMCO) over the joint of the layers."""
+        (VIMCO) over the joint of the layers. The samples come from the model's own
+        :math:`p(z \mid x)`, so the importance weights are :math:`p(y \mid z)`: the bound's
+        "joint" is :math:`\log p(y \mid z) + \log p(z \mid x)`, whose second term cancels
+        the bound's :math:`-\log q(z)` (in value and in gradient)."""
         q = self.joint(x)
-        return -iwae(lambda z: self.log_likelihood(y, q.layers(z)[-1]), q, k, estimator)
+
+        def log_joint(z: Tensor) -> Tensor:
+            return self.log_likelihood(y, q.layers(z)[-1]) + q.log_prob(z)
+
+        return -iwae(log_joint, q, k, estimator)
 
     @torch.no_grad()
     def nll(self, x: Tensor, y: Tensor, m: int = 1000, chunk: int = 100) -> Tensor:
