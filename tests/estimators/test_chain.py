@@ -168,6 +168,21 @@ def test_every_discrete_estimator_nests(spec: str) -> None:
         assert g is not None and torch.isfinite(g).all()
 
 
+BERNOULLI = [s for s in names("elbo", "discrete") if "gumbel" not in s and "moving" not in s]
+BERNOULLI += [s for s in ("arm", "disarm") if s in names("elbo")]  # Bernoulli latents only
+
+
+@pytest.mark.parametrize("spec", BERNOULLI)
+def test_every_bernoulli_estimator_nests(spec: str) -> None:
+    """The same on the Bernoulli chain of the tests above, two samples a layer (ARM's pair)."""
+    torch.manual_seed(2)
+    p = parameters(3)
+    value = expect_chain(root(p), [link(p)], [c1, c2], n=2, estimator=[parse(spec), parse(spec)])
+    assert value.shape == (3,)
+    value.sum().backward()
+    assert all(torch.isfinite(v.grad).all() for v in p.values())
+
+
 def test_stateful_estimators_as_objects_per_layer() -> None:
     p = parameters(3)
     layers = [parse("score+moving-average"), parse("score+moving-average")]
@@ -190,3 +205,16 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
     arguments = {"costs": [c1, c2], **kwargs}
     with pytest.raises(ValueError, match=match):
         expect_chain(root(p), [link(p)], **arguments)
+
+
+def test_the_docs_page_example_runs() -> None:
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).parents[2] / "docs" / "gumbel_table1.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    assert blocks
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), namespace)
+    assert namespace["a"].grad is not None and namespace["w"].grad is not None
