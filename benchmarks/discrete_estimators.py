@@ -97,11 +97,12 @@ class Problem:
         return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
 
 
-def make_problem(kind: str, seed: int) -> Problem:
+def make_problem(kind: str, seed: int, device: torch.device) -> Problem:
     torch.manual_seed(seed)
     code = BERNOULLI_LATENTS if kind == "bernoulli" else math.prod(CATEGORICAL_SHAPE)
-    x = torch.rand(BATCH, PIXELS).lt(0.3).float()
-    return Problem(kind, mlp([PIXELS, 512, 256, code]), mlp([code, 256, 512, PIXELS]), x)
+    x = torch.rand(BATCH, PIXELS).lt(0.3).float().to(device)
+    encoder, decoder = mlp([PIXELS, 512, 256, code]), mlp([code, 256, 512, PIXELS])
+    return Problem(kind, encoder.to(device), decoder.to(device), x)
 
 
 # ---------------------------------------------------------------- the hand-written twins
@@ -174,6 +175,7 @@ def taylor_hand(correct: bool) -> Callable[[Problem, Tensor, int], Tensor]:
 def nvil_twin(problem: Problem) -> Twin:
     """NVIL: a baseline MLP on q's probabilities, a running mean and variance normalisation."""
     network = nn.Sequential(nn.Linear(problem.code, 100), nn.Tanh(), nn.Linear(100, 1))
+    network = network.to(problem.x.device)
     state = {"average": 0.0, "square": 0.0, "steps": 0}
     decay = 0.8
 
@@ -207,7 +209,7 @@ def antithetic_hand(disarm: bool) -> Callable[[Problem, Tensor, int], Tensor]:
 
     def step(problem: Problem, logits: Tensor, n: int) -> Tensor:
         alpha = logits.detach()
-        u = torch.rand(n // 2, *alpha.shape)
+        u = torch.rand(n // 2, *alpha.shape, device=alpha.device)
         b = (u < torch.sigmoid(alpha)).float()
         flipped = (u > torch.sigmoid(-alpha)).float()
         cost = problem.f(torch.cat([b, flipped]))
@@ -229,12 +231,14 @@ def conditional_twin(surrogate: bool) -> Callable[[Problem], Twin]:
     r_ρ) learned by the gradient of ‖ĝ‖², ĝ the gradient in the logits."""
 
     def make(problem: Problem) -> Twin:
-        eta = torch.tensor(1.0, requires_grad=True)
-        log_tau = torch.tensor(math.log(TEMPERATURE), requires_grad=True)
+        device = problem.x.device
+        eta = torch.tensor(1.0, device=device, requires_grad=True)
+        log_tau = torch.tensor(math.log(TEMPERATURE), device=device, requires_grad=True)
         learned = [eta, log_tau]
         mlp_r = None
         if surrogate:
             mlp_r = nn.Sequential(nn.Linear(problem.code, 16), nn.Tanh(), nn.Linear(16, 1))
+            mlp_r = mlp_r.to(device)
             nn.init.zeros_(mlp_r[2].weight)
             nn.init.zeros_(mlp_r[2].bias)
             learned += list(mlp_r.parameters())
@@ -242,8 +246,8 @@ def conditional_twin(surrogate: bool) -> Callable[[Problem], Twin]:
         def step(problem: Problem, raw: Tensor, n: int) -> Tensor:
             categorical = problem.kind == "categorical"
             logits = raw.log_softmax(-1) if categorical else raw
-            u = torch.rand(n, *logits.shape).clamp(1e-30, 1 - 1e-7)
-            v = torch.rand(n, *logits.shape).clamp(1e-30, 1 - 1e-7)
+            u = torch.rand(n, *logits.shape, device=logits.device).clamp(1e-30, 1 - 1e-7)
+            v = torch.rand(n, *logits.shape, device=logits.device).clamp(1e-30, 1 - 1e-7)
             if categorical:
                 z = logits - torch.log(-torch.log(u))
                 b = F.one_hot(z.argmax(-1), logits.shape[-1]).float()
@@ -349,13 +353,13 @@ def gradient_steps(
 
 def contenders_for(problem: Problem, steps: int) -> dict[str, tuple[Callable[[], None], object]]:
     """Each applicable column's reparam and hand-written gradient, ``steps`` a call."""
-    cpu = torch.device("cpu")
+    cpu = problem.x.device
     params = [*problem.encoder.parameters(), *problem.decoder.parameters()]
     contenders: dict[str, tuple[Callable[[], None], object]] = {}
     for column in COLUMNS:
         if problem.kind not in column.kinds:
             continue
-        est = estimator_for(column.spec)
+        est = estimator_for(column.spec).to(problem.x.device)
 
         def ours(est: nn.Module = est, column: Column = column) -> Tensor:
             return rp.expect(problem.f, problem.q(problem.logits()), n=column.n, estimator=est)
@@ -374,10 +378,10 @@ def contenders_for(problem: Problem, steps: int) -> dict[str, tuple[Callable[[],
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     torch.set_num_threads(args.threads)
-    cpu = torch.device("cpu")
+    cpu = torch.device(args.device)
     records: list[dict[str, object]] = []
     for kind in ("bernoulli", "categorical"):
-        problem = make_problem(kind, args.seed)
+        problem = make_problem(kind, args.seed, cpu)
         contenders = contenders_for(problem, args.steps)
         rounds = interleaved(contenders, args.repeats, args.warmup)
         times = {name: timing(r, cpu) for name, r in rounds.items()}
@@ -425,6 +429,7 @@ def markdown(result: dict[str, object]) -> str:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=positive, default=1)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--repeats", type=positive, default=15)
     parser.add_argument("--warmup", type=positive, default=3)
     parser.add_argument("--steps", type=positive, default=10, help="gradients per timed call")

@@ -80,10 +80,12 @@ STEPS=(
   "iwae-train|100|$REPARAM train iwae --dataset $DATASET --k 50 --batch-size 20 --schedule burda --epochs $EPOCHS --device cuda --out $RUN --overwrite"
   "iwae-eval|45|$REPARAM eval $RUN --k 5000 --chunk 1000 --batch-size 500 --device cuda"
   "estimators|30|$PY benchmarks/estimators.py --device cuda --out $OUT"
-  "iwae_step|50|$PY benchmarks/iwae_step.py --device cuda --min-run-time 1 --out $OUT"
+  "iwae_step|35|$PY benchmarks/iwae_step.py --device cuda --min-run-time 1 --out $OUT"
   "bnn_step|30|$PY benchmarks/bnn_step.py --sizes 784 1200 1200 10 --batch-size 256 --device cuda --out $OUT"
   "latent|45|$PY benchmarks/latent.py --device cuda --repeats 3 --out $OUT"
   "bounds|10|$PY benchmarks/bounds.py --device cuda --out $OUT"
+  "discrete_estimators|10|$PY benchmarks/discrete_estimators.py --device cuda --repeats 5 --out $OUT"
+  "gumbel_vs_marginal|5|$PY benchmarks/gumbel_vs_marginal.py --device cuda --repeats 3 --out $OUT"
   "exp_underflow|5|$PY benchmarks/exp_underflow.py --device cuda --repeats 5 --out $OUT"
   "sinkhorn|25|$PY benchmarks/sinkhorn.py --device cuda --sizes 1000,4000 --no-numpy --out $OUT"
 )

@@ -71,11 +71,14 @@ def step(model: CategoricalVAE, optimizer: torch.optim.Optimizer, x: torch.Tenso
     optimizer.step()
 
 
-def measure(classes: int, x: torch.Tensor, repeats: int) -> dict[str, dict[str, object]]:
+def measure(
+    classes: int, x: torch.Tensor, repeats: int, device: torch.device
+) -> dict[str, dict[str, object]]:
     torch.manual_seed(0)
-    model = CategoricalVAE(PIXELS, latents=1, classes=classes)
+    model = CategoricalVAE(PIXELS, latents=1, classes=classes).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-    cpu = torch.device("cpu")
+    cpu = device
+    x = x.to(device)
     contenders = {
         "gumbel-softmax": (lambda: step(model, optimizer, x, GumbelSoftmax(0.5)), cpu),
         "marginal": (lambda: step(model, optimizer, x, Enumerate()), cpu),
@@ -90,13 +93,14 @@ def main() -> None:
     parser.add_argument("--batch", type=positive, default=100)
     parser.add_argument("--repeats", type=positive, default=5)
     parser.add_argument("--threads", type=positive, default=1)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--out", type=Path, default=Path("docs/results/estimators"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     x, source = data(args.batch)
     records = []
     for k in args.classes:
-        result = measure(int(k), x, args.repeats)
+        result = measure(int(k), x, args.repeats, torch.device(args.device))
         records.append(
             {"classes": k, **result, "ratio": ratio(result["marginal"], result["gumbel-softmax"])}
         )
