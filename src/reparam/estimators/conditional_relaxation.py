@@ -44,17 +44,16 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.distributions import Bernoulli, Categorical, Distribution, OneHotCategorical
+from torch.distributions import Bernoulli, Distribution
 
 from reparam.checks import positive_real, real
 from reparam.estimators.base import (
     CostFn,
     Estimator,
     evaluate,
-    require,
-    unwrap_independent,
     zero_with_gradient,
 )
+from reparam.estimators.codes import code_base
 from reparam.estimators.relaxed import gumbel_noise
 
 
@@ -208,13 +207,7 @@ class Latent:
 def discrete_latent(q: Distribution, estimator: str) -> Latent:
     """The :class:`Latent` of a Bernoulli, Categorical or OneHotCategorical ``q``, or of an
     ``Independent`` wrapper of one; a ``ValueError`` naming ``estimator`` otherwise."""
-    base = unwrap_independent(q)
-    require(
-        isinstance(base, Bernoulli | Categorical | OneHotCategorical),
-        f"{estimator} needs a Bernoulli, Categorical or OneHotCategorical q (or an Independent "
-        f"of one); got {type(q).__name__}. Use 'pathwise' for continuous q with rsample, or "
-        f"'score'.",
-    )
+    base = code_base(q, estimator)
     categorical = not isinstance(base, Bernoulli)
     return Latent(base.logits, categorical, len(base.batch_shape) - len(q.batch_shape))
 
