@@ -216,3 +216,15 @@ def test_gumbel_temperature_is_a_plain_attribute_a_trainer_anneals() -> None:
     estimator.temperature = 0.5
     assert repr(estimator) == "GumbelSoftmax(temperature=0.5, hard=True)"
     assert estimator.state_dict() == {}
+
+
+def test_which_estimators_couple_the_rows_of_a_batch() -> None:
+    """Learned parts and pooled statistics see the whole batch; everything else treats each
+    row as a problem of its own (what replicas trained in one batch need)."""
+    from reparam.estimators import GumbelSoftmax
+
+    coupled = {"score+optimal", "score+moving-average", "nvil", "rebar", "relax"}
+    for name in names("elbo"):
+        assert parse(name).couples_rows == (name in coupled), name
+    assert not parse("vimco", objective="iwae").couples_rows
+    assert GumbelSoftmax(temperature=torch.nn.Parameter(torch.tensor(1.0))).couples_rows

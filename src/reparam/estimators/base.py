@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +26,20 @@ class EstimatorModule(nn.Module, ABC):
         buffers). A stateful estimator must be owned by its caller: create it once, keep it,
         checkpoint its ``state_dict``."""
         return next(self.buffers(), None) is not None
+
+    pools_rows: ClassVar[bool] = False
+    """Set by a class whose state or output mixes the rows of a batch (a running mean of the
+    costs, a coefficient summed over all of q's parameters)."""
+
+    @property
+    def couples_rows(self) -> bool:
+        """Whether the rows of a batch are not independent problems for this estimator: it, or
+        a part of it, pools them (:attr:`pools_rows`), or it learns parameters (a baseline
+        network, REBAR's η and τ, RELAX's surrogate, a learned temperature) from the whole
+        batch. Replicas of a model trained side by side in one batch
+        (:mod:`reparam.models.replicas`) need an estimator that does not couple its rows."""
+        pooled = any(getattr(m, "pools_rows", False) for m in self.modules())
+        return pooled or next(self.parameters(), None) is not None
 
     def extra_repr(self) -> str:
         return ""

@@ -79,6 +79,8 @@ class MovingAverage(EstimatorModule):
         {'average': tensor(1.5000, dtype=torch.float64), 'steps': tensor(2)}
     """
 
+    pools_rows = True
+
     average: Tensor
     steps: Tensor
 
@@ -128,6 +130,8 @@ class Optimal(EstimatorModule):
         Weaver & Tao (2001), The Optimal Reward Baseline for Gradient-Based RL;
         Ruiz, Titsias & Blei (2016), The Generalized Reparameterization Gradient, §3.
     """
+
+    pools_rows = True
 
     def forward(self, cost: Tensor, log_prob: Tensor, q: Distribution) -> Tensor:
         n = cost.shape[0]

@@ -122,6 +122,8 @@ class NVIL(Estimator):
         (1, torch.Size([8, 3]))
     """
 
+    pools_rows = True
+
     average: Tensor
     square: Tensor
     steps: Tensor
