@@ -67,8 +67,8 @@ def bounds(model: LatentModel, x: Tensor, k: int, chunk: int) -> tuple[Tensor, T
     r""":math:`\mathcal L_k` and the ELBO (the mean log-weight) of each row of x, drawing the k
     samples ``chunk`` at a time and merging them with ``logaddexp``, so memory grows with
     ``chunk``, never with k."""
-    total = x.new_full((x.shape[0],), -math.inf)
-    mean = x.new_zeros(x.shape[0])
+    total = x.new_full(x.shape[:-1], -math.inf)
+    mean = x.new_zeros(x.shape[:-1])
     for start in range(0, k, chunk):
         log_w = log_weights(model, x, min(chunk, k - start))
         total = torch.logaddexp(total, torch.logsumexp(log_w, 0))

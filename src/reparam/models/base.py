@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution
@@ -77,5 +78,18 @@ class LatentModel(nn.Module, ABC):
             return iwae(lambda z: self.log_joint(x, z), q, k, estimator)
         if objective == "elbo":
             likelihood = lambda z: self.log_likelihood(x, z)  # noqa: E731
-            return elbo(likelihood, q, self.prior(), k=k, estimator=estimator, beta=beta)
+            prior = at_batch_shape(self.prior(), q.batch_shape)
+            return elbo(likelihood, q, prior, k=k, estimator=estimator, beta=beta)
         raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}.")
+
+
+def at_batch_shape(prior: Distribution, shape: torch.Size) -> Distribution:
+    """The prior expanded to q's batch shape, for the analytic KLs that do not broadcast
+    (torch's KL between Bernoulli codes); a prior without ``expand`` (a mixture or a flow,
+    whose KL is estimated from samples) is returned as it is."""
+    if prior.batch_shape == shape:
+        return prior
+    try:
+        return prior.expand(shape)
+    except NotImplementedError:
+        return prior

@@ -6,12 +6,10 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from reparam.checks import last_dim, positive_int
-from reparam.estimators import BoundEstimator, Estimator
+from reparam.checks import positive_int
 from reparam.models.base import LatentModel
 from reparam.models.codes import code_layer, code_values
 from reparam.models.networks import mlp
-from reparam.objectives import elbo
 
 
 class BernoulliVAE(LatentModel):
@@ -55,24 +53,3 @@ class BernoulliVAE(LatentModel):
 
     def decoder_logits(self, z: Tensor) -> Tensor:
         return self.decoder(code_values(z, "bernoulli", self.one_hot))
-
-    def bound(
-        self,
-        x: Tensor,
-        *,
-        objective: str = "iwae",
-        k: int = 1,
-        estimator: str | Estimator | BoundEstimator = "auto",
-        beta: float = 1.0,
-    ) -> Tensor:
-        """:meth:`LatentModel.bound <reparam.models.LatentModel.bound>`; the ELBO's analytic
-        KL takes the prior expanded to the batch (torch's Bernoulli KL does not broadcast)."""
-        if objective != "elbo":
-            return super().bound(x, objective=objective, k=k, estimator=estimator, beta=beta)
-        last_dim("x", x, self.x_dim, "the model's x_dim")
-        q = self.posterior(x)
-        prior = code_layer(
-            self.prior_logits.expand(*x.shape[:-1], self.latents), "bernoulli", self.one_hot
-        )
-        likelihood = lambda z: self.log_likelihood(x, z)  # noqa: E731
-        return elbo(likelihood, q, prior, k=k, estimator=estimator, beta=beta)  # type: ignore[arg-type]
