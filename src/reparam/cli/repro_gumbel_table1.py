@@ -42,10 +42,17 @@ def repro_gumbel_table1(
     lr: Annotated[
         str,
         typer.Option(
-            help="comma-separated learning rates, one run each; the best on validation is "
+            help="comma-separated learning rates; the best on validation is "
             f"kept (the paper's grid: {','.join(f'{x:g}' for x in PAPER_LEARNING_RATES)})"
         ),
     ] = "1e-3,3e-3",
+    replicas: Annotated[
+        bool,
+        typer.Option(
+            help="train a cell's rates as replicas in one batched run where the estimator "
+            "allows (not NVIL, REBAR, RELAX); --no-replicas: one run a rate"
+        ),
+    ] = True,
     steps: Annotated[int, typer.Option(min=1, help="SGD steps per run")] = 10_000,
     eval_every: Annotated[int, typer.Option(min=1, help="steps between validation rows")] = 1000,
     batch_size: Annotated[int, typer.Option(min=1, help="rows per step")] = 100,
@@ -68,9 +75,9 @@ def repro_gumbel_table1(
     data_dir: DataDir = None,
     device: Device = "auto",
     seed: Seed = 0,
-    out: Annotated[Path, typer.Option(help="folder: OUT/ROW/COLUMN/lr-LR, OUT/TABLE.md")] = Path(
-        "runs/repro-gumbel-table1"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="folder: OUT/ROW/COLUMN/lr-LR[_LR...], OUT/TABLE.md")
+    ] = Path("runs/repro-gumbel-table1"),
     resume: Resume = False,
     overwrite: Overwrite = False,
 ) -> None:
@@ -104,6 +111,7 @@ def repro_gumbel_table1(
         eval_subset=eval_subset,
         resume=resume,
         overwrite=overwrite,
+        replicas=replicas,
         on_cell=report,
     )
     console.print(markdown, markup=False)

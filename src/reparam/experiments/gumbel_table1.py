@@ -13,6 +13,15 @@ of rate ``control_lr`` from the same backward pass):
 - VAE: the negative ELBO (analytic KL to the uniform prior), or for VIMCO the negative
   :math:`\mathcal L_k`.
 
+With a tuple of learning rates (``lr``) the run trains one replica of the model per rate in
+one batched pass (:mod:`reparam.models.replicas`): the loss is
+:math:`\sum_r \lambda_r \bar L_r` and SGD runs at rate 1, which is SGD at rate
+:math:`\lambda_r` on replica r, momentum included. Only estimators that keep every row of a
+batch a problem of its own can serve replicas (:attr:`couples_rows
+<reparam.estimators.base.EstimatorModule.couples_rows>` false: not NVIL, REBAR or RELAX,
+whose learned parts would be shared by the replicas). A replica whose weights stop being
+finite is set to zero and frozen; its validation metric reads ∞.
+
 Every ``eval_every`` steps a row holds the validation metric (:func:`metrics`: the SBN's
 :math:`-\log\frac1m\sum_i p(x_\text{bottom} \mid z_i)`, the VAE's −ELBO, with
 ``valid_samples`` samples), which picks ``best.pt``. The estimators are submodules of the
@@ -51,6 +60,7 @@ from reparam.experiments.vae_build import load_split
 from reparam.experiments.vae_evaluation import bounds
 from reparam.models import CategoricalVAE
 from reparam.models.bernoulli_vae import BernoulliVAE
+from reparam.models.replicas import finite_replicas, replica_count, stack
 from reparam.models.sbn import SigmoidBeliefNet
 from reparam.train import Trainer
 from reparam.train.distributed import Ranks
@@ -90,19 +100,32 @@ def build_network(config: GumbelTable1Config) -> nn.Module:
 
 
 def build_model(config: GumbelTable1Config) -> nn.Module:
-    """:func:`build_network` holding its estimators as ``model.estimators``: one object a
-    stochastic layer for the SBN's per-sample estimators, else one. A spec that is not in the
-    vocabulary raises ``ValueError`` (``unknown estimator ...``)."""
+    """:func:`build_network` (stacked into ``config.replicas`` replicas when ``lr`` is a
+    tuple) holding its estimators as ``model.estimators``: one object a stochastic layer for
+    the SBN's per-sample estimators, else one. A spec that is not in the vocabulary raises
+    ``ValueError`` (``unknown estimator ...``), and so does an estimator that couples the
+    rows of a batch when there are replicas."""
     model = build_network(config)
     objective = "iwae" if config.estimator in BOUNDS else "elbo"
     count = len(model.maps) if isinstance(model, SigmoidBeliefNet) and objective == "elbo" else 1
     estimators = [parse(config.estimator, objective=objective) for _ in range(count)]
+    if config.replicas is not None:
+        if estimators[0].couples_rows:
+            raise ValueError(
+                f"--estimator {config.estimator} learns from the whole batch, so replicas "
+                f"would share it: give one --lr a run"
+            )
+        model = stack(model, config.replicas)
     model.add_module("estimators", nn.ModuleList(estimators))  # type: ignore[arg-type]
     return model
 
 
 def loss(model: nn.Module, config: GumbelTable1Config, data: Tensor) -> Tensor:
-    """The training loss of each row of ``data``, ``[B]`` (see the module docstring)."""
+    """The training loss of each row of ``data``, ``[B]``, or ``[R, B]`` for replicas (each
+    sees the same rows; see the module docstring)."""
+    replicas = replica_count(model)
+    if replicas is not None:
+        data = data.expand(replicas, *data.shape)
     estimators = list(model.estimators)  # type: ignore[arg-type]
     bound = config.estimator in BOUNDS
     if isinstance(model, SigmoidBeliefNet):
@@ -115,20 +138,24 @@ def loss(model: nn.Module, config: GumbelTable1Config, data: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def metrics(model: nn.Module, data: Tensor, m: int, batch_size: int = 100) -> dict[str, float]:
+def metrics(model: nn.Module, data: Tensor, m: int, batch_size: int = 100) -> dict[str, Tensor]:
     r"""The table's metrics, averaged over the rows of ``data``, with ``m`` samples: the SBN's
     ``nll`` :math:`-\log\frac1m\sum_i p(x_\text{bottom} \mid z_i)`; the VAE's
-    ``negative_elbo`` and ``nll`` :math:`-\mathcal L_m`."""
+    ``negative_elbo`` and ``nll`` :math:`-\mathcal L_m`. Each a 0-dim tensor, or ``[R]``,
+    one a replica, for a stacked model."""
     model.eval()
-    sums: dict[str, float] = {}
+    replicas = replica_count(model)
+    sums: dict[str, Tensor] = {}
     for rows in data.split(batch_size):
+        if replicas is not None:
+            rows = rows.expand(replicas, *rows.shape)
         if isinstance(model, SigmoidBeliefNet):
             parts = {"nll": model.nll(*halves(rows), m=m, chunk=min(m, 100))}
         else:
             bound, elbo = bounds(model, rows, m, min(m, 100))  # type: ignore[arg-type]
             parts = {"negative_elbo": -elbo, "nll": -bound}
         for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + float(value.sum())
+            sums[name] = sums.get(name, 0.0) + value.double().sum(-1)
     model.train()
     return {name: total / len(data) for name, total in sums.items()}
 
@@ -166,12 +193,16 @@ class GumbelTable1Trainer(Trainer):
         self.materialize()
         network = [p for n, p in self.model.named_parameters() if not n.startswith("estimators.")]
         learned = list(self.model.estimators.parameters())  # type: ignore[union-attr]
-        self.optimizer = torch.optim.SGD(network, lr=config.lr, momentum=config.momentum)
+        # replicas: SGD at rate 1 on the loss sum_r lr_r L_r, which is SGD at lr_r on each
+        rate = config.lr if config.replicas is None else 1.0
+        self.optimizer = torch.optim.SGD(network, lr=rate, momentum=config.momentum)
+        self.rates = torch.tensor(config.rates, device=device)
+        self.alive = torch.ones(len(config.rates), dtype=torch.bool, device=device)
         # the estimators' learned parts (NVIL's baseline, REBAR's η and τ, RELAX's surrogate)
         # by Adam, as in their papers: their variance objectives' gradients are far larger
         # than the model's, and SGD at the model's rate makes η and τ diverge
         self.control = torch.optim.Adam(learned, lr=config.control_lr) if learned else None
-        self.total, self.count = 0.0, 0
+        self.total, self.count = torch.zeros(len(config.rates), dtype=torch.float64), 0
 
     def materialize(self) -> None:
         """One forward and backward pass on a few rows, so that lazy parts of an estimator
@@ -196,7 +227,7 @@ class GumbelTable1Trainer(Trainer):
         return min(every, self.config.steps - period * every)
 
     def start_period(self, period: int) -> None:
-        self.total, self.count = 0.0, 0
+        self.total, self.count = torch.zeros_like(self.total), 0
 
     def temperature(self, step: int) -> float | None:
         config = self.config
@@ -212,31 +243,65 @@ class GumbelTable1Trainer(Trainer):
             if tau is not None and isinstance(estimator, GumbelSoftmax):
                 estimator.temperature = tau
         rows = torch.randint(len(self.train_x), (config.batch_size,))
-        value = loss(self.model, config, self.train_x[rows.to(self.train_x.device)]).mean()
+        losses = loss(self.model, config, self.train_x[rows.to(self.train_x.device)]).mean(-1)
+        value = losses if config.replicas is None else (self.rates * self.alive * losses).sum()
         self.model.zero_grad(set_to_none=True)
         value.backward()
         self.optimizer.step()
         if self.control is not None:
             self.control.step()
-        self.total += float(value.detach())
+        if config.replicas is not None:
+            self.freeze_diverged()
+        self.total += losses.detach().double().cpu().reshape(-1)
         self.count += 1
+
+    @torch.no_grad()
+    def freeze_diverged(self) -> None:
+        """Zero and freeze the replicas whose weights stopped being finite (their momentum
+        too), so that their NaNs reach no other replica's numbers."""
+        dead = self.alive & ~finite_replicas(self.model)
+        if not bool(dead.any()):
+            return
+        self.alive &= ~dead
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                p[dead] = 0.0
+                momentum = self.optimizer.state.get(p, {}).get("momentum_buffer")
+                if momentum is not None:
+                    momentum[dead] = 0.0
 
     def end_period(self, period: int) -> dict[str, Any]:
         config = self.config
-        row: dict[str, Any] = {"lr": config.lr}
+        train = (self.total / max(self.count, 1)).tolist()
+        if config.replicas is None:
+            finite = all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+        else:
+            finite = bool(self.alive.any())
+        values = [math.inf] * len(config.rates)  # a diverged run (a non-finite weight) ranks last
+        if finite:
+            found = metrics(self.model, self.valid_x, config.valid_samples)[main_metric(config)]
+            found = found.where(self.alive.to(found.device), math.inf)
+            values = found.reshape(-1).tolist()
+        best = min(range(len(values)), key=values.__getitem__)
+        row: dict[str, Any] = {"lr": config.rates[best]}
         tau = self.temperature(period * config.eval_every + self.steps_in(period) - 1)
         if tau is not None:
             row["temperature"] = tau
-        row["train_loss"] = self.total / max(self.count, 1)
-        value = math.inf  # a diverged run (a non-finite weight) ranks last
-        if all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
-            value = metrics(self.model, self.valid_x, config.valid_samples)[main_metric(config)]
-        row["valid_metric"] = value
-        row["valid"] = -value if math.isfinite(value) else -math.inf
+        row["train_loss"], row["valid_metric"] = train[best], values[best]
+        row["valid"] = -values[best] if math.isfinite(values[best]) else -math.inf
+        if config.replicas is not None:  # every replica's numbers; lr, valid: the best's
+            for rate, value, train_loss in zip(config.rates, values, train, strict=True):
+                row[f"valid_metric_lr{rate:g}"] = value
+                row[f"train_loss_lr{rate:g}"] = train_loss
         return row
 
     def state_dict(self) -> dict[str, Any]:
-        state = {"optimizer": self.optimizer.state_dict(), "total": self.total, "count": self.count}
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "total": self.total,
+            "count": self.count,
+            "alive": self.alive,
+        }
         if self.control is not None:
             state["control"] = self.control.state_dict()
         return state
@@ -245,7 +310,11 @@ class GumbelTable1Trainer(Trainer):
         self.optimizer.load_state_dict(state["optimizer"])
         if self.control is not None:
             self.control.load_state_dict(state["control"])
-        self.total, self.count = state["total"], state["count"]
+        # runs saved before replicas kept a float total and no alive mask
+        self.total = torch.as_tensor(state["total"], dtype=torch.float64).reshape(-1)
+        self.count = state["count"]
+        if "alive" in state:
+            self.alive = state["alive"].to(self.alive.device)
 
     def summary(self, row: dict[str, Any]) -> str:
         return f"train_loss {row['train_loss']:.2f}  valid {row['valid_metric']:.2f}"

@@ -74,7 +74,11 @@ class GumbelTable1Config(RunConfig):
     """One cell's run: ``row`` of :data:`ROWS`, ``estimator`` a spec of the vocabulary (the
     per-sample ones, or ``vimco`` on the k-sample bound), ``steps`` SGD steps of
     ``batch_size`` rows, a validation row every ``eval_every`` steps (the table's metric with
-    ``valid_samples`` samples on ``valid_subset`` validation rows, which picks ``best.pt``)."""
+    ``valid_samples`` samples on ``valid_subset`` validation rows, which picks ``best.pt``).
+
+    ``lr`` is one learning rate, or a tuple of them: then the run trains one replica of the
+    model per rate, side by side in one batched pass (:mod:`reparam.models.replicas`), from
+    the same start, on the same minibatches."""
 
     ENDS: ClassVar[tuple[str, ...]] = ("steps",)
     FREE: ClassVar[tuple[str, ...]] = ("device", "data_dir")
@@ -87,7 +91,7 @@ class GumbelTable1Config(RunConfig):
     steps: int = 10_000
     eval_every: int = 1000
     batch_size: int = 100
-    lr: float = 1e-4
+    lr: float | tuple[float, ...] = 1e-4
     momentum: float = 0.9
     control_lr: float = 1e-3
     k: int = 1
@@ -111,9 +115,13 @@ class GumbelTable1Config(RunConfig):
         positive("--valid-subset", self.valid_subset, integer=True)
         positive("--x-dim", self.x_dim, integer=True)
         positive("--temperature-every", self.temperature_every, integer=True)
-        for name in ("lr", "control_lr"):
-            positive(option(name), getattr(self, name))
-            finite(option(name), getattr(self, name))
+        if isinstance(self.lr, tuple) and not self.lr:
+            raise ValueError("--lr names no learning rate")
+        for name, value in [("control_lr", self.control_lr), *(("lr", r) for r in self.rates)]:
+            if isinstance(value, bool) or not isinstance(value, float | int):
+                raise ValueError(f"{option(name)} must be a number; got {value!r}")
+            positive(option(name), value)
+            finite(option(name), value)
         finite("--momentum", self.momentum)
         non_negative("--momentum", self.momentum)
         finite("--temperature-rate", self.temperature_rate)
@@ -131,6 +139,17 @@ class GumbelTable1Config(RunConfig):
         if name in ("temperature_rate", "temperature_every"):
             return self.relaxed
         return True
+
+    @property
+    def rates(self) -> tuple[float, ...]:
+        """The learning rates: one, or one a replica."""
+        return self.lr if isinstance(self.lr, tuple) else (self.lr,)
+
+    @property
+    def replicas(self) -> int | None:
+        """How many replicas the run trains (one a rate of a tuple ``lr``); ``None`` for one
+        plain model."""
+        return len(self.lr) if isinstance(self.lr, tuple) else None
 
     @property
     def relaxed(self) -> bool:

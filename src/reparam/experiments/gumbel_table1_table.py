@@ -1,9 +1,11 @@
 r"""``reparam repro gumbel-table1``: Jang, Gu & Poole (2017)'s Table 1, end to end.
 
-For every row (model) and column (estimator spec) the cell trains one run per learning rate
-of the grid (:class:`~reparam.experiments.gumbel_table1.GumbelTable1Trainer`, in
-``OUT/ROW/COLUMN/lr-LR``), keeps the rate whose best validation metric is lowest, and
-evaluates that run's ``best.pt`` on the test split with m samples: the SBN's
+For every row (model) and column (estimator spec) the cell trains the learning rates of the
+grid (:class:`~reparam.experiments.gumbel_table1.GumbelTable1Trainer`): as replicas of the
+model in one batched run (``OUT/ROW/COLUMN/lr-LR1_LR2_…``) when the estimator keeps the rows
+of a batch independent, else one run a rate (``OUT/ROW/COLUMN/lr-LR``; NVIL, REBAR and RELAX,
+whose learned parts see the whole batch). It keeps the rate whose best validation metric is
+lowest, and evaluates that rate's model at its ``best.pt`` on the test split with m samples: the SBN's
 :math:`-\log\frac1m\sum_i p(x_\text{bottom} \mid z_i)`, the VAE's −ELBO (and
 :math:`-\mathcal L_m`). Every column gets the same budget: the same steps, batch and grid.
 A column whose spec is not in the vocabulary, or whose estimator does not apply to the row's
@@ -26,6 +28,7 @@ from typing import Any
 
 import torch
 
+from reparam.estimators import parse
 from reparam.experiments.gumbel_table1 import GumbelTable1Trainer, main_metric, metrics
 from reparam.experiments.gumbel_table1_config import (
     COLUMNS,
@@ -35,6 +38,7 @@ from reparam.experiments.gumbel_table1_config import (
     GumbelTable1Config,
 )
 from reparam.experiments.vae_build import load_split
+from reparam.models.replicas import unstack
 from reparam.runs import load_run
 from reparam.train import RunOptions, run
 from reparam.train.run_folder import CHECKPOINT, RunError
@@ -59,8 +63,23 @@ class Cell:
     missing: str | None = None
 
 
-def lr_name(lr: float) -> str:
-    return f"lr-{lr:g}"
+def lr_name(lr: float | Sequence[float]) -> str:
+    """The run folder of one rate, ``lr-0.001``, or of replicas, ``lr-0.001_0.003``."""
+    rates = [lr] if isinstance(lr, float | int) else lr
+    return "lr-" + "_".join(f"{rate:g}" for rate in rates)
+
+
+def runs_of(column: str, lrs: Sequence[float], replicas: bool) -> list[float | tuple[float, ...]]:
+    """The ``lr`` of each run of a cell: all rates as replicas of one run when ``replicas``
+    and the estimator keeps the rows of a batch independent, else one run a rate. A spec
+    that is not in the vocabulary is left for the run to report."""
+    try:
+        couples = parse(column, objective="iwae" if column == "vimco" else "elbo").couples_rows
+    except ValueError:
+        couples = True
+    if replicas and len(lrs) > 1 and not couples:
+        return [tuple(float(lr) for lr in lrs)]
+    return [float(lr) for lr in lrs]
 
 
 def train_cell(
@@ -74,13 +93,15 @@ def train_cell(
     eval_subset: int | None,
     resume: bool,
     overwrite: bool,
+    replicas: bool = True,
 ) -> Cell:
-    """Train ``column`` on ``row`` at each rate of ``lrs`` and evaluate the best on test."""
+    """Train ``column`` on ``row`` at each rate of ``lrs`` (as replicas in one run where the
+    estimator allows and ``replicas``) and evaluate the best on test."""
     options = {**base, "row": row, "estimator": column}
     if column in PAIRED:  # VIMCO's bound and ARM's pairs: two samples a row, not one
         options["k"] = max(2, int(options.get("k", 1)))
     seconds, chosen = 0.0, None
-    for lr in lrs:
+    for lr in runs_of(column, lrs, replicas):
         out = folder / lr_name(lr)
         again = resume and (out / CHECKPOINT).exists()
         try:
@@ -106,15 +127,18 @@ def train_cell(
         seconds += sum(h["seconds"] for h in result.history)
         best = result.best or result.history[-1]
         if chosen is None or best["valid_metric"] < chosen[1]["valid_metric"]:
-            chosen = (lr, best, out)
+            chosen = (best["lr"], best, out)
     assert chosen is not None
     lr, best, out = chosen
     loaded = load_run(out, weights="best", device="cpu")
     config = loaded.config
     assert isinstance(config, GumbelTable1Config)
+    model = loaded.model
+    if config.replicas is not None:
+        model = unstack(model, config.rates.index(lr))
     test = load_split(config.dataset, "test", config.data_dir, eval_subset)
     torch.manual_seed(config.seed)
-    scores = metrics(loaded.model, test, eval_samples)
+    scores = {name: float(value) for name, value in metrics(model, test, eval_samples).items()}
     return Cell(
         row,
         column,
@@ -137,12 +161,14 @@ def reproduce_table1(
     eval_subset: int | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    replicas: bool = True,
     on_cell: Callable[[Cell], None] = lambda cell: None,
 ) -> str:
     """Train and evaluate every (row, column) with ``base``'s settings (steps, batch, data,
     seed, ... of :class:`GumbelTable1Config`); write ``OUT/TABLE.md`` and ``OUT/TABLE.json``
     and return the markdown. ``resume`` continues (or only re-evaluates) the runs that hold a
-    checkpoint; ``overwrite`` retrains them."""
+    checkpoint; ``overwrite`` retrains them. ``replicas`` trains a cell's rates as replicas
+    in one batched run where the estimator allows it (:func:`runs_of`)."""
     for name, values, known in (("--rows", rows, ROWS), ("--columns", columns, None)):
         if not values:
             raise ValueError(f"{name} names nothing")
@@ -162,6 +188,7 @@ def reproduce_table1(
         "lrs": list(lrs),
         "eval_samples": eval_samples,
         "eval_subset": eval_subset,
+        "replicas": replicas,
         "machine": machine(),
     }
     for name in ("row", "estimator", "lr", "x_dim"):
@@ -180,6 +207,7 @@ def reproduce_table1(
                 eval_subset=eval_subset,
                 resume=resume,
                 overwrite=overwrite,
+                replicas=replicas,
             )
             on_cell(cell)
             cells.append(cell)
