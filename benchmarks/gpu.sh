@@ -10,7 +10,7 @@
 #                (default 3), on binarized MNIST ($REPARAM_DATA; the embedded digits when it
 #                is not there)                                        -> iwae-k50/
 #   iwae-eval    reparam eval iwae-k50 --k 5000 on the whole test set -> iwae-k50/eval-*.json
-#   estimators, iwae_step, bnn_step, latent, sinkhorn: each benchmark's GPU configuration
+#   estimators, iwae_step, bnn_step, latent, sinkhorn, ...: each benchmark's GPU configuration
 #                                                                     -> NAME.json, NAME.md
 # and writes summary.md (the machine, every step's status and time, the tables) and
 # steps.json. Logs go to DIR/logs/. DIR defaults to benchmarks/results/gpu-DATE-GPU/, which
@@ -77,7 +77,7 @@ RUN="$OUT/iwae-k50"
 STEPS=(
   "machine|20|$PY benchmarks/machine_info.py --device cuda > $OUT/machine.json.part && mv $OUT/machine.json.part $OUT/machine.json"
   "tests|120|$PY -m pytest -q -p no:cacheprovider -m cuda tests/cuda --junitxml $OUT/cuda-tests.xml"
-  "iwae-train|100|$REPARAM train iwae --dataset $DATASET --k 50 --batch-size 20 --schedule burda --epochs $EPOCHS --device cuda --out $RUN --overwrite"
+  "iwae-train|90|$REPARAM train iwae --dataset $DATASET --k 50 --batch-size 20 --schedule burda --epochs $EPOCHS --device cuda --out $RUN --overwrite"
   "iwae-eval|45|$REPARAM eval $RUN --k 5000 --chunk 1000 --batch-size 500 --device cuda"
   "estimators|30|$PY benchmarks/estimators.py --device cuda --out $OUT"
   "iwae_step|35|$PY benchmarks/iwae_step.py --device cuda --min-run-time 1 --out $OUT"
@@ -86,6 +86,7 @@ STEPS=(
   "bounds|10|$PY benchmarks/bounds.py --device cuda --out $OUT"
   "discrete_estimators|10|$PY benchmarks/discrete_estimators.py --device cuda --repeats 5 --out $OUT"
   "gumbel_vs_marginal|5|$PY benchmarks/gumbel_vs_marginal.py --device cuda --repeats 3 --out $OUT"
+  "table1_replicas|10|$PY benchmarks/table1_replicas.py --device cuda --repeats 5 --out $OUT"
   "exp_underflow|5|$PY benchmarks/exp_underflow.py --device cuda --repeats 5 --out $OUT"
   "sinkhorn|25|$PY benchmarks/sinkhorn.py --device cuda --sizes 1000,4000 --no-numpy --out $OUT"
 )

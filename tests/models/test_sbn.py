@@ -10,7 +10,6 @@ import torch
 
 from reparam.estimators import names, parse
 from reparam.models.bernoulli_vae import BernoulliVAE
-from reparam.models.codes import code_layer, code_values
 from reparam.models.sbn import SigmoidBeliefNet
 
 X = torch.tensor([[1.0, 0.0, 1.0]])
@@ -23,12 +22,9 @@ def small(**options) -> SigmoidBeliefNet:
 
 
 def states(model: SigmoidBeliefNet):
-    """Every joint state (z1, z2) of the two 2-unit layers, in the model's code form."""
+    """Every joint state (z1, z2) of the two 2-unit layers."""
     for bits in itertools.product((0.0, 1.0), repeat=4):
-        z1, z2 = torch.tensor([bits[:2]]), torch.tensor([bits[2:]])
-        if model.one_hot:
-            z1, z2 = torch.stack([1 - z1, z1], -1), torch.stack([1 - z2, z2], -1)
-        yield z1, z2
+        yield torch.tensor([bits[:2]]), torch.tensor([bits[2:]])
 
 
 def exact_log_likelihood(model: SigmoidBeliefNet) -> torch.Tensor:
@@ -59,11 +55,10 @@ def test_nll_with_many_samples_is_the_exact_likelihood() -> None:
     assert abs(float(nll) + float(exact)) < 0.01
 
 
-@pytest.mark.parametrize("one_hot", [False, True])
-def test_score_gradient_through_both_layers_is_unbiased(one_hot: bool) -> None:
+def test_score_gradient_through_both_layers_is_unbiased() -> None:
     """20 batches of 2000 copies of one row: each batch's mean gradient is one estimate; the
-    20 agree with the enumerated gradient within 5 SE (the two-class codes too)."""
-    model = small(one_hot=one_hot)
+    20 agree with the enumerated gradient within 5 SE."""
+    model = small()
     exact = torch.autograd.grad(exact_loss(model).sum(), list(model.parameters()))
     torch.manual_seed(0)
     estimates = []
@@ -79,25 +74,11 @@ def test_score_gradient_through_both_layers_is_unbiased(one_hot: bool) -> None:
     assert ((samples.mean(0) - target).abs()[moving] / se[moving]).max() < 5
 
 
-def test_two_class_codes_are_the_same_distribution() -> None:
-    logits = torch.randn(4, 3)
-    bern = code_layer(logits, "bernoulli")
-    pair = code_layer(logits, "bernoulli", one_hot=True)
-    z = bern.sample()
-    two = torch.stack([1 - z, z], -1)
-    assert torch.allclose(bern.log_prob(z), pair.log_prob(two))
-    assert torch.equal(code_values(two, "bernoulli", True), z)
-
-
-GUMBEL = ("gumbel-softmax", "st-gumbel")
-
-
 @pytest.mark.parametrize("kind", ["bernoulli", "categorical"])
 @pytest.mark.parametrize("spec", [s for s in names("elbo", "discrete") if "moving" not in s])
 def test_every_discrete_estimator_trains_the_sbn(kind: str, spec: str) -> None:
     torch.manual_seed(0)
-    one_hot = kind == "bernoulli" and spec.startswith(("gumbel", "st-gumbel"))
-    model = SigmoidBeliefNet(6, 4, kind=kind, units=3, classes=4, one_hot=one_hot)
+    model = SigmoidBeliefNet(6, 4, kind=kind, units=3, classes=4)
     estimators = [parse(spec), parse(spec)]
     x, y = torch.ones(5, 6).bernoulli_(0.5), torch.ones(5, 4).bernoulli_(0.5)
     loss = model.loss(x, y, estimators, n=2)
@@ -133,12 +114,11 @@ def test_bad_arguments() -> None:
         small().nll(X, Y, m=0)
 
 
-@pytest.mark.parametrize("one_hot", [False, True])
-def test_bernoulli_vae_elbo_below_the_bound(one_hot: bool) -> None:
+@pytest.mark.parametrize("spec", ["gumbel-softmax", "straight-through"])
+def test_bernoulli_vae_elbo_below_the_bound(spec: str) -> None:
     torch.manual_seed(0)
-    model = BernoulliVAE(16, latents=4, hidden=(8,), one_hot=one_hot)
+    model = BernoulliVAE(16, latents=4, hidden=(8,))
     x = torch.ones(3, 16).bernoulli_(0.5)
-    spec = "gumbel-softmax" if one_hot else "straight-through"
     model.bound(x, objective="elbo", estimator=spec).mean().backward()
     assert torch.isfinite(model.encoder[0].weight.grad).all()
     with torch.no_grad():

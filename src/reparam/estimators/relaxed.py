@@ -14,6 +14,7 @@ from torch.distributions import (
     Distribution,
     Independent,
     OneHotCategorical,
+    RelaxedBernoulli,
     RelaxedOneHotCategorical,
 )
 
@@ -44,6 +45,50 @@ def categorical_logits(q: Distribution, estimator: str) -> Tensor:
         f"got {type(q).__name__}. Use 'pathwise' for continuous q with rsample, or 'score'.",
     )
     return base.logits
+
+
+def relaxable_logits(q: Distribution, estimator: str) -> tuple[Tensor, bool]:
+    """The logits of a Bernoulli, Categorical or OneHotCategorical ``q`` (possibly wrapped in
+    ``Independent``) and whether it is a Bernoulli."""
+    base = unwrap_independent(q)
+    if isinstance(base, Bernoulli):
+        return base.logits, True
+    require(
+        isinstance(base, Categorical | OneHotCategorical),
+        f"{estimator} needs a Bernoulli, Categorical or OneHotCategorical q (or an Independent "
+        f"of one); got {type(q).__name__}. Use 'pathwise' for continuous q with rsample, or "
+        f"'score'.",
+    )
+    return base.logits, False
+
+
+def relaxed_bernoulli(
+    logits: Tensor, temperature: float | Tensor, sample_shape: torch.Size
+) -> Tensor:
+    r"""Binary Concrete samples :math:`y = \sigma((\ell + \log u - \log(1 - u))/\tau)`,
+    :math:`u \sim U(0, 1)`, shape ``sample_shape + logits.shape``: the second class of a
+    two-class Gumbel-softmax sample with logits :math:`(0, \ell)` (the difference of two
+    Gumbel variables is logistic), drawn with half the noise.
+
+    ``u`` stays inside (0, 1), so the noise is finite; a logit of ±inf (a unit that is
+    surely 0 or 1) gives exactly 0 or 1 with gradient 0, also for a learned τ.
+
+    References:
+        Maddison, Mnih & Teh (2017), The Concrete Distribution, §3.3.
+
+    Example:
+        >>> y = relaxed_bernoulli(torch.tensor([-1e4, 0.0, float("inf")]), 0.5, torch.Size([2]))
+        >>> y.shape, y[:, 0].tolist(), y[:, 2].tolist()
+        (torch.Size([2, 3]), [0.0, 0.0], [1.0, 1.0])
+    """
+    info = torch.finfo(logits.dtype)
+    shape = torch.Size(sample_shape) + logits.shape
+    u = torch.rand(shape, dtype=logits.dtype, device=logits.device)
+    u = u.clamp_(info.tiny, 1.0 - info.eps)
+    noise = u.log() - torch.log1p(-u)
+    certain = torch.isinf(logits)
+    soft = torch.sigmoid((logits.masked_fill(certain, 0.0) + noise) / temperature)
+    return torch.where(certain, (logits > 0).to(soft), soft)
 
 
 def gumbel_max(logits: Tensor, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
@@ -85,11 +130,15 @@ def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
     return hard + (soft - soft.detach())
 
 
-def quantize(soft: Tensor) -> Tensor:
-    """``one_hot(argmax soft)`` in value, the gradient of ``soft``, carrying ``soft`` as its
-    ``_unquantize`` attribute (Pyro's name), which the straight-through distribution's
-    ``log_prob`` scores."""
-    hard = straight_through(F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft), soft)
+def quantize(soft: Tensor, bernoulli: bool = False) -> Tensor:
+    """``one_hot(argmax soft)`` (for Bernoulli units ``soft > ½``) in value, the gradient of
+    ``soft``, carrying ``soft`` as its ``_unquantize`` attribute (Pyro's name), which the
+    straight-through distributions' ``log_prob`` scores."""
+    if bernoulli:
+        rounded = (soft > 0.5).to(soft)
+    else:
+        rounded = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft)
+    hard = straight_through(rounded, soft)
     hard._unquantize = soft  # type: ignore[attr-defined]
     return hard
 
@@ -130,36 +179,64 @@ class RelaxedOneHotCategoricalStraightThrough(RelaxedOneHotCategorical):
         return super().log_prob(getattr(value, "_unquantize", value))
 
 
+class RelaxedBernoulliStraightThrough(RelaxedBernoulli):
+    r"""The binary Concrete distribution with straight-through samples, as Pyro's
+    ``RelaxedBernoulliStraightThrough``: ``rsample`` returns :math:`\mathbb 1[y > \frac12]`
+    with the gradient of the relaxed :math:`y` (:func:`relaxed_bernoulli`), and ``log_prob``
+    scores the relaxed ``y`` the sample carries (see
+    :class:`RelaxedOneHotCategoricalStraightThrough`).
+
+    Example:
+        >>> q = RelaxedBernoulliStraightThrough(torch.tensor(0.5), logits=torch.zeros(3))
+        >>> z = q.rsample((2,))
+        >>> sorted(set(z.flatten().tolist())) <= [0.0, 1.0], bool(torch.isfinite(q.log_prob(z)).all())
+        (True, True)
+    """
+
+    def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+        soft = relaxed_bernoulli(self.logits, self.temperature, torch.Size(sample_shape))
+        return quantize(soft, bernoulli=True)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return super().log_prob(getattr(value, "_unquantize", value))
+
+
 def relaxed(q: Distribution, temperature: float | Tensor, hard: bool) -> Distribution:
-    """The Concrete relaxation of a Categorical or OneHotCategorical ``q`` at ``temperature``
-    (straight-through if ``hard``), with ``q``'s ``Independent`` wrappers kept; unchecked, as
-    its samples are the estimator's."""
+    """The Concrete relaxation of a Bernoulli, Categorical or OneHotCategorical ``q`` at
+    ``temperature`` (straight-through if ``hard``), with ``q``'s ``Independent`` wrappers
+    kept; unchecked, as its samples are the estimator's."""
     if isinstance(q, Independent):
         return Independent(
             relaxed(q.base_dist, temperature, hard),
             q.reinterpreted_batch_ndims,
             validate_args=False,
         )
-    kind = RelaxedOneHotCategoricalStraightThrough if hard else RelaxedOneHotCategorical
-    logits = categorical_logits(q, "a relaxed score")
+    logits, bernoulli = relaxable_logits(q, "a relaxed score")
+    if bernoulli:
+        kind = RelaxedBernoulliStraightThrough if hard else RelaxedBernoulli
+    else:
+        kind = RelaxedOneHotCategoricalStraightThrough if hard else RelaxedOneHotCategorical
     tau = torch.as_tensor(temperature, dtype=logits.dtype, device=logits.device)
     return kind(tau, logits=logits, validate_args=False)
 
 
 class GumbelSoftmax(Estimator):
-    r"""Gumbel-softmax (Concrete) relaxation of a categorical latent.
+    r"""Gumbel-softmax (Concrete) relaxation of a categorical or Bernoulli latent.
 
     .. math::
         y_i = \frac{\exp((\log\pi_i + g_i)/\tau)}{\sum_j \exp((\log\pi_j + g_j)/\tau)},
         \qquad g_i \sim \mathrm{Gumbel}(0, 1)
 
     ``f`` receives relaxed one-hot vectors ``[n, *batch, K]`` (for a ``Categorical`` q too, in
-    place of its integer samples) and the returned value is the relaxed objective
+    place of its integer samples). For a ``Bernoulli`` q it receives binary Concrete values
+    :math:`y = \sigma((\ell + \log u - \log(1-u))/\tau) \in (0, 1)` of q's shape — the
+    two-class relaxation with logits :math:`(0, \ell)` (:func:`relaxed_bernoulli`). The
+    returned value is the relaxed objective
     :math:`\mathbb{E}_g[f(y)]`; the gradient is pathwise through ``y``. Biased for τ > 0, the
     bias vanishing and the variance growing as τ → 0.
 
     With ``hard=True`` (straight-through Gumbel), ``f`` receives the exact one-hot sample
-    ``one_hot(argmax y)``, so the value is the unbiased Monte Carlo estimate of
+    ``one_hot(argmax y)`` (for Bernoulli units :math:`\mathbb 1[y > \frac12]`), so the value is the unbiased Monte Carlo estimate of
     :math:`\mathbb{E}_q[f(z)]`, and the gradient is that of the relaxed ``y``; the sample
     carries ``y`` (see :class:`RelaxedOneHotCategoricalStraightThrough`).
 
@@ -211,14 +288,15 @@ class GumbelSoftmax(Estimator):
         return f"temperature={self.temperature!r}, hard={self.hard}{scored}"
 
     def relax(self, q: Distribution) -> Distribution:
-        """The Concrete relaxation of the categorical ``q`` at this temperature, whose
-        ``log_prob`` scores this estimator's samples at their relaxed value."""
+        """The Concrete relaxation of the categorical or Bernoulli ``q`` at this temperature,
+        whose ``log_prob`` scores this estimator's samples at their relaxed value."""
         return relaxed(q, self.temperature, self.hard)
 
     def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
-        logits = categorical_logits(q, "gumbel-softmax")
-        y = relaxed_one_hot(logits, self.temperature, torch.Size((n,)))
-        return evaluate(f, quantize(y) if self.hard else y, q, n).mean(0)
+        logits, bernoulli = relaxable_logits(q, "gumbel-softmax")
+        draw = relaxed_bernoulli if bernoulli else relaxed_one_hot
+        y = draw(logits, self.temperature, torch.Size((n,)))
+        return evaluate(f, quantize(y, bernoulli) if self.hard else y, q, n).mean(0)
 
 
 class StraightThrough(Estimator):

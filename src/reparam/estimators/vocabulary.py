@@ -17,7 +17,7 @@ objective and which latent families each spec applies to:
 | score+moving-average | elbo | all (stateful: parse it once and own it) |
 | nvil | elbo | discrete, finite (stateful: parse it once and own it) |
 | grep | elbo | gamma |
-| gumbel-softmax, st-gumbel, st-gumbel-relaxed | elbo | discrete, finite (categorical) |
+| gumbel-softmax, st-gumbel, st-gumbel-relaxed | elbo | discrete, finite |
 | straight-through | elbo | discrete, finite |
 | st-annealed | elbo | discrete, finite (stateful: the slope's step count) |
 | muprop, darn (biased) | elbo | discrete, finite (``f`` takes relaxed codes) |

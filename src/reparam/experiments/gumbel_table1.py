@@ -84,19 +84,17 @@ def halves(data: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def build_network(config: GumbelTable1Config) -> nn.Module:
-    """The row's model for ``config.x_dim`` pixels; Bernoulli units as two-class one-hot codes
-    when the estimator is a Gumbel relaxation."""
+    """The row's model for ``config.x_dim`` pixels."""
     if config.x_dim is None:
         raise ValueError("the config records no x_dim: it needs the data's size")
-    one_hot = config.relaxed and config.kind == "bernoulli"
     if config.family == "vae":
         if config.kind == "categorical":
             return CategoricalVAE(config.x_dim)
-        return BernoulliVAE(config.x_dim, one_hot=one_hot)
+        return BernoulliVAE(config.x_dim)
     top = config.x_dim // 2
     if config.kind == "categorical":
         return SigmoidBeliefNet(top, config.x_dim - top, "categorical", units=20, classes=10)
-    return SigmoidBeliefNet(top, config.x_dim - top, "bernoulli", units=200, one_hot=one_hot)
+    return SigmoidBeliefNet(top, config.x_dim - top, "bernoulli", units=200)
 
 
 def build_model(config: GumbelTable1Config) -> nn.Module:

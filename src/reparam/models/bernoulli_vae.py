@@ -8,7 +8,7 @@ from torch.distributions import Distribution
 
 from reparam.checks import positive_int
 from reparam.models.base import LatentModel
-from reparam.models.codes import code_layer, code_values
+from reparam.models.discrete_layers import code_layer, code_values
 from reparam.models.networks import mlp
 
 
@@ -17,9 +17,8 @@ class BernoulliVAE(LatentModel):
     ReLU MLPs 784–512–256–200 and 200–256–512–784, a Bernoulli decoder: the Bernoulli column
     of the paper's Table 1, the twin of :class:`~reparam.models.CategoricalVAE`.
 
-    ``one_hot=True`` writes each unit as a two-class one-hot categorical with logits
-    :math:`(0, \ell)` (the same distribution; :mod:`reparam.models.codes`), so that the
-    Gumbel-softmax estimators apply; the decoder reads the second class, relaxed or not.
+    Every estimator for discrete codes applies, the Gumbel-softmax ones through the binary
+    Concrete relaxation; the decoder reads the units' values, relaxed or not.
 
     References:
         Jang, Gu & Poole (2017), Categorical Reparameterization with Gumbel-Softmax, §4.2.
@@ -35,21 +34,20 @@ class BernoulliVAE(LatentModel):
         x_dim: int,
         latents: int = 200,
         hidden: tuple[int, ...] = (512, 256),
-        one_hot: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (("x_dim", x_dim), ("latents", latents)):
             positive_int(name, value)
-        self.x_dim, self.latents, self.one_hot = x_dim, latents, one_hot
+        self.x_dim, self.latents = x_dim, latents
         self.encoder = mlp([x_dim, *hidden, latents], activation=nn.ReLU, last=False)
         self.decoder = mlp([latents, *hidden[::-1], x_dim], activation=nn.ReLU, last=False)
         self.register_buffer("prior_logits", torch.zeros(latents))
 
     def posterior(self, x: Tensor) -> Distribution:
-        return code_layer(self.encoder(x), "bernoulli", self.one_hot)
+        return code_layer(self.encoder(x), "bernoulli")
 
     def prior(self) -> Distribution:
-        return code_layer(self.prior_logits, "bernoulli", self.one_hot)
+        return code_layer(self.prior_logits, "bernoulli")
 
     def decoder_logits(self, z: Tensor) -> Tensor:
-        return self.decoder(code_values(z, "bernoulli", self.one_hot))
+        return self.decoder(code_values(z, "bernoulli"))

@@ -14,7 +14,7 @@ from torch.distributions import Distribution
 from reparam.checks import count, positive_int
 from reparam.estimators import BoundEstimator, Estimator
 from reparam.estimators.chain import DiscreteChain, expect_chain
-from reparam.models.codes import check_kind, code_layer, code_values
+from reparam.models.discrete_layers import check_kind, code_layer, code_values
 from reparam.objectives import iwae
 
 
@@ -31,9 +31,6 @@ class SigmoidBeliefNet(nn.Module):
     the costs below it; here the one cost sits at the bottom) or the multi-sample bound
     :math:`-\log \frac1k \sum_i p(y \mid z^{(i)})` (:meth:`bound`, for VIMCO); the evaluation is
     :meth:`nll` with m = 1000.
-
-    ``one_hot=True`` writes Bernoulli units as two-class one-hot codes (the same distribution,
-    :mod:`reparam.models.codes`) for the Gumbel-softmax estimators.
 
     References:
         Neal (1992), Connectionist learning of belief networks; Jang, Gu & Poole (2017),
@@ -55,13 +52,12 @@ class SigmoidBeliefNet(nn.Module):
         units: int = 200,
         classes: int = 10,
         layers: int = 2,
-        one_hot: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (("x_dim", x_dim), ("y_dim", y_dim), ("units", units)):
             positive_int(name, value)
         positive_int("layers", layers)
-        self.kind, self.units, self.one_hot = check_kind(kind), units, one_hot
+        self.kind, self.units = check_kind(kind), units
         self.classes = positive_int("classes", classes) if kind == "categorical" else 1
         self.x_dim, self.y_dim = x_dim, y_dim
         code = units * self.classes
@@ -71,27 +67,25 @@ class SigmoidBeliefNet(nn.Module):
     @property
     def shape(self) -> tuple[int, ...]:
         """One layer's event shape."""
-        if self.kind == "categorical":
-            return (self.units, self.classes)
-        return (self.units, 2) if self.one_hot else (self.units,)
+        return (self.units, self.classes) if self.kind == "categorical" else (self.units,)
 
     def layer(self, index: int, inputs: Tensor) -> Distribution:
         """:math:`p(z_{l} \\mid \\cdot)` of layer ``index`` given its input vector."""
         logits = self.maps[index](inputs)
         if self.kind == "categorical":
             logits = logits.unflatten(-1, (self.units, self.classes))
-        return code_layer(logits, self.kind, self.one_hot)
+        return code_layer(logits, self.kind)
 
     def links(self) -> list:
         """The chain's links: layer ``l``'s samples to layer ``l + 1``'s distribution."""
         return [
-            (lambda z, i=i: self.layer(i, code_values(z, self.kind, self.one_hot)))
+            (lambda z, i=i: self.layer(i, code_values(z, self.kind)))
             for i in range(1, len(self.maps))
         ]
 
     def log_likelihood(self, y: Tensor, z: Tensor) -> Tensor:
         r""":math:`\log p(y \mid z_L)`: the last layer's samples ``[*, B, *event]`` to ``[*, B]``."""
-        logits = self.out(code_values(z, self.kind, self.one_hot))
+        logits = self.out(code_values(z, self.kind))
         return -F.binary_cross_entropy_with_logits(
             logits, y.expand_as(logits), reduction="none"
         ).sum(-1)
