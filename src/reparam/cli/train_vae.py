@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from click.core import ParameterSource
 
 from reparam.cli.options import (
     CheckpointEvery,
@@ -26,6 +25,7 @@ from reparam.cli.options import (
     Resume,
     Seed,
     train_command,
+    typed,
 )
 from reparam.cli.train import train_app
 from reparam.data import DATASETS
@@ -147,10 +147,7 @@ def make_command(trainer: type[LatentTrainer]) -> Any:
         engine = {name: values.pop(name) for name in ENGINE}
         dataset = values["dataset"]
         given: dict[str, Any] = {}
-        if (
-            is_array_file(dataset)
-            and ctx.get_parameter_source("dataset") != ParameterSource.DEFAULT
-        ):
+        if is_array_file(dataset) and typed(ctx, "dataset"):
             given["dataset"] = str(Path(dataset).expanduser().resolve())
         train_command(
             trainer,
