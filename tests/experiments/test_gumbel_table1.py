@@ -203,3 +203,13 @@ def test_the_table_evaluates_the_best_replica(tmp_path) -> None:
     test = load_split("digits", "test", None, 20)
     torch.manual_seed(loaded.config.seed)
     assert cell.test == {k: float(v) for k, v in metrics(model, test, 3).items()}
+
+
+@pytest.mark.parametrize(
+    ("lr", "message"),
+    [((), "--lr names no learning rate"), ((1e-3, -1.0), "--lr must be > 0; got -1.0"),
+     (("fast",), "--lr must be a number; got 'fast'"), ((1e-3, math.inf), "--lr")],
+)  # fmt: skip
+def test_bad_rates_are_refused_by_name(lr, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        GumbelTable1Config(lr=lr)

@@ -35,21 +35,10 @@ def gumbel_noise(shape: torch.Size | tuple[int, ...], like: Tensor) -> Tensor:
     return u.log_().neg_().log_().neg_()
 
 
-def categorical_logits(q: Distribution, estimator: str) -> Tensor:
-    """Normalized logits ``[*batch, K]`` of a Categorical or OneHotCategorical, possibly
-    wrapped in ``Independent`` (then ``*batch`` includes the reinterpreted dimensions)."""
-    base = unwrap_independent(q)
-    require(
-        isinstance(base, Categorical | OneHotCategorical),
-        f"{estimator} needs a Categorical or OneHotCategorical q (or an Independent of one); "
-        f"got {type(q).__name__}. Use 'pathwise' for continuous q with rsample, or 'score'.",
-    )
-    return base.logits
-
-
 def relaxable_logits(q: Distribution, estimator: str) -> tuple[Tensor, bool]:
     """The logits of a Bernoulli, Categorical or OneHotCategorical ``q`` (possibly wrapped in
-    ``Independent``) and whether it is a Bernoulli."""
+    ``Independent``; normalized, ``[*batch, K]``, for the categoricals) and whether it is a
+    Bernoulli."""
     base = unwrap_independent(q)
     if isinstance(base, Bernoulli):
         return base.logits, True
@@ -377,19 +366,13 @@ class StraightThrough(Estimator):
         return grown.clamp(max=self.max_slope)
 
     def forward(self, f: CostFn, q: Distribution, n: int) -> Tensor:
-        base = unwrap_independent(q)
-        require(
-            isinstance(base, Bernoulli | Categorical | OneHotCategorical),
-            f"straight-through needs a Bernoulli, Categorical or OneHotCategorical q (or an "
-            f"Independent of one); got {type(q).__name__}. Use 'pathwise' for continuous q "
-            f"with rsample, or 'score'.",
-        )
+        logits, bernoulli = relaxable_logits(q, "straight-through")
         annealed = self.slope_annealing is not None
-        if isinstance(base, Bernoulli):
+        if bernoulli:
+            base = unwrap_independent(q)
             hard = base.sample((n,))
-            probs = torch.sigmoid(self._sloped(base.logits)) if annealed else base.probs
+            probs = torch.sigmoid(self._sloped(logits)) if annealed else base.probs
         else:
-            logits = categorical_logits(base, "straight-through")
             probs = (self._sloped(logits) if annealed else logits).softmax(-1)
             hard = F.one_hot(gumbel_max(logits, (n,)), logits.shape[-1]).to(probs)
         if annealed and self.training:

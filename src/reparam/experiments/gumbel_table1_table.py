@@ -31,6 +31,7 @@ import torch
 from reparam.estimators import parse
 from reparam.experiments.gumbel_table1 import GumbelTable1Trainer, main_metric, metrics
 from reparam.experiments.gumbel_table1_config import (
+    BOUNDS,
     COLUMNS,
     PAIRED,
     PAPER,
@@ -74,7 +75,7 @@ def runs_of(column: str, lrs: Sequence[float], replicas: bool) -> list[float | t
     and the estimator keeps the rows of a batch independent, else one run a rate. A spec
     that is not in the vocabulary is left for the run to report."""
     try:
-        couples = parse(column, objective="iwae" if column == "vimco" else "elbo").couples_rows
+        couples = parse(column, objective="iwae" if column in BOUNDS else "elbo").couples_rows
     except ValueError:
         couples = True
     if replicas and len(lrs) > 1 and not couples:

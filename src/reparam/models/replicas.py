@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -88,13 +89,7 @@ def stack(module: nn.Module, replicas: int) -> nn.Module:
             f"only linear layers can be stacked into replicas; {', '.join(outside)} would be "
             f"shared by them"
         )
-    if isinstance(module, nn.Linear):
-        return StackedLinear.of(module, replicas)
-    stacked = copy.deepcopy(module)
-    for name, child in list(stacked.named_modules()):
-        if isinstance(child, nn.Linear):
-            _replace(stacked, name, StackedLinear.of(child, replicas))
-    return stacked
+    return _swapped(module, nn.Linear, lambda linear: StackedLinear.of(linear, replicas))
 
 
 def unstack(module: nn.Module, index: int) -> nn.Module:
@@ -105,13 +100,7 @@ def unstack(module: nn.Module, index: int) -> nn.Module:
     replicas = layers[0].replicas
     if not isinstance(index, int) or not 0 <= index < replicas:
         raise ValueError(f"index must be a replica, 0 to {replicas - 1}; got {index!r}")
-    if isinstance(module, StackedLinear):
-        return _plain(module, index)
-    plain = copy.deepcopy(module)
-    for name, child in list(plain.named_modules()):
-        if isinstance(child, StackedLinear):
-            _replace(plain, name, _plain(child, index))
-    return plain
+    return _swapped(module, StackedLinear, lambda layer: _plain(layer, index))
 
 
 def replica_count(module: nn.Module) -> int | None:
@@ -142,7 +131,17 @@ def _plain(layer: StackedLinear, index: int) -> nn.Linear:
     return linear
 
 
-def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = root.get_submodule(parent_name) if parent_name else root
-    setattr(parent, child, new)
+def _swapped(
+    module: nn.Module, kind: type[nn.Module], make: Callable[[nn.Module], nn.Module]
+) -> nn.Module:
+    """A copy of ``module`` with every submodule of type ``kind`` (or the module itself)
+    replaced by ``make(submodule)``."""
+    if isinstance(module, kind):
+        return make(module)
+    copied = copy.deepcopy(module)
+    for name, child in list(copied.named_modules()):
+        if isinstance(child, kind):
+            parent_name, _, attribute = name.rpartition(".")
+            parent = copied.get_submodule(parent_name) if parent_name else copied
+            setattr(parent, attribute, make(child))
+    return copied
