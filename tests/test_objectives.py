@@ -135,6 +135,11 @@ def test_elbo_takes_relaxed_estimators_with_the_analytic_kl() -> None:
 def test_kl_annealing_and_bad_estimators() -> None:
     schedule = KLAnnealing(warmup=10, beta=2.0)
     assert [schedule(t) for t in (0, 5, 10, 20)] == [0.0, 1.0, 2.0, 2.0]
+    sigmoid = KLAnnealing(warmup=1000, beta=2.0, shape="sigmoid")
+    values = [sigmoid(t) for t in range(0, 3000, 50)]
+    assert all(a < b for a, b in itertools.pairwise(values))  # rises throughout
+    assert sigmoid(500) == 1.0 and values[0] < 0.02 and 1.98 < sigmoid(1000) < 2.0
+    assert KLAnnealing(warmup=0, beta=0.5, shape="sigmoid")(7) == 0.5
     with pytest.raises(ValueError, match="warmup must be an integer >= 0, got -1"):
         KLAnnealing(warmup=-1)
     q = Normal(torch.zeros(3), 1.0)

@@ -182,30 +182,50 @@ def analytic_kl(q: Distribution, prior: Distribution) -> Tensor:
     return kl_divergence(q, prior)
 
 
+ANNEALING_SHAPES = ("linear", "sigmoid")
+
+
 @dataclass(frozen=True)
 class KLAnnealing:
-    r"""KL weight :math:`\beta_t = \beta\,\min(1, t / T)`: a linear warm-up over T steps.
+    r"""A KL weight :math:`\beta_t` that rises from 0 to β over T = ``warmup`` steps.
 
-    ``warmup=0`` gives the constant β (β = 1: the plain ELBO; β > 1: the β-VAE of Higgins et
-    al. 2017). References: Bowman et al. (2016), Generating Sentences from a Continuous Space;
+    .. math::
+        \text{linear:}\quad \beta_t = \beta\,\min(1, t / T), \qquad
+        \text{sigmoid:}\quad \beta_t = \frac{\beta}{1 + e^{-10\,(t/T - 1/2)}}
+
+    The sigmoid is Bowman et al.'s logistic schedule, centred at T/2: it is 0.7 % of β at
+    t = 0, half at T/2, 99.3 % at T and keeps rising towards β after. ``warmup=0`` gives the
+    constant β for either shape (β = 1: the plain ELBO; β > 1: the β-VAE of Higgins et al.
+    2017).
+
+    References: Bowman et al. (2016), Generating Sentences from a Continuous Space;
     Sønderby et al. (2016), Ladder VAEs.
 
     Example:
-        >>> KLAnnealing(warmup=100)(50)
-        0.5
+        >>> KLAnnealing(warmup=100)(50), KLAnnealing(warmup=100, shape="sigmoid")(50)
+        (0.5, 0.5)
+        >>> round(KLAnnealing(warmup=100, shape="sigmoid")(100), 4)
+        0.9933
     """
 
     warmup: int = 0
     beta: float = 1.0
+    shape: str = "linear"
 
     def __post_init__(self) -> None:
         count("warmup", self.warmup, 0)
         require_weight(self.beta, "beta")
+        if self.shape not in ANNEALING_SHAPES:
+            raise ValueError(
+                f"shape must be one of {', '.join(ANNEALING_SHAPES)}, got {self.shape!r}"
+            )
 
     def __call__(self, step: int) -> float:
         step = count("step", step, 0)
         if self.warmup == 0:
             return self.beta
+        if self.shape == "sigmoid":
+            return self.beta / (1.0 + math.exp(-10.0 * (step / self.warmup - 0.5)))
         return self.beta * min(1.0, step / self.warmup)
 
 

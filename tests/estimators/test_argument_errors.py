@@ -64,6 +64,7 @@ BAD = [
     (lambda: KLAnnealing(warmup=2.5), r"warmup must be an integer >= 0, got 2\.5"),
     (lambda: KLAnnealing(warmup=True), "warmup must be an integer >= 0, got True"),
     (lambda: KLAnnealing(beta=-0.5), r"beta must be a finite number >= 0, got -0\.5"),
+    (lambda: KLAnnealing(shape="cosine"), "shape must be one of linear, sigmoid, got 'cosine'"),
     (lambda: KLAnnealing(beta=NAN), "beta must be a finite number >= 0, got nan"),
     (lambda: KLAnnealing(warmup=10)(-1), "step must be an integer >= 0, got -1"),
     (lambda: KLAnnealing(warmup=10)(0.5), r"step must be an integer >= 0, got 0\.5"),
