@@ -6,9 +6,11 @@ from reparam.models.bnn import BayesMLP
 from reparam.models.categorical import CategoricalVAE
 from reparam.models.chain import GaussianChain
 from reparam.models.conv import ConvVAE, Unpool2d
+from reparam.models.draw import DRAW
 from reparam.models.vae import ONE_LAYER, TWO_LAYERS, VAE
 
 __all__ = [
+    "DRAW",
     "ONE_LAYER",
     "TWO_LAYERS",
     "VAE",
