@@ -40,6 +40,9 @@ def test_elbo_of_one_glimpse_without_attention_by_hand() -> None:
     log_likelihood = (x * p.log() + (1 - x) * (1 - p).log()).sum()
     kl = 0.5 * (loc**2 + (2 * log_scale).exp() - 2 * log_scale - 1).sum()
     assert torch.allclose(bound, (log_likelihood - kl).view(1), atol=1e-12, rtol=0)
+    torch.manual_seed(5)
+    terms = model.elbo_terms(x)
+    assert torch.allclose(torch.stack(terms), torch.stack([log_likelihood, kl]).view(2, 1))
 
 
 def test_one_sample_bound_and_elbo_agree_in_expectation() -> None:

@@ -9,6 +9,7 @@ from reparam.cli import (  # noqa: F401
     runs,
     train,
     train_bnn,
+    train_draw,
     train_vae,
     train_wgan,
     variance,

@@ -28,6 +28,7 @@ TRAINERS: dict[str, str] = {
     "bnn-variance": "reparam.experiments.bnn_variance:VarianceStudyTrainer",
     "ctc-demo": "reparam.experiments.ctc_demo:CTCDemoTrainer",
     "gumbel-table1": "reparam.experiments.gumbel_table1:GumbelTable1Trainer",
+    "draw": "reparam.experiments.draw:DRAWTrainer",
 }
 
 

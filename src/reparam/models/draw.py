@@ -156,13 +156,18 @@ class DRAW(nn.Module):
         k = count("k", k)
         rows = x.expand(k, *x.shape).reshape(-1, self.x_dim)
         path = self.unroll(rows, log_ratio=objective == "iwae")
-        log_likelihood = -F.binary_cross_entropy_with_logits(
-            path.logits, rows, reduction="none"
-        ).sum(-1)
+        log_likelihood = bernoulli_log_likelihood(path.logits, rows)
         if objective == "elbo":
             return (log_likelihood - path.kl).view(k, -1).mean(0)
         assert path.log_ratio is not None
         return iwae_bound((log_likelihood + path.log_ratio).view(k, -1))
+
+    def elbo_terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        r""":math:`\log p(x \mid z_{1:T})` and :math:`\sum_t \mathrm{KL}_t` of one path for
+        each row of ``x`` ``[B, A·B]``, each ``[B]`` (their difference is the one-path ELBO)."""
+        last_dim("x", x, self.x_dim, "the model's width × height")
+        path = self.unroll(x)
+        return bernoulli_log_likelihood(path.logits, x), path.kl
 
     def unroll(self, x: Tensor, *, log_ratio: bool = False) -> Path:
         """The T steps of the inference pass for rows ``x`` ``[n, A·B]``, one path a row."""
@@ -250,3 +255,9 @@ class DRAW(nn.Module):
         noise = self.prior().sample((self.glimpses, n))
         drawing = self.decode(noise)
         return drawing if steps else drawing.means
+
+
+def bernoulli_log_likelihood(logits: Tensor, x: Tensor) -> Tensor:
+    r""":math:`\log \text{Bernoulli}(x \mid \sigma(\text{logits}))` summed over the last
+    dimension."""
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)

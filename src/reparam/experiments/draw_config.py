@@ -1,0 +1,92 @@
+r"""The settings of a DRAW run (``reparam train draw``), saved as ``config.json``.
+
+The defaults are the paper's binarized-MNIST model (Gregor et al. 2015, §4.2 and Table 3):
+256-unit LSTMs, 100 latents a step, T = 64 glimpses, a 2 × 2 read and a 5 × 5 write with
+attention, Adam; batches of 100 and gradients clipped to norm 10. ``read_size`` and
+``write_size`` apply with attention only (``config.json`` leaves them out without it).
+``width`` and ``height`` are not options: they record the data's image size, so that the
+model can be rebuilt without the data.
+
+Example:
+    >>> DRAWConfig().glimpses, "read_size" in DRAWConfig(attention=False).to_dict()
+    (64, False)
+    >>> DRAWConfig(glimpses=0)
+    Traceback (most recent call last):
+        ...
+    ValueError: --glimpses must be > 0; got 0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from reparam.data import DATASETS
+from reparam.data.arrays import is_array_file
+from reparam.train.config import RunConfig, non_negative, positive
+from reparam.train.distributed import DEVICE_PATTERN
+
+ATTENTION_ONLY = ("read_size", "write_size")
+
+
+def option(name: str) -> str:
+    """The command line's spelling of field ``name``: ``read_size`` is ``--read-size``."""
+    return "--" + name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class DRAWConfig(RunConfig):
+    """A DRAW run: the data, the architecture, the optimiser and the length (see the module
+    docstring)."""
+
+    FREE: ClassVar[tuple[str, ...]] = ("device", "compile", "data_dir")
+
+    dataset: str = "binarized-mnist"
+    data_dir: str | None = None
+    subset: int | None = None
+    attention: bool = True
+    glimpses: int = 64
+    read_size: int = 2
+    write_size: int = 5
+    hidden: int = 256
+    latent: int = 100
+    epochs: int = 20
+    batch_size: int = 100
+    lr: float = 1e-3
+    clip_norm: float = 10.0
+    device: str = "auto"
+    seed: int = 0
+    compile: bool = False
+    width: int | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dataset, str) or not (
+            self.dataset in DATASETS or is_array_file(self.dataset)
+        ):
+            raise ValueError(
+                f"unknown --dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}, or "
+                f"a file of your own (.npy, .npz or .csv) of square binary images"
+            )
+        if not isinstance(self.attention, bool):
+            raise ValueError(f"--attention must be true or false; got {self.attention!r}")
+        for name in ("subset", "glimpses", "read_size", "write_size", "hidden", "latent",
+                     "epochs", "batch_size", "width", "height"):  # fmt: skip
+            positive(option(name), getattr(self, name), integer=True)
+        positive("--lr", self.lr)
+        positive("--clip-norm", self.clip_norm)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"--seed must be a whole number; got {self.seed!r}")
+        non_negative("--seed", self.seed)
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"unknown --device {self.device!r}; choose auto, cpu, cuda or cuda:N")
+        if not self.attention:
+            for name in ATTENTION_ONLY:
+                if getattr(self, name) != self.defaults()[name]:
+                    raise ValueError(
+                        f"{option(name)} sizes the attention grid: it does not apply with "
+                        f"--no-attention"
+                    )
+
+    def applies(self, name: str) -> bool:
+        return self.attention or name not in ATTENTION_ONLY
