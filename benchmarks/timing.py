@@ -19,6 +19,7 @@ from importlib.metadata import version
 from types import ModuleType
 
 import torch
+from torch import Tensor
 
 Contenders = dict[str, tuple[Callable[[], object], torch.device]]
 
@@ -114,3 +115,29 @@ def thread_limits(threads: int) -> contextlib.AbstractContextManager[object]:
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(limits=threads)
+
+
+def saved_bytes(forward: Callable[[], Tensor]) -> int:
+    """Bytes of the distinct storages autograd saves while ``forward()`` builds its graph."""
+    storages: dict[tuple[str, int], int] = {}
+
+    def pack(tensor: Tensor) -> Tensor:
+        storage = tensor.untyped_storage()
+        storages[(str(tensor.device), storage.data_ptr())] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = forward()
+    del loss
+    return sum(storages.values())
+
+
+def peak_cuda_bytes(step: Callable[[], object], device: torch.device) -> int | None:
+    """``torch.cuda.max_memory_allocated`` over one call of ``step`` (None off CUDA)."""
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    step()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device)
