@@ -4,6 +4,7 @@ the ELBO and tightening with k on a trained model, generation, and its argument 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -132,3 +133,13 @@ test_bad_arguments_raise = raises_test(BAD, ValueError)
 def test_attention_must_be_a_bool() -> None:
     with pytest.raises(TypeError, match="attention must be True or False"):
         DRAW(8, attention="filterbank")  # type: ignore[arg-type]
+
+
+def test_the_docs_example_runs() -> None:
+    """The Python example of docs/draw.md."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "draw.md").read_text()
+    code = page.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "docs/draw.md", "exec"), namespace)
+    assert namespace["drawing"].canvases.shape == (4, 4, 64)
+    assert namespace["nll"].shape == (5,) and torch.isfinite(namespace["nll"]).all()

@@ -85,10 +85,14 @@ class DRAW(nn.Module):
     docstring has the equations).
 
     Arguments:
-        width: A, pixels a row. height: B, rows (default: ``width``).
-        glimpses: T, the steps. hidden: the LSTMs' units. latent: the size of each
-        :math:`z_t`. attention: Gaussian-filterbank read and write (else the whole image).
-        read_size, write_size: N of the read and of the write grid (attention only).
+        width: A, pixels a row.
+        height: B, rows (default: ``width``).
+        glimpses: T, the steps.
+        hidden: the LSTMs' units.
+        latent: the size of each :math:`z_t`.
+        attention: Gaussian-filterbank read and write (else the whole image and canvas).
+        read_size: N of the read grid (attention only).
+        write_size: N of the write patch (attention only).
 
     References:
         Gregor, Danihelka, Graves, Rezende & Wierstra (2015), DRAW: A Recurrent Neural Network

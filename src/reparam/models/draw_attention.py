@@ -83,8 +83,8 @@ class Glimpse:
 
         Example:
             >>> g = Glimpse.from_decoder(torch.zeros(5), width=8, height=8, size=8)
-            >>> [float(v) for v in g.box(8)]
-            [-0.5, -0.5, 7.5, 7.5]
+            >>> tuple(float(v) for v in g.box(8))
+            (-0.5, -0.5, 7.5, 7.5)
         """
         half = positive_int("size", size) * self.stride / 2
         return (
