@@ -1,0 +1,71 @@
+"""Files inside a Debian package (``.deb``), read without installing it.
+
+A ``.deb`` is an ``ar`` archive: the magic ``!<arch>\\n``, then members, each a 60-byte header
+(name 16 bytes, four numeric fields, the size in bytes 48–58, the end mark ``\\x60\\n``) and
+its data padded to an even length. The installed files are the tar archive ``data.tar.xz``
+among them (``.gz`` and ``.bz2`` are read too, ``.zst`` is not).
+"""
+
+from __future__ import annotations
+
+import io
+import lzma
+import tarfile
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+MAGIC = b"!<arch>\n"
+HEADER = 60
+
+
+def ar_members(archive: bytes, label: str) -> dict[str, bytes]:
+    """The members of the ``ar`` archive ``archive`` by name; ``label`` names it in errors.
+
+    Example:
+        >>> body = b"hello!"
+        >>> header = b"data.txt/".ljust(48) + str(len(body)).encode().ljust(10) + b"`\\n"
+        >>> ar_members(MAGIC + header + body, "toy.deb")
+        {'data.txt': b'hello!'}
+    """
+    if not archive.startswith(MAGIC):
+        raise ValueError(f"{label} is not a Debian package (no ar archive header)")
+    members, at = {}, len(MAGIC)
+    while at < len(archive):
+        header = archive[at : at + HEADER]
+        if len(header) < HEADER or header[58:60] != b"`\n":
+            raise ValueError(f"{label} is truncated or corrupt (bad ar header at byte {at})")
+        size = int(header[48:58])
+        name = header[:16].decode("ascii").strip().rstrip("/")
+        data = archive[at + HEADER : at + HEADER + size]
+        if len(data) < size:
+            raise ValueError(f"{label} is truncated ({name}: {len(data)} of {size} bytes)")
+        members[name] = data
+        at += HEADER + size + size % 2
+    return members
+
+
+def read_deb(path: Path, wanted: Iterable[str]) -> dict[str, bytes]:
+    """The installed files ``wanted`` (paths such as ``usr/lib/...``) of the package ``path``.
+
+    Raises ``ValueError`` naming ``path`` when it is truncated or corrupt, or lacks a file.
+    """
+    members = ar_members(path.read_bytes(), str(path))
+    name = next((n for n in members if n.startswith("data.tar")), None)
+    if name is None:
+        raise ValueError(f"{path} is not a Debian package (no data.tar member)")
+    wanted = list(wanted)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(members[name])) as tar:
+            found = {
+                member.name.removeprefix("./"): tar.extractfile(member).read()
+                for member in tar.getmembers()
+                if member.isfile() and member.name.removeprefix("./") in wanted
+            }
+    except (tarfile.TarError, lzma.LZMAError, zlib.error, EOFError, OSError) as error:
+        reason = " ".join(str(error).split())
+        raise ValueError(f"{path} is corrupt ({name}: {reason})") from error
+    missing = [file for file in wanted if file not in found]
+    if missing:
+        raise ValueError(f"{path} does not hold {', '.join(missing)}")
+    return found
