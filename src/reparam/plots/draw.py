@@ -95,11 +95,19 @@ def draw_canvas_grid(drawing: Drawing, path: Path, *, rows: int = 8, columns: in
 
 
 def draw_canvas_animation(
-    drawing: Drawing, path: Path, *, count: int = 16, width_pixels: int = 400, ms: int = 80
+    drawing: Drawing,
+    path: Path,
+    *,
+    count: int = 16,
+    width_pixels: int = 300,
+    grey_levels: int = 16,
+    ms: int = 80,
 ) -> None:
     r"""An animated GIF at ``path``: frame t shows the canvases :math:`\sigma(c_t)` of
     ``count`` samples side by side with their write boxes; the last frame is held a second.
-    Drawn with Pillow (matplotlib's dependency) directly, a frame an image."""
+    Drawn with Pillow (matplotlib's dependency) directly, a frame an image, in
+    ``grey_levels`` shades (16: a quarter of the file's size with 256, T = 64 frames in about
+    half a megabyte)."""
     from PIL import Image, ImageDraw
 
     steps, n = drawing.canvases.shape[:2]
@@ -113,7 +121,8 @@ def draw_canvas_animation(
     scale = max(1, width_pixels // (columns * (width + 1) + 1))
     frames = []
     for step in range(steps):
-        picture = (mosaic(canvases[step]) * 255).round().to(torch.uint8).numpy()
+        shades = (mosaic(canvases[step]) * (grey_levels - 1)).round() / (grey_levels - 1)
+        picture = (shades * 255).round().to(torch.uint8).numpy()
         image = Image.fromarray(picture).convert("RGB")
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
         pen = ImageDraw.Draw(image)
