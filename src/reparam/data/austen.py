@@ -156,7 +156,7 @@ def is_apparatus(paragraph: str) -> bool:
     letters (titles, asterisks), an editorial note in brackets or a footnote.
 
     Example:
-        >>> [is_apparatus(p) for p in ("Chapter 3", "* * *", "[End of volume.]", "Yes.")]
+        >>> list(map(is_apparatus, ("Chapter 3", "* * *", "[End of volume.]", "Yes.")))
         [True, True, True, False]
     """
     return (

@@ -1,7 +1,8 @@
 """``reparam data``: the datasets, where their files are looked up, and whether they are sound.
 
 Besides the registry's datasets (``DATASETS``), the nine UCI regression sets (``uci:boston``
-… ``uci:yacht``, see ``reparam.data.uci``) are listed and verified.
+… ``uci:yacht``, see ``reparam.data.uci``) are listed and verified, and the sentence corpora
+(``reparam.data.sentences``) listed; ``fetch-austen`` downloads the Austen corpus's package.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from reparam.data import files, uci
+from reparam.data import austen, files, ptb, uci
 from reparam.data.registry import DATASETS, Dataset, load
+from reparam.data.sentences import CORPORA, load_corpus
 
 data_app = typer.Typer(
     rich_markup_mode=None,
@@ -60,6 +62,26 @@ def list_datasets(data_dir: DataDir = None) -> None:
         )
     console.print(table)
     console.print(f"UCI sets: from {uci.SOURCE}, not downloaded", markup=False)
+    list_corpora(root)
+
+
+def list_corpora(root: Path) -> None:
+    """The sentence corpora: where each is looked up, and where it was found."""
+    table = Table(title=f"sentence corpora (data folder {root})")
+    for column in ("name", "looked up in", "found", "description"):
+        table.add_column(column, overflow="fold")
+    sources = {
+        "embedded": ("inside reparam", "inside reparam"),
+        "austen": (
+            ", ".join(map(str, [austen.INSTALLED, *austen.deb_folders(root)])),
+            austen.find_source(root),
+        ),
+        "ptb": (f"{root / 'ptb'}, the package {ptb.PACKAGE}", ptb.find_source(root)),
+    }
+    for name, (looked_up, found) in sources.items():
+        present = "[red]missing[/]" if found is None else f"[green]{escape(str(found))}[/]"
+        table.add_row(name, escape(looked_up), present, escape(CORPORA[name].description))
+    console.print(table)
 
 
 def uci_whereabouts(name: str, root: Path) -> tuple[str, str]:
@@ -120,6 +142,14 @@ def verify(
         console.print(f"[red]{uci_problems} UCI set(s) with problems[/]")
     if problems or uci_problems:
         raise typer.Exit(1)
+
+
+@data_app.command("fetch-austen")
+def fetch_austen() -> None:
+    """Download Debian's r-cran-janeaustenr (1.6 MB) with `apt-get download` into
+    ~/.cache/reparam/austen, and load the austen corpus from it (needs `pip install rdata`)."""
+    path = austen.fetch()
+    console.print(f"[green]OK[/] {escape(str(path))}: {escape(repr(load_corpus('austen')))}")
 
 
 def select(name: str | None) -> tuple[list[Dataset], list[str]]:

