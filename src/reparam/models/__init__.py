@@ -7,6 +7,7 @@ from reparam.models.categorical import CategoricalVAE
 from reparam.models.chain import GaussianChain
 from reparam.models.conv import ConvVAE, Unpool2d
 from reparam.models.draw import DRAW
+from reparam.models.sentence_vae import SentenceVAE
 from reparam.models.vae import ONE_LAYER, TWO_LAYERS, VAE
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "ConvVAE",
     "GaussianChain",
     "LatentModel",
+    "SentenceVAE",
     "Unpool2d",
 ]
