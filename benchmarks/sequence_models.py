@@ -3,6 +3,14 @@
 Two models of issue 14, each timed against a hand-written implementation of the same step
 that loads the same weights (the losses are checked equal first):
 
+- ``sentence-vae``: the sentence VAE of Bowman et al. (2016) at its Penn Treebank sizes
+  (embeddings 353, LSTMs 191, z 13, 10,000 words), batch 32 of random sentences of 10–40
+  words (PTB's mean is 21), the ELBO with β = 1 and word dropout 0 (so the two losses can be
+  compared), and the LSTM language model (``latent=0``). The reparam step is
+  ``-SentenceVAE.bound(tokens, lengths).mean()``, its backward pass, clipping at 5 and Adam,
+  as ``reparam train sentence-vae`` takes it; the twin packs the encoder's and the decoder's
+  inputs (so neither runs the output layer on padding) and sums the cross-entropy.
+
 - ``draw``: DRAW (Gregor et al. 2015) on 28 × 28 binary images, batch 100, with attention
   (read 2 × 2, write 5 × 5) and without, at T glimpses. The reparam step is
   ``-DRAW.bound(x).mean()``, its backward pass, gradient-norm clipping at 10 and an Adam step,
@@ -29,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -37,10 +46,12 @@ from machine_info import machine
 from timing import interleaved, listed, peak_cuda_bytes, positive, ratio, saved_bytes, timing
 from torch import Tensor, nn
 
-from reparam.models import DRAW
+from reparam.models import DRAW, SentenceVAE
 
-SIDE, BATCH, CLIP = 28, 100, 10.0
+SIDE, BATCH, DRAW_CLIP = 28, 100, 10.0
 HIDDEN, LATENT, READ, WRITE = 256, 100, 2, 5
+VOCABULARY, EMBEDDING, LSTM_UNITS, Z = 10_000, 353, 191, 13
+SENTENCES, SHORTEST, LONGEST, SENTENCE_CLIP = 32, 10, 40, 5.0
 
 Loss = Callable[[Tensor], Tensor]
 
@@ -106,20 +117,68 @@ class PlainDRAW(nn.Module):
         return (nll + kl).mean()
 
 
-def adam_step(model: nn.Module, loss: Loss, x: Tensor) -> Callable[[], None]:
+class PlainSentenceVAE(nn.Module):
+    """The sentence VAE (or, with ``latent=0``, the LSTM language model) written out by hand,
+    with the attribute names of ``reparam.models.SentenceVAE``."""
+
+    def __init__(self, latent: int) -> None:
+        super().__init__()
+        self.latent = latent
+        self.embedding = nn.Embedding(VOCABULARY, EMBEDDING, padding_idx=0)
+        if latent:
+            self.encoder = nn.LSTM(EMBEDDING, LSTM_UNITS, batch_first=True)
+            self.posterior_head = nn.Linear(LSTM_UNITS, 2 * latent)
+            self.initial_head = nn.Linear(latent, 2 * LSTM_UNITS)
+        self.decoder = nn.LSTM(EMBEDDING, LSTM_UNITS, batch_first=True)
+        self.output = nn.Linear(LSTM_UNITS, VOCABULARY)
+        self.register_buffer("prior_loc", torch.zeros(latent))
+
+    def forward(self, batch: tuple[Tensor, Tensor]) -> Tensor:
+        """-mean ELBO (the language model: -mean log p(x))."""
+        tokens, lengths = batch
+        n = tokens.shape[0]
+        state, kl = None, 0.0
+        if self.latent:
+            packed = nn.utils.rnn.pack_padded_sequence(
+                self.embedding(tokens), lengths, batch_first=True, enforce_sorted=False
+            )
+            mu, log_var = self.posterior_head(self.encoder(packed)[1][0][-1]).chunk(2, -1)
+            z = mu + (0.5 * log_var).exp() * torch.randn_like(mu)
+            kl = 0.5 * (mu**2 + log_var.exp() - 1 - log_var).sum(-1)
+            h, c = self.initial_head(z).chunk(2, -1)
+            state = (h[None].contiguous(), c[None].contiguous())
+        inputs = torch.cat([tokens.new_full((n, 1), 1), tokens], 1)  # <bos> = 1
+        targets = torch.cat([tokens, tokens.new_zeros(n, 1)], 1)
+        targets[torch.arange(n), lengths] = 2  # <eos>
+        pack = partial(nn.utils.rnn.pack_padded_sequence, lengths=lengths + 1, batch_first=True,
+                       enforce_sorted=False)  # fmt: skip
+        hidden = self.decoder(pack(self.embedding(inputs)), state)[0].data
+        nll = F.cross_entropy(self.output(hidden), pack(targets).data, reduction="sum")
+        return (nll + kl.sum()) / n if self.latent else nll / n
+
+
+def random_sentences(device: torch.device) -> tuple[Tensor, Tensor]:
+    """``SENTENCES`` sentences of uniformly random words (ids 4 …) and lengths, right-padded."""
+    lengths = torch.randint(SHORTEST, LONGEST + 1, (SENTENCES,))
+    tokens = torch.randint(4, VOCABULARY, (SENTENCES, LONGEST))
+    tokens = tokens.masked_fill(torch.arange(LONGEST) >= lengths[:, None], 0)
+    return tokens[:, : int(lengths.max())].to(device), lengths
+
+
+def adam_step(model: nn.Module, loss: Loss, x: object, clip: float) -> Callable[[], None]:
     """A closure: the loss of ``x``, its backward pass, clipping and one Adam step."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
         loss(x).backward()
-        nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
 
     return step
 
 
-def same_value(a: Loss, b: Loss, x: Tensor, seed: int = 0) -> float:
+def same_value(a: Loss, b: Loss, x: object, seed: int = 0) -> float:
     """The relative difference of two losses on ``x`` from the same noise."""
     values = []
     for loss in (a, b):
@@ -130,13 +189,18 @@ def same_value(a: Loss, b: Loss, x: Tensor, seed: int = 0) -> float:
 
 
 def measure(
-    name: str, pair: tuple[nn.Module, nn.Module], losses: tuple[Loss, Loss], x: Tensor, args
+    name: str,
+    pair: tuple[nn.Module, nn.Module],
+    losses: tuple[Loss, Loss],
+    x: object,
+    clip: float,
+    args: argparse.Namespace,
 ) -> dict[str, object]:
     """Time and memory of reparam's step and its twin's on the batch ``x``."""
-    device = x.device
+    device = next(pair[0].parameters()).device
     difference = same_value(*losses, x)
     steps = {
-        label: (adam_step(model, loss, x), device)
+        label: (adam_step(model, loss, x, clip), device)
         for label, model, loss in zip(("reparam", "plain"), pair, losses, strict=True)
     }
     rounds = interleaved(steps, args.repeats, warmup=1)
@@ -154,7 +218,25 @@ def measure(
     return record
 
 
-def draw_records(glimpses: list[int], args, device: torch.device) -> list[dict[str, object]]:
+def sentence_records(args: argparse.Namespace, device: torch.device) -> list[dict[str, object]]:
+    torch.manual_seed(0)
+    batch = random_sentences(device)
+    records = []
+    for latent in (Z, 0):
+        model = SentenceVAE(VOCABULARY, embedding=EMBEDDING, hidden=LSTM_UNITS, latent=latent)
+        model = model.to(device)
+        twin = PlainSentenceVAE(latent).to(device)
+        twin.load_state_dict(model.state_dict())
+        name = "sentence VAE" if latent else "LSTM language model"
+        losses = (lambda b, m=model: -m.bound(*b).mean(), twin)
+        records.append(measure(name, (model, twin), losses, batch, SENTENCE_CLIP, args))
+        print(summary(records[-1]), flush=True)
+    return records
+
+
+def draw_records(
+    glimpses: list[int], args: argparse.Namespace, device: torch.device
+) -> list[dict[str, object]]:
     torch.manual_seed(0)
     x = torch.rand(BATCH, SIDE * SIDE, device=device).bernoulli()
     records = []
@@ -166,7 +248,7 @@ def draw_records(glimpses: list[int], args, device: torch.device) -> list[dict[s
             twin.load_state_dict(model.state_dict())
             name = f"draw, {'attention' if attention else 'no attention'}, T={t}"
             losses = (lambda x, m=model: -m.bound(x).mean(), twin)
-            records.append(measure(name, (model, twin), losses, x, args))
+            records.append(measure(name, (model, twin), losses, x, DRAW_CLIP, args))
             print(summary(records[-1]), flush=True)
     return records
 
@@ -215,7 +297,7 @@ def main() -> None:
     if args.quick:
         args.glimpses, args.repeats = [4], 2
     device = torch.device(args.device)
-    records = draw_records(args.glimpses, args, device)
+    records = sentence_records(args, device) + draw_records(args.glimpses, args, device)
     about = machine(device)
     text = markdown(records, about)
     args.out.mkdir(parents=True, exist_ok=True)
