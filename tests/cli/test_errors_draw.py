@@ -30,6 +30,7 @@ CASES = [
     (["--clip-norm", "0"], ["--clip-norm must be > 0"]),
     (["--clip-norm", "inf"], ["--clip-norm must be a finite number"]),
     (["--seed", "-1"], ["--seed must be >= 0"]),
+    (["--kl-warmup", "-1"], ["--kl-warmup must be >= 0"]),
     (["--dataset", "moons"], ["unknown --dataset 'moons'", "binarized-mnist", ".npy"]),
     (["--dataset", "mnist-test"], ["--dataset mnist-test", "binary data"]),
     (

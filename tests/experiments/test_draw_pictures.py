@@ -10,8 +10,9 @@ from reparam.plots.draw import boxes, draw_canvas_animation, draw_canvas_grid, s
 
 
 def drawing(steps: int = 3, n: int = 2) -> Drawing:
-    """Canvases growing from black (a GIF merges equal frames) with a 2-wide write box centred at pixel (3, 4) of 6 x 6 images
-    (a 2 x 2 grid of stride 1), and one box far outside at the last step."""
+    """Canvases growing from black (a GIF merges equal frames) with a 2-wide write box centred
+    at pixel (3, 4) of 6 x 6 images (a 2 x 2 grid of stride 1), and one box far outside at the
+    last step."""
     full = torch.full((steps, n), 1.0)
     centre_x, centre_y = 3.0 * full, 4.0 * full
     centre_x[-1] = 1e4

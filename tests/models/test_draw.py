@@ -42,6 +42,9 @@ def test_elbo_of_one_glimpse_without_attention_by_hand() -> None:
     kl = 0.5 * (loc**2 + (2 * log_scale).exp() - 2 * log_scale - 1).sum()
     assert torch.allclose(bound, (log_likelihood - kl).view(1), atol=1e-12, rtol=0)
     torch.manual_seed(5)
+    weighted = model.bound(x, beta=0.25)
+    assert torch.allclose(weighted, (log_likelihood - 0.25 * kl).view(1), atol=1e-12, rtol=0)
+    torch.manual_seed(5)
     terms = model.elbo_terms(x)
     assert torch.allclose(torch.stack(terms), torch.stack([log_likelihood, kl]).view(2, 1))
 
@@ -121,6 +124,11 @@ BAD = {
     "x of the wrong width": (lambda: MODEL.bound(torch.zeros(2, 15)), "x must have 16 entries"),
     "objective": (lambda: MODEL.bound(torch.zeros(2, 16), objective="vi"), "unknown objective"),
     "k = 0": (lambda: MODEL.bound(torch.zeros(2, 16), k=0), "k must be an integer >= 1"),
+    "beta < 0": (lambda: MODEL.bound(torch.zeros(2, 16), beta=-1.0), "beta must be a finite"),
+    "beta with iwae": (
+        lambda: MODEL.bound(torch.zeros(2, 16), objective="iwae", beta=0.5),
+        "beta weights the ELBO's KL term",
+    ),
     "noise": (lambda: MODEL.decode(torch.zeros(3, 2, 2)), r"noise must be \[glimpses, n, latent\]"),
     "n = 0": (lambda: MODEL.sample(0), "n must be an integer >= 1"),
     "width 0": (lambda: DRAW(0), "width must be a positive integer"),

@@ -46,6 +46,9 @@ def repro_draw(
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 100,
     lr: Annotated[float, typer.Option(help="Adam's learning rate")] = 1e-3,
     clip_norm: Annotated[float, typer.Option(help="clip the gradient's norm to this")] = 10.0,
+    kl_warmup: Annotated[
+        int, typer.Option(help="steps of linear KL warm-up, beta 0 -> 1 (0: the paper's ELBO)")
+    ] = 0,
     eval_k: Annotated[int, typer.Option(help="paths a test digit of the bound -L_k")] = 100,
     eval_subset: Annotated[
         int | None, typer.Option(help="test on a random subset", show_default="all")
@@ -80,6 +83,7 @@ def repro_draw(
         "batch_size": batch_size,
         "lr": lr,
         "clip_norm": clip_norm,
+        "kl_warmup": kl_warmup,
         "device": device,
         "seed": seed,
     }

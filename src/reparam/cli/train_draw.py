@@ -71,6 +71,9 @@ def train_draw(
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 100,
     lr: Annotated[float, typer.Option(help="Adam's learning rate")] = 1e-3,
     clip_norm: Annotated[float, typer.Option(help="clip the gradient's norm to this")] = 10.0,
+    kl_warmup: Annotated[
+        int, typer.Option(help="steps of linear KL warm-up, beta 0 -> 1 (0: the plain ELBO)")
+    ] = 0,
     device: Device = "auto",
     seed: Seed = 0,
     compile: Compile = False,

@@ -7,8 +7,11 @@ step on the batch's mean negative ELBO (one path a row, the per-step KLs analyti
 .. math:: -\frac1B \sum_b \Big(\log p(x_b \mid z_{1:T}) - \sum_{t=1}^T
     \mathrm{KL}\big(q(z_t \mid z_{<t}, x_b) \,\|\, \mathcal N(0, I)\big)\Big),
 
-with the gradient's norm clipped to ``clip_norm``. Each epoch's row holds the mean training
-bound, the validation bound (the ELBO, which picks ``best.pt``) and the validation KL
+with the gradient's norm clipped to ``clip_norm`` and, with ``kl_warmup``, the KL term
+weighted by :math:`\beta_t = \min(1, t / \text{warm-up})`
+(:class:`~reparam.objectives.KLAnnealing`).
+Each epoch's row holds β at its end, the mean training bound (with β), the validation bound
+(the ELBO, β = 1, which picks ``best.pt``) and the validation KL
 :math:`\sum_t \mathrm{KL}_t`. Under ``torchrun`` each rank trains on its share of every batch
 through DistributedDataParallel; rank 0 writes. The pictures, drawn at the end from the best
 weights with fixed noise: ``samples.png`` (64 images :math:`\sigma(c_T)`), ``canvas.png``
@@ -50,6 +53,7 @@ from reparam.experiments.draw_config import DRAWConfig
 from reparam.experiments.vae import fixed_noise
 from reparam.experiments.vae_build import load_split
 from reparam.models import DRAW
+from reparam.objectives import KLAnnealing
 from reparam.plots import draw as pictures
 from reparam.plots.grids import save_grid
 from reparam.plots.vae import draw_curves, grid_image
@@ -95,6 +99,7 @@ class DRAWTrainer(Trainer):
         torch.manual_seed(config.seed)
         self.model: DRAW = self.build_model(self.config).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.annealing = KLAnnealing(config.kl_warmup)
         self.net = DistributedDataParallel(self.model) if ranks.world > 1 else self.model
         self.bound = maybe_compile(self.batch_bound, config.compile)
         self.steps = math.ceil(len(self.train_x) / config.batch_size)
@@ -117,9 +122,10 @@ class DRAWTrainer(Trainer):
         self.total, self.count = 0.0, 0
         self.model.train()
 
-    def batch_bound(self, x: Tensor) -> Tensor:
-        """The ELBO of each row of ``x`` (the function ``--compile`` compiles)."""
-        return self.net(x)
+    def batch_bound(self, x: Tensor, beta: float) -> Tensor:
+        """The ELBO of each row of ``x``, its KL weighted by ``beta`` (the function
+        ``--compile`` compiles)."""
+        return self.net(x, beta=beta)
 
     def train_step(self, period: int, index: int) -> None:
         ranks, size = self.ranks, self.config.batch_size
@@ -128,7 +134,7 @@ class DRAWTrainer(Trainer):
             rows = rows.repeat(math.ceil(ranks.world / len(rows)))
         share = rows[ranks.rank :: ranks.world][: max(1, size // ranks.world)]
         x = self.train_x[share.to(self.train_x.device)]
-        bound = self.bound(x)
+        bound = self.bound(x, self.annealing(period * self.steps + index))
         self.optimizer.zero_grad(set_to_none=True)
         (-bound.mean()).backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
@@ -139,6 +145,7 @@ class DRAWTrainer(Trainer):
     def end_period(self, period: int) -> dict[str, Any]:
         valid_bound, valid_kl = self.validate()
         return {
+            "beta": self.annealing((period + 1) * self.steps),
             "train_bound": self.total / self.count,
             "valid_bound": valid_bound,
             "valid_kl": valid_kl,

@@ -1,9 +1,13 @@
 r"""The settings of a DRAW run (``reparam train draw``), saved as ``config.json``.
 
-The defaults are the paper's binarized-MNIST model (Gregor et al. 2015, §4.2 and Table 3):
+The defaults are the paper's binarized-MNIST model (Gregor et al. 2015, Table 3):
 256-unit LSTMs, 100 latents a step, T = 64 glimpses, a 2 × 2 read and a 5 × 5 write with
-attention, Adam; batches of 100 and gradients clipped to norm 10. ``read_size`` and
-``write_size`` apply with attention only (``config.json`` leaves them out without it).
+attention, Adam; batches of 100 and gradients clipped to norm 10 (the paper gives neither
+the batch nor the clipping). ``kl_warmup`` (by default 0, the paper's plain ELBO) raises the
+KL term's weight linearly from 0 to 1 over that many steps
+(:class:`~reparam.objectives.KLAnnealing`): on a short schedule the attention model's
+posterior otherwise collapses (KL → 0) before its glimpses learn where to look. ``read_size``
+and ``write_size`` apply with attention only (``config.json`` leaves them out without it).
 ``width`` and ``height`` are not options: they record the data's image size, so that the
 model can be rebuilt without the data.
 
@@ -54,6 +58,7 @@ class DRAWConfig(RunConfig):
     batch_size: int = 100
     lr: float = 1e-3
     clip_norm: float = 10.0
+    kl_warmup: int = 0
     device: str = "auto"
     seed: int = 0
     compile: bool = False
@@ -75,9 +80,11 @@ class DRAWConfig(RunConfig):
             positive(option(name), getattr(self, name), integer=True)
         positive("--lr", self.lr)
         positive("--clip-norm", self.clip_norm)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"--seed must be a whole number; got {self.seed!r}")
-        non_negative("--seed", self.seed)
+        for name in ("kl_warmup", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{option(name)} must be a whole number; got {value!r}")
+            non_negative(option(name), value)
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
             raise ValueError(f"unknown --device {self.device!r}; choose auto, cpu, cuda or cuda:N")
         if not self.attention:

@@ -23,7 +23,8 @@ the bounds are computed along one unrolling:
     \mathcal L = \mathbb E_q\Big[\log p(x \mid z_{1:T}) - \sum_t
         \mathrm{KL}\big(q(z_t \mid z_{<t}, x) \,\|\, p(z_t)\big)\Big], \qquad
     \mathcal L_k = \log \frac1k \sum_{i=1}^k
-        \frac{p(x \mid z^{(i)}_{1:T}) \prod_t p(z^{(i)}_t)}{\prod_t q(z^{(i)}_t \mid z^{(i)}_{<t}, x)},
+        \frac{p(x \mid z^{(i)}_{1:T}) \prod_t p(z^{(i)}_t)}
+             {\prod_t q(z^{(i)}_t \mid z^{(i)}_{<t}, x)},
 
 the per-step KLs analytic (:func:`~reparam.objectives.analytic_kl`), :math:`\mathcal L_k`
 through :func:`~reparam.objectives.iwae_bound`. With attention, read and write are
@@ -46,7 +47,7 @@ from torch import Tensor, nn
 from reparam.checks import count, last_dim, positive_int
 from reparam.models.draw_attention import PARAMETERS, Glimpse, read, write
 from reparam.models.networks import diagonal_normal
-from reparam.objectives import analytic_kl, iwae_bound
+from reparam.objectives import analytic_kl, iwae_bound, require_weight
 
 OBJECTIVES = ("elbo", "iwae")
 
@@ -149,8 +150,9 @@ class DRAW(nn.Module):
         """:meth:`bound`; the forward pass that DistributedDataParallel wraps."""
         return self.bound(x, **options)  # type: ignore[arg-type]
 
-    def bound(self, x: Tensor, *, objective: str = "elbo", k: int = 1) -> Tensor:
-        r"""The ELBO :math:`\mathcal L` (the mean of k one-path estimates) or the
+    def bound(self, x: Tensor, *, objective: str = "elbo", k: int = 1, beta: float = 1.0) -> Tensor:
+        r"""The ELBO :math:`\mathcal L` (the mean of k one-path estimates, the KL term weighted
+        by ``beta``: :class:`~reparam.objectives.KLAnnealing` schedules it) or the
         importance-weighted :math:`\mathcal L_k` (k paths) of each row of ``x`` ``[B, A·B]``,
         shape ``[B]``; :math:`-\mathcal L` is the paper's NLL bound, and
         :math:`-\mathcal L_k \ge -\log p(x)` tightens as k grows."""
@@ -158,11 +160,14 @@ class DRAW(nn.Module):
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
         k = count("k", k)
+        beta = require_weight(beta, "beta")
+        if objective == "iwae" and beta != 1.0:
+            raise ValueError("beta weights the ELBO's KL term: the iwae bound has none")
         rows = x.expand(k, *x.shape).reshape(-1, self.x_dim)
         path = self.unroll(rows, log_ratio=objective == "iwae")
         log_likelihood = bernoulli_log_likelihood(path.logits, rows)
         if objective == "elbo":
-            return (log_likelihood - path.kl).view(k, -1).mean(0)
+            return (log_likelihood - beta * path.kl).view(k, -1).mean(0)
         assert path.log_ratio is not None
         return iwae_bound((log_likelihood + path.log_ratio).view(k, -1))
 
