@@ -11,6 +11,7 @@ from reparam.cli import (  # noqa: F401
     train,
     train_bnn,
     train_draw,
+    train_sentence_vae,
     train_vae,
     train_wgan,
     variance,

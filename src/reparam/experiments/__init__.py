@@ -29,6 +29,7 @@ TRAINERS: dict[str, str] = {
     "ctc-demo": "reparam.experiments.ctc_demo:CTCDemoTrainer",
     "gumbel-table1": "reparam.experiments.gumbel_table1:GumbelTable1Trainer",
     "draw": "reparam.experiments.draw:DRAWTrainer",
+    "sentence-vae": "reparam.experiments.sentence_vae:SentenceVAETrainer",
 }
 
 

@@ -122,7 +122,7 @@ def evaluate(
         means.append(q.mean)
     if not sentences:
         raise ValueError("batches must hold at least one sentence")
-    spread = torch.cat(means).var(0, correction=0)
+    spread = torch.cat(means).var(0, correction=0) if model.latent else torch.zeros(0)
     return SentenceEvaluation(
         k=k,
         sentences=sentences,
