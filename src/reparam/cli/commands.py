@@ -6,6 +6,7 @@ from reparam.cli import (  # noqa: F401
     repro,
     repro_draw,
     repro_gumbel_table1,
+    repro_sentence_vae,
     repro_uci,
     runs,
     train,

@@ -91,6 +91,15 @@ def encoded_split(
     return SentenceBatches([vocabulary.encode(s) for s in sentences], PAD)
 
 
+def batches_of(
+    split: SentenceBatches, size: int, device: torch.device
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """``(tokens, lengths)`` batches of ``size`` sentences of ``split`` in order, on ``device``."""
+    for start in range(0, len(split), size):
+        tokens, lengths = split.batch(torch.arange(start, min(start + size, len(split))))
+        yield tokens.to(device), lengths.to(device)
+
+
 class SentenceVAETrainer(Trainer):
     """The sentence VAE on the run engine (see the module docstring)."""
 
@@ -187,7 +196,11 @@ class SentenceVAETrainer(Trainer):
         row["train_bound"] = total / n
         if model.latent:
             row["train_kl"] = divergence / n
-        result = evaluate(model, self.batches(self.valid), k=config.eval_k if model.latent else 1)
+        result = evaluate(
+            model,
+            batches_of(self.valid, self.config.batch_size, self.ranks.device),
+            k=config.eval_k if model.latent else 1,
+        )
         row["valid_bound"] = -result.nll
         row["valid_ppl"] = result.perplexity
         if model.latent:
@@ -196,13 +209,6 @@ class SentenceVAETrainer(Trainer):
             row["active_units"] = result.active_units
         model.train()
         return row
-
-    def batches(self, split: SentenceBatches) -> Iterator[tuple[Tensor, Tensor]]:
-        """``(tokens, lengths)`` batches of ``split`` in order, on the run's device."""
-        device, size = self.ranks.device, self.config.batch_size
-        for start in range(0, len(split), size):
-            tokens, lengths = split.batch(torch.arange(start, min(start + size, len(split))))
-            yield tokens.to(device), lengths.to(device)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -242,7 +248,7 @@ class SentenceVAETrainer(Trainer):
         model = self.build_model(self.config).to(self.ranks.device)
         model.load_state_dict(load_checkpoint(folder / "best.pt", self.ranks.device)["model"])
         model.eval()
-        examples = next(iter(self.batches(self.valid)))
+        examples = next(iter(batches_of(self.valid, self.config.batch_size, self.ranks.device)))
         with fixed_noise(self.ranks.device):
             text = sample_text(model, self.vocabulary, *examples)
         (folder / "samples.txt").write_text(text)
