@@ -60,7 +60,7 @@ class Row:
 
 
 @torch.no_grad()
-def test_bounds(model: DRAW, x: Tensor, k: int) -> dict[str, float]:
+def bounds_on_test(model: DRAW, x: Tensor, k: int) -> dict[str, float]:
     r"""The mean over the rows of ``x`` of :math:`-\mathcal L` (one path a row),
     :math:`\sum_t \mathrm{KL}_t` and :math:`-\mathcal L_k` (k paths a row), unrolling at most
     ``PATHS_AT_ONCE`` paths at a time."""
@@ -101,7 +101,7 @@ def train_variant(
     assert isinstance(loaded.model, DRAW)
     test = load_split(config.dataset, "test", config.data_dir, eval_subset)
     torch.manual_seed(config.seed)
-    scores = test_bounds(loaded.model, test.to(loaded.model.prior_loc.device), eval_k)
+    scores = bounds_on_test(loaded.model, test.to(loaded.model.prior_loc.device), eval_k)
     best = result.best or result.history[-1]
     return Row(
         variant,
