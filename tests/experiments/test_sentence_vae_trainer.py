@@ -110,6 +110,7 @@ def test_load_run_samples_sentences_that_read_as_text(cli_runs) -> None:
     assert read_vocabulary(cli_runs["vae"]) == vocabulary
     texts = sentences(cli_runs["vae"], tokens)
     assert texts == [" ".join(vocabulary.decode(row)) for row in tokens]
+    assert SentenceVAETrainer.sample_text(cli_runs["vae"], tokens) == texts
     assert all(isinstance(t, str) for t in texts)
 
 

@@ -278,6 +278,11 @@ class SentenceVAETrainer(Trainer):
         z = model.prior().sample((n,))
         return sample(model, z, max_length=MAX_LENGTH).tokens
 
+    @classmethod
+    def sample_text(cls, run: str | Path, samples: Tensor) -> list[str]:
+        """The sentences :meth:`generate` drew for the run in folder ``run``, as text."""
+        return sentences(run, samples)
+
 
 def sample_text(model: SentenceVAE, vocabulary: Vocabulary, tokens: Tensor, lengths: Tensor) -> str:
     """samples.txt: greedy decodes of prior draws and sampled sentences, and with a latent

@@ -182,9 +182,11 @@ def reproduce_sentence_vae(
     check_counts(k=k, eval_k=eval_k, eval_subset=eval_subset)
     base = dict(base or {})
     shared = SentenceVAEConfig.from_dict(base).to_dict()
+    per_row = ("compile", "vocab_size", "objective", "k", "estimator", "word_dropout", "eval_k")
     settings = {
-        **{key: v for key, v in shared.items() if key not in ("compile", "vocab_size")},
-        "k": k,
+        **{key: v for key, v in shared.items() if key not in per_row},
+        "valid_k": shared["eval_k"],
+        "iwae_k": k,
         "eval_k": eval_k,
         "eval_subset": eval_subset,
         "machine": machine(),

@@ -20,8 +20,9 @@ def draw_curves(
 ) -> None:
     """Three panels over the training steps: the negative reconstruction term
     :math:`-\\mathbb E_q[\\log p(x \\mid z)]` (``elbo``; else the negative bound), the KL
-    term, and the KL weight β — the training ``trace`` rows ``[step, bound, KL, β]`` as
-    lines, the validation rows of ``history`` (``valid_elbo``, ``valid_kl``) as dots."""
+    term (on a log scale where it is positive), and the KL weight β — the training ``trace``
+    rows ``[step, bound, KL, β]`` as lines, the validation rows of ``history``
+    (``valid_elbo``, ``valid_kl``) as dots."""
     steps = [row[0] for row in trace]
     bound = [row[1] for row in trace]
     kl = [row[2] for row in trace]
@@ -30,18 +31,20 @@ def draw_curves(
     fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(6.5, 7), sharex=True)
     if elbo:
         top.plot(steps, [-(b + w * d) for b, d, w in zip(bound, kl, beta, strict=True)],
-                 label="train −reconstruction")  # fmt: skip
+                 color="C0", label="train −reconstruction")  # fmt: skip
         top.set_ylabel("−E_q log p(x|z), nats")
     else:
-        top.plot(steps, [-b for b in bound], label="train −bound")
+        top.plot(steps, [-b for b in bound], color="C0", label="train −bound")
         top.set_ylabel("−bound, nats")
     rows = [r for r in history if "valid_elbo" in r]
     if rows:
         top.plot([r["step"] for r in rows], [-r["valid_elbo"] for r in rows], "o",
-                 label="valid −ELBO")  # fmt: skip
+                 color="C1", label="valid −ELBO")  # fmt: skip
         middle.plot([r["step"] for r in rows], [r["valid_kl"] for r in rows], "o",
-                    label="valid KL")  # fmt: skip
-    middle.plot(steps, kl, label="train KL")
+                    color="C1", label="valid KL")  # fmt: skip
+    middle.plot(steps, kl, color="C0", label="train KL")
+    if min(kl, default=0.0) > 0:
+        middle.set_yscale("log")
     middle.set_ylabel("KL(q(z|x) ‖ p(z)), nats")
     bottom.plot(steps, beta, color="tab:green")
     bottom.set_ylabel("β")
@@ -62,13 +65,15 @@ def draw_collapse(
     traces: dict[str, Sequence[Sequence[float]]], path: Path, *, title: str = ""
 ) -> None:
     """The KL term over the steps of several runs, one line each (``traces`` by label, rows
-    ``[step, bound, KL, β]``): collapse is a line that falls to 0 and stays."""
+    ``[step, bound, KL, β]``), on a log scale: collapse is a line that falls towards 0 and
+    stays."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.5))
     for label, trace in traces.items():
         ax.plot([row[0] for row in trace], [row[2] for row in trace], label=label)
+    ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("train KL, nats")
+    ax.set_ylabel("train KL, nats (log scale)")
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
     if title:
