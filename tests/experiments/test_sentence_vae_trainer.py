@@ -25,6 +25,7 @@ from reparam.runs import load_run
 from reparam.train import RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
+from tests.cli.console import reparam_many
 
 runner = CliRunner()
 SMALL = {"subset": 48, "embedding": 8, "hidden": 8, "latent": 3, "epochs": 2,
@@ -112,6 +113,24 @@ def test_load_run_samples_sentences_that_read_as_text(cli_runs) -> None:
     assert texts == [" ".join(vocabulary.decode(row)) for row in tokens]
     assert SentenceVAETrainer.sample_text(cli_runs["vae"], tokens) == texts
     assert all(isinstance(t, str) for t in texts)
+
+
+def test_reparam_sample_writes_sentences_to_a_text_file_and_refuses_a_picture(
+    cli_runs, tmp_path
+) -> None:
+    out = tmp_path / "samples.txt"
+    done = reparam_many(
+        [
+            ["sample", str(cli_runs["vae"]), "--n", "5", "--out", str(out)],
+            ["sample", str(cli_runs["vae"]), "--out", str(tmp_path / "x.png")],
+        ]
+    )
+    assert done[0].status == 0, done[0].stderr
+    lines = out.read_text().splitlines()
+    vocabulary = load_corpus("embedded").vocabulary()
+    assert len(lines) == 5 and all(w in vocabulary.index for line in lines for w in line.split())
+    assert done[1].status == 2 and "are sentences: use --out FILE.txt" in done[1].stderr
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_the_vocabulary_is_in_the_checkpoint_too(cli_runs, tmp_path) -> None:

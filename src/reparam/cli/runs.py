@@ -18,25 +18,36 @@ Weights = Annotated[str, typer.Option(help="best (best validation row) or last")
 def sample(
     run: RunArgument,
     n: Annotated[int, typer.Option(min=1, max=10_000, help="samples to draw")] = 64,
-    out: Annotated[Path, typer.Option(help="picture to write (.png)")] = Path("samples.png"),
+    out: Annotated[
+        Path, typer.Option(help="picture to write (.png), or sentences (.txt) for a text run")
+    ] = Path("samples.png"),
     weights: Weights = "best",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     device: Device = "cpu",
 ) -> None:
-    """Draw N samples from a trained generative run (VAE family, WGAN) into a picture: a grid
-    for images, a scatter plot for 2-D points."""
+    """Draw N samples from a trained generative run into a picture (VAE family, WGAN, DRAW: a
+    grid for images, a scatter plot for 2-D points) or, for a sentence VAE, a text file of
+    one sentence a line."""
     import torch
 
     from reparam.plots.samples import draw_samples
     from reparam.runs import load_run
 
-    if out.suffix.lower() != ".png":
-        raise ValueError(f"--out must name a .png file; got {out}")
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".txt"):
+        raise ValueError(f"--out must name a .png or a .txt file; got {out}")
     loaded = load_run(run, weights=weights, device=device)
+    as_text = getattr(loaded.trainer_class(), "sample_text", None)
+    if (as_text is None) != (suffix == ".png"):
+        kind = "sentences: use --out FILE.txt" if as_text else "pictures: use --out FILE.png"
+        raise ValueError(f"the samples of {run} ({loaded.trainer}) are {kind}")
     torch.manual_seed(seed)
     samples = loaded.sample(n).cpu()
     out.parent.mkdir(parents=True, exist_ok=True)
-    draw_samples(samples, f"{loaded.trainer}: {n} samples ({loaded.weights} weights)", out)
+    if as_text is not None:
+        out.write_text("\n".join(as_text(run, samples)) + "\n")
+    else:
+        draw_samples(samples, f"{loaded.trainer}: {n} samples ({loaded.weights} weights)", out)
     console.print(f"wrote {n} samples of {run} to {out}")
 
 
