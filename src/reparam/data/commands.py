@@ -24,7 +24,7 @@ from reparam.data.sentences import CORPORA, load_corpus
 
 data_app = typer.Typer(
     rich_markup_mode=None,
-    help="Datasets: list them, and verify their files.",
+    help="Datasets and sentence corpora: list them, verify their files, fetch the Austen corpus.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
