@@ -8,7 +8,14 @@ import math
 import pytest
 import torch
 
-from reparam.models.draw_attention import Glimpse, filterbank, filterbanks, read, write
+from reparam.models.draw_attention import (
+    Glimpse,
+    filterbank,
+    filterbanks,
+    read,
+    tiling,
+    write,
+)
 from tests.error_tables import raises_test
 
 SHARP = -20.0  # log σ²: filters one pixel wide
@@ -121,7 +128,29 @@ def test_extreme_but_valid_inputs_stay_finite() -> None:
     assert torch.allclose(far[:, -1], torch.ones(2))  # the filters rest on the last pixel
 
 
+@pytest.mark.parametrize(("width", "height", "size"), [(28, 28, 2), (28, 28, 5), (12, 9, 3)])
+def test_the_tiling_reads_every_pixel_and_writes_unit_ink(width, height, size) -> None:
+    """The start of DRAW's heads: a centred grid of tiles delta = max(A, B)/N, sigma = delta/2,
+    whose filters reach every pixel and whose write of a patch of ones has mean pixel 1
+    (exactly: N^2 patch values, a unit of ink each, times delta^2 over A^2 pixels)."""
+    g = Glimpse.from_decoder(tiling(width, height, size), width, height, size)
+    stride = max(width, height) / size
+    assert float(g.stride) == pytest.approx(stride)
+    assert float(g.log_variance.exp()) == pytest.approx((stride / 2) ** 2)
+    assert (float(g.centre_x), float(g.centre_y)) == ((width + 1) / 2, (height + 1) / 2)
+    fx, fy = filterbanks(g, size, width, height)
+    assert fx.sum(0).min() > 0.4 * size / width  # no blind column
+    assert fy.sum(0).min() > 0.4 * size / height
+    raw = tiling(width, height, size, write=True)
+    assert torch.equal(raw[:4], tiling(width, height, size)[:4])
+    square = Glimpse.from_decoder(raw, max(width, height), max(width, height), size)
+    canvas = write(torch.ones(size, size), square, max(width, height), max(width, height))
+    assert float(canvas.mean()) == pytest.approx(1.0, abs=1e-5)
+    assert float(canvas.min()) > 0.35
+
+
 BAD = {
+    "tiling size 0": (lambda: tiling(8, 8, 0), "size must be a positive"),
     "raw of 4": (lambda: Glimpse.from_decoder(torch.zeros(4), 8, 8, 2), "raw must have 5"),
     "size 0": (lambda: Glimpse.from_decoder(torch.zeros(5), 8, 8, 0), "size must be a positive"),
     "width 0": (lambda: write(torch.zeros(2, 2), glimpse(1, 1, 1), 0, 8), "width must be"),

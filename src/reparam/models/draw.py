@@ -30,7 +30,8 @@ the per-step KLs analytic (:func:`~reparam.objectives.analytic_kl`), :math:`\mat
 through :func:`~reparam.objectives.iwae_bound`. With attention, read and write are
 :mod:`reparam.models.draw_attention`'s Gaussian filterbanks (read N × N from the image and
 the error image, write an N × N patch), their parameters linear maps of the decoder's
-state; without, read is :math:`[x, \hat x_t]` and write a linear map of
+state whose biases start at :func:`~reparam.models.draw_attention.tiling`'s grid (the read
+sees the whole image; a patch of ones writes one on the mean pixel); without, read is :math:`[x, \hat x_t]` and write a linear map of
 :math:`h^\text{dec}_t` to the whole canvas. The paper's binarized-MNIST model: 256-unit
 LSTMs, 100 latents, T = 64, read 2 × 2, write 5 × 5.
 """
@@ -45,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reparam.checks import count, last_dim, positive_int
-from reparam.models.draw_attention import PARAMETERS, Glimpse, read, write
+from reparam.models.draw_attention import PARAMETERS, Glimpse, read, tiling, write
 from reparam.models.networks import diagonal_normal
 from reparam.objectives import analytic_kl, iwae_bound, require_weight
 
@@ -142,6 +143,9 @@ class DRAW(nn.Module):
             self.read_head = nn.Linear(hidden, PARAMETERS)
             self.write_head = nn.Linear(hidden, PARAMETERS)
             self.patch_head = nn.Linear(hidden, write_size**2)
+            with torch.no_grad():
+                self.read_head.bias.copy_(tiling(self.width, self.height, read_size))
+                self.write_head.bias.copy_(tiling(self.width, self.height, write_size, write=True))
         else:
             self.canvas_head = nn.Linear(hidden, self.x_dim)
         self.register_buffer("prior_loc", torch.zeros(latent))

@@ -95,6 +95,39 @@ class Glimpse:
         )
 
 
+def tiling(width: int, height: int, size: int, *, write: bool = False) -> Tensor:
+    r"""The raw parameters ``[5]`` (:meth:`Glimpse.from_decoder`'s input) of a grid that tiles
+    a ``height`` × ``width`` image: centred, its N = ``size`` filters a tile
+    :math:`\delta = \max(A, B)/N` apart, each :math:`\sigma = \delta/2` wide, so that every
+    pixel is read; :math:`\gamma = 1`, or for a ``write`` :math:`\hat\gamma = \delta^{-2}`.
+
+    Each patch value's write spreads one unit of ink (every filterbank row sums to one) times
+    :math:`1/\hat\gamma`, so with :math:`\hat\gamma = \delta^{-2}` a patch of ones adds
+    exactly one to the mean pixel of an A × A canvas. :class:`~reparam.models.DRAW` starts its
+    read and write heads here. The paper does not say where its glimpses start; from ``raw =
+    0`` (σ = 1, the grid spanning the image, γ̂ = 1) a 2 × 2 read sees only MNIST's blank
+    corners and a 5 × 5 write reaches a pixel in ten through patch values in the tens, and on a
+    CPU schedule the model learns to ignore its latents (``docs/draw.md``).
+
+    Example:
+        >>> g = Glimpse.from_decoder(tiling(28, 28, 5, write=True), 28, 28, 5)
+        >>> round(float(g.stride), 2), round(float(write(torch.ones(5, 5), g, 28, 28).mean()), 4)
+        (5.6, 1.0)
+    """
+    width, height = positive_int("width", width), positive_int("height", height)
+    size = positive_int("size", size)
+    stride = max(width, height) / size
+    log_intensity = -2 * math.log(stride) if write else 0.0
+    raw = [
+        0.0,
+        0.0,
+        2 * math.log(stride / 2),
+        math.log(stride * max(size - 1, 1) / (max(width, height) - 1)),
+        log_intensity,
+    ]
+    return torch.tensor(raw)
+
+
 def filterbank(
     centre: Tensor, stride: Tensor, log_variance: Tensor, size: int, length: int
 ) -> Tensor:
