@@ -108,6 +108,12 @@ def test_resume_errors(tmp_path, saved_run) -> None:
         assert_user_error(outcome, *fragments)
 
 
+def test_eval_refuses_a_run_without_latent_variables(saved_run) -> None:
+    (outcome,) = reparam_many([["eval", str(saved_run), "--k", "2"]])
+    assert_user_error(outcome, "reparam eval computes the bounds of latent-variable models")
+    assert not list(saved_run.glob("eval-*.json"))
+
+
 def test_a_corrupt_checkpoint_and_a_file_in_the_way(tmp_path, saved_run) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()

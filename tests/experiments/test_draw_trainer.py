@@ -78,6 +78,21 @@ def test_load_run_and_sample(cli_run, tmp_path) -> None:
     assert picture.stat().st_size > 0
 
 
+def test_reparam_eval_gives_the_importance_weighted_bound(cli_run) -> None:
+    """k = 1: L_1 is the one log-weight, so NLL = -ELBO; k = 12 in chunks of 5 (5, 5, 2):
+    L_k < the mean log-weight (Jensen, strict for log-weights that differ)."""
+    common = ["--chunk=5", "--split=valid", "--subset=30", "--batch-size=8", "--device=cpu"]
+    for k in (1, 12):
+        result = runner.invoke(app, ["eval", str(cli_run), f"--k={k}", *common])
+        assert result.exit_code == 0, result.output
+        assert "kl" in result.output
+    one, many = (json.loads((cli_run / f"eval-valid-k{k}.json").read_text()) for k in (1, 12))
+    assert one["nll"] == pytest.approx(one["negative_elbo"], rel=1e-6)
+    assert many["nll"] < many["negative_elbo"]
+    assert one["examples"] == many["examples"] == 30 and one["active_units"] is None
+    assert one["extra"]["kl"] > 0
+
+
 @pytest.mark.parametrize("attention", [True, False])
 def test_resumed_after_an_epoch_equals_a_straight_run(tmp_path, attention: bool) -> None:
     values = {**SMALL, "attention": attention}

@@ -19,6 +19,7 @@ from reparam.experiments.sentence_vae import (
     read_vocabulary,
     sentences,
 )
+from reparam.experiments.sentence_vae_table import evaluate_run
 from reparam.models import SentenceVAE
 from reparam.objectives import KLAnnealing
 from reparam.runs import load_run
@@ -131,6 +132,25 @@ def test_reparam_sample_writes_sentences_to_a_text_file_and_refuses_a_picture(
     assert len(lines) == 5 and all(w in vocabulary.index for line in lines for w in line.split())
     assert done[1].status == 2 and "are sentences: use --out FILE.txt" in done[1].stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_reparam_eval_gives_the_nll_and_the_perplexity(cli_runs) -> None:
+    """The VAE: L_1 is the one log-weight (NLL = -ELBO), L_9 is below the mean log-weight; the
+    language model's NLL is exact and equals the table's evaluation of the same sentences."""
+    common = ["--chunk=4", "--subset=20", "--batch-size=8", "--device=cpu"]
+    for name, k in (("vae", 1), ("vae", 9), ("lm", 3)):
+        result = runner.invoke(app, ["eval", str(cli_runs[name]), f"--k={k}", *common])
+        assert result.exit_code == 0, result.output
+        assert "perplexity" in result.output
+    one, many = (json.loads((cli_runs["vae"] / f"eval-test-k{k}.json").read_text()) for k in (1, 9))
+    assert one["nll"] == pytest.approx(one["negative_elbo"], rel=1e-6)
+    assert many["nll"] < many["negative_elbo"] and many["examples"] == 20
+    assert many["active_units"] is not None and many["extra"]["kl"] >= 0
+    lm = json.loads((cli_runs["lm"] / "eval-test-k3.json").read_text())
+    table = evaluate_run(cli_runs["lm"], k=3, subset=20, batch_size=8)
+    assert lm["nll"] == pytest.approx(table.nll) == pytest.approx(lm["negative_elbo"])
+    assert lm["extra"]["perplexity"] == pytest.approx(table.perplexity)
+    assert lm["active_units"] is None
 
 
 def test_the_vocabulary_is_in_the_checkpoint_too(cli_runs, tmp_path) -> None:

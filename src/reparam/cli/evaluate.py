@@ -26,8 +26,9 @@ def evaluate_run(
     weights: Annotated[str, typer.Option(help="best (best validation row) or last")] = "best",
     device: Device = "auto",
 ) -> None:
-    """Test NLL as -mean L_k, the negative ELBO and the active units of a VAE-family run's
-    best model (chosen on validation). Writes RUN/eval-SPLIT-kK.json."""
+    """Test NLL as -mean L_k, the negative ELBO and the active units of a latent-variable
+    run's best model (chosen on validation): a VAE-family, DRAW or sentence-VAE run (with its
+    KL term and, for sentences, the perplexity). Writes RUN/eval-SPLIT-kK.json."""
     result = evaluate_saved_run(
         run,
         k=k,
@@ -40,13 +41,15 @@ def evaluate_run(
         progress=console.is_terminal,
     )
     table = Table(title=f"{run} on {split} ({result.examples} examples)")
-    for column in ("NLL = -L_k", "k", "-ELBO", "active units", "seconds"):
-        table.add_column(column, justify="right")
+    columns = ("NLL = -L_k", "k", "-ELBO", "active units", *result.extra, "seconds")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
     table.add_row(
         f"{result.nll:.2f}",
         str(k),
         f"{result.negative_elbo:.2f}",
         "—" if result.active_units is None else str(result.active_units),
+        *(f"{value:.2f}" for value in result.extra.values()),
         f"{result.seconds:.1f}",
     )
     console.print(table)

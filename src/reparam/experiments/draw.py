@@ -41,6 +41,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from torch.nn.parallel import DistributedDataParallel
 from reparam.experiments.draw_config import DRAWConfig
 from reparam.experiments.vae import fixed_noise
 from reparam.experiments.vae_build import load_split
+from reparam.experiments.vae_evaluation import Evaluation, merged_bounds
 from reparam.models import DRAW
 from reparam.objectives import KLAnnealing
 from reparam.plots import draw as pictures
@@ -224,3 +226,36 @@ class DRAWTrainer(Trainer):
         r"""``n`` images :math:`\sigma(c_T)` ``[n, pixels]`` generated from the prior."""
         assert isinstance(model, DRAW)
         return model.sample(n)
+
+    @classmethod
+    @torch.no_grad()
+    def test_bounds(
+        cls,
+        folder: Path,
+        model: nn.Module,
+        config: DRAWConfig,
+        *,
+        split: str,
+        k: int,
+        chunk: int,
+        subset: int | None,
+        batch_size: int,
+        meter: Callable[[int], Callable[[], None]],
+    ) -> Evaluation:
+        r"""``reparam eval``: :math:`-\mathcal L_k` from k paths a digit (:meth:`DRAW.
+        log_weights`, ``chunk`` paths at a time), the mean log-weight and, as ``kl``, the mean
+        :math:`\sum_t \mathrm{KL}_t` of one path."""
+        assert isinstance(model, DRAW)
+        model.eval()
+        data = load_split(config.dataset, split, config.data_dir, subset)
+        data = data.to(model.prior_loc.device)
+        advance = meter(math.ceil(len(data) / batch_size))
+        nll = negative_elbo = kl = 0.0
+        for x in data.split(batch_size):
+            bound, elbo = merged_bounds(lambda n: model.log_weights(x, n), k, chunk)  # noqa: B023
+            nll -= float(bound.sum())
+            negative_elbo -= float(elbo.sum())
+            kl += float(model.elbo_terms(x)[1].sum())
+            advance()
+        n = len(data)
+        return Evaluation(split, k, nll / n, negative_elbo / n, None, n, 0.0, {"kl": kl / n})

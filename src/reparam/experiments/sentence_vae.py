@@ -48,7 +48,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ from reparam.data.vocabulary import PAD, Vocabulary
 from reparam.estimators import parse
 from reparam.experiments.sentence_vae_config import SentenceVAEConfig
 from reparam.experiments.vae import fixed_noise
+from reparam.experiments.vae_evaluation import Evaluation
 from reparam.models import SentenceVAE
 from reparam.models.sentence_decoding import greedy, homotopy, sample
 from reparam.models.sentence_evaluation import evaluate
@@ -283,6 +284,43 @@ class SentenceVAETrainer(Trainer):
         """The sentences :meth:`generate` drew for the run in folder ``run``, as text."""
         return sentences(run, samples)
 
+    @classmethod
+    def test_bounds(
+        cls,
+        folder: Path,
+        model: nn.Module,
+        config: SentenceVAEConfig,
+        *,
+        split: str,
+        k: int,
+        chunk: int,
+        subset: int | None,
+        batch_size: int,
+        meter: Callable[[int], Callable[[], None]],
+    ) -> Evaluation:
+        r"""``reparam eval``: :func:`~reparam.models.sentence_evaluation.evaluate` on ``split``
+        of the run's corpus (a random ``subset`` if given), the NLL :math:`-\mathcal L_k` a
+        sentence (exact for the language model) with the KL term and the perplexities."""
+        assert isinstance(model, SentenceVAE)
+        split_sentences = run_sentences(folder, config, split, subset)
+        advance = meter(math.ceil(len(split_sentences) / batch_size))
+
+        def counted() -> Iterator[tuple[Tensor, Tensor]]:
+            for batch in batches_of(split_sentences, batch_size, next(model.parameters()).device):
+                yield batch
+                advance()
+
+        found = evaluate(model, counted(), k=k, chunk=chunk)
+        units = found.active_units if model.latent else None
+        extra = {
+            "kl": found.kl,
+            "perplexity": found.perplexity,
+            "word_perplexity": found.word_perplexity,
+        }
+        return Evaluation(
+            split, k, found.nll, found.negative_elbo, units, found.sentences, 0.0, extra
+        )
+
 
 def sample_text(model: SentenceVAE, vocabulary: Vocabulary, tokens: Tensor, lengths: Tensor) -> str:
     """samples.txt: greedy decodes of prior draws and sampled sentences, and with a latent
@@ -328,6 +366,15 @@ def read_vocabulary(run: str | Path) -> Vocabulary:
     if not checkpoint.exists():
         raise FileNotFoundError(f"{folder} holds neither {VOCABULARY} nor checkpoint.pt")
     return Vocabulary.from_dict(load_checkpoint(checkpoint, "cpu")["trainer"]["vocabulary"])
+
+
+def run_sentences(
+    run: str | Path, config: SentenceVAEConfig, split: str, subset: int | None
+) -> SentenceBatches:
+    """``split`` of the corpus of the run in folder ``run`` (a random ``subset`` if given),
+    encoded with the run's vocabulary."""
+    corpus = load_corpus(config.corpus, config.data_dir)
+    return encoded_split(corpus.sentences(split), read_vocabulary(run), subset)
 
 
 def sentences(run: str | Path, tokens: Tensor) -> list[str]:

@@ -36,14 +36,8 @@ from typing import Any
 
 import torch
 
-from reparam.data.sentences import load_corpus
 from reparam.experiments.gumbel_table1_table import machine
-from reparam.experiments.sentence_vae import (
-    SentenceVAETrainer,
-    batches_of,
-    encoded_split,
-    read_vocabulary,
-)
+from reparam.experiments.sentence_vae import SentenceVAETrainer, batches_of, run_sentences
 from reparam.experiments.sentence_vae_config import SentenceVAEConfig
 from reparam.models import SentenceVAE
 from reparam.models.sentence_evaluation import SentenceEvaluation, evaluate
@@ -113,8 +107,7 @@ def evaluate_run(
         raise ValueError(f"{run_folder} is a {loaded.trainer} run, not a sentence-vae run")
     device = torch.device(config.device if config.device != "auto" else "cpu")
     model = loaded.model.to(device)
-    corpus = load_corpus(config.corpus, config.data_dir)
-    sentences = encoded_split(corpus.sentences(split), read_vocabulary(run_folder), subset)
+    sentences = run_sentences(run_folder, config, split, subset)
     torch.manual_seed(seed)
     return evaluate(model, batches_of(sentences, batch_size, device), k=k, chunk=chunk)
 

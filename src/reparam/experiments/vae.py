@@ -66,6 +66,7 @@ from reparam.experiments.vae_config import (
     LatentConfig,
     VAEConfig,
 )
+from reparam.experiments.vae_evaluation import Evaluation, evaluate_latent_run
 from reparam.models import VAE, LatentModel
 from reparam.objectives import KLAnnealing
 from reparam.plots import vae as pictures
@@ -245,6 +246,14 @@ class LatentTrainer(Trainer):
     def decoder_input(cls, model: nn.Module, z: Tensor) -> Tensor:
         """The decoder's input for prior draws ``z``: the draws themselves."""
         return z
+
+    @classmethod
+    def test_bounds(
+        cls, folder: Path, model: nn.Module, config: LatentConfig, **options: Any
+    ) -> Evaluation:
+        """The test bounds of ``reparam eval`` (:func:`~reparam.experiments.vae_evaluation.
+        evaluate_latent_run`)."""
+        return evaluate_latent_run(model, config, **options)  # type: ignore[arg-type]
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -33,7 +33,9 @@ SPLITS = ("test", "valid", "train")
 @dataclass(frozen=True)
 class Evaluation:
     r"""A model's bounds on a split: ``nll`` :math:`= -\frac1N\sum_n \mathcal L_k(x_n)`, the
-    negative ELBO, the active units (None without a Gaussian posterior mean)."""
+    negative ELBO (the mean of the k log-weights), the active units (None without a Gaussian
+    posterior mean), and the ``extra`` figures a model family adds (a sentence model's
+    perplexity, a KL term), by name."""
 
     split: str
     k: int
@@ -42,12 +44,14 @@ class Evaluation:
     active_units: int | None
     examples: int
     seconds: float
+    extra: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         units = "—" if self.active_units is None else str(self.active_units)
+        extra = "".join(f", {name} {value:.4g}" for name, value in self.extra.items())
         return (
             f"{self.split} ({self.examples} examples): NLL = -L_{self.k} {self.nll:.2f} nats, "
-            f"-ELBO {self.negative_elbo:.2f}, active units {units}, {self.seconds:.1f} s"
+            f"-ELBO {self.negative_elbo:.2f}, active units {units}{extra}, {self.seconds:.1f} s"
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -65,14 +69,25 @@ def log_weights(model: LatentModel, x: Tensor, k: int) -> Tensor:
 @torch.no_grad()
 def bounds(model: LatentModel, x: Tensor, k: int, chunk: int) -> tuple[Tensor, Tensor]:
     r""":math:`\mathcal L_k` and the ELBO (the mean log-weight) of each row of x, drawing the k
-    samples ``chunk`` at a time and merging them with ``logaddexp``, so memory grows with
-    ``chunk``, never with k."""
-    total = x.new_full(x.shape[:-1], -math.inf)
-    mean = x.new_zeros(x.shape[:-1])
+    samples ``chunk`` at a time (:func:`merged_bounds`)."""
+    return merged_bounds(lambda n: log_weights(model, x, n), k, chunk)
+
+
+@torch.no_grad()
+def merged_bounds(
+    log_weights_of: Callable[[int], Tensor], k: int, chunk: int
+) -> tuple[Tensor, Tensor]:
+    r""":math:`\mathcal L_k = \log \frac1k \sum_i w_i` and the mean log-weight of each
+    example, from ``log_weights_of(n)``, n fresh log-weights ``[n, B]``, called for ``chunk``
+    at a time and merged with ``logaddexp``, so memory grows with ``chunk``, never with k."""
+    total: Tensor | None = None
+    mean: Tensor | None = None
     for start in range(0, k, chunk):
-        log_w = log_weights(model, x, min(chunk, k - start))
-        total = torch.logaddexp(total, torch.logsumexp(log_w, 0))
-        mean += log_w.sum(0) / k
+        log_w = log_weights_of(min(chunk, k - start))
+        part, summed = torch.logsumexp(log_w, 0), log_w.sum(0) / k
+        total = part if total is None else torch.logaddexp(total, part)
+        mean = summed if mean is None else mean + summed
+    assert total is not None and mean is not None, "k must be at least 1"
     return total - math.log(k), mean
 
 
@@ -136,30 +151,52 @@ def evaluate_saved_run(
     weights: str = "best",
     progress: bool = False,
 ) -> Evaluation:
-    """Evaluate a VAE-family run's model (``best``: chosen on validation; or ``last``) on
+    """Evaluate a latent-variable run's model (``best``: chosen on validation; or ``last``) on
     ``split``, or on a random ``subset`` of it (fixed seed; never a prefix: the files are
-    ordered); the result is also written to ``RUN/eval-SPLIT-kK.json``."""
+    ordered), through its trainer's ``test_bounds`` (a VAE-family, DRAW or sentence-VAE run);
+    the result is also written to ``RUN/eval-SPLIT-kK.json``."""
     from reparam.runs import load_run
 
     check(k, chunk, batch_size, subset, split)
     loaded = load_run(run, weights=weights, device=device)
-    config = loaded.config
-    if not isinstance(config, LatentConfig):
-        raise ValueError(
-            f"reparam eval computes the bounds of VAE-family runs; {run} is a {loaded.trainer} run"
-        )
-    chosen = next(loaded.model.parameters()).device
-    data = load_split(config.dataset, split, config.data_dir, subset).to(chosen)
     with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task(f"L_{k} on {split}", total=math.ceil(len(data) / batch_size))
-        result = evaluate(
-            loaded.model,  # type: ignore[arg-type]
-            data,
+
+        def meter(batches: int) -> Callable[[], None]:
+            task = bar.add_task(f"L_{k} on {split}", total=batches)
+            return lambda: bar.advance(task)
+
+        started = time.perf_counter()
+        result = loaded.trainer_class().test_bounds(
+            Path(run),
+            loaded.model,
+            loaded.config,
+            split=split,
             k=k,
             chunk=chunk,
+            subset=subset,
             batch_size=batch_size,
-            split=split,
-            on_batch=lambda: bar.advance(task),
+            meter=meter,
         )
+    result = replace(result, seconds=time.perf_counter() - started)
     (Path(run) / f"eval-{split}-k{k}.json").write_text(json.dumps(result.to_dict(), indent=1))
     return result
+
+
+def evaluate_latent_run(
+    model: LatentModel,
+    config: LatentConfig,
+    *,
+    split: str,
+    k: int,
+    chunk: int,
+    subset: int | None,
+    batch_size: int,
+    meter: Callable[[int], Callable[[], None]],
+) -> Evaluation:
+    """:func:`evaluate` on ``split`` of a VAE-family run's dataset (``LatentTrainer.test_bounds``)."""
+    chosen = next(model.parameters()).device
+    data = load_split(config.dataset, split, config.data_dir, subset).to(chosen)
+    advance = meter(math.ceil(len(data) / batch_size))
+    return evaluate(
+        model, data, k=k, chunk=chunk, batch_size=batch_size, split=split, on_batch=advance
+    )

@@ -167,13 +167,23 @@ class DRAW(nn.Module):
         beta = require_weight(beta, "beta")
         if objective == "iwae" and beta != 1.0:
             raise ValueError("beta weights the ELBO's KL term: the iwae bound has none")
+        if objective == "iwae":
+            return iwae_bound(self.log_weights(x, k))
         rows = x.expand(k, *x.shape).reshape(-1, self.x_dim)
-        path = self.unroll(rows, log_ratio=objective == "iwae")
+        path = self.unroll(rows)
         log_likelihood = bernoulli_log_likelihood(path.logits, rows)
-        if objective == "elbo":
-            return (log_likelihood - beta * path.kl).view(k, -1).mean(0)
+        return (log_likelihood - beta * path.kl).view(k, -1).mean(0)
+
+    def log_weights(self, x: Tensor, k: int) -> Tensor:
+        r""":math:`\log w_i = \log p(x \mid z^{(i)}_{1:T}) + \sum_t \log p(z^{(i)}_t) - \log
+        q(z^{(i)}_t \mid z^{(i)}_{<t}, x)` of k paths for each row of ``x`` ``[B, A·B]``, shape
+        ``[k, B]`` (all k unrolled at once)."""
+        last_dim("x", x, self.x_dim, "the model's width × height")
+        k = count("k", k)
+        rows = x.expand(k, *x.shape).reshape(-1, self.x_dim)
+        path = self.unroll(rows, log_ratio=True)
         assert path.log_ratio is not None
-        return iwae_bound((log_likelihood + path.log_ratio).view(k, -1))
+        return (bernoulli_log_likelihood(path.logits, rows) + path.log_ratio).view(k, -1)
 
     def elbo_terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
         r""":math:`\log p(x \mid z_{1:T})` and :math:`\sum_t \mathrm{KL}_t` of one path for

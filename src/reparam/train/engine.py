@@ -57,7 +57,7 @@ import signal
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +166,29 @@ class Trainer(ABC):
         """The network ``reparam export`` writes (decoder, generator, predictive network) and
         example inputs for ``torch.export``."""
         raise ValueError(f"a {cls.name} run has no network to export")
+
+    @classmethod
+    def test_bounds(
+        cls,
+        folder: Path,
+        model: nn.Module,
+        config: Any,
+        *,
+        split: str,
+        k: int,
+        chunk: int,
+        subset: int | None,
+        batch_size: int,
+        meter: Callable[[int], Callable[[], None]],
+    ) -> Any:
+        r"""What ``reparam eval`` prints, an ``Evaluation`` of
+        :mod:`reparam.experiments.vae_evaluation`, of the run in ``folder`` (its ``model``) on
+        ``split`` (a random ``subset`` if given), :math:`\mathcal L_k` from k samples drawn ``chunk`` at a time, ``batch_size``
+        examples at a time; ``meter(batches)`` is called once and returns what to call after
+        each batch."""
+        raise ValueError(
+            f"reparam eval computes the bounds of latent-variable models; a {cls.name} run has none"
+        )
 
 
 class Interrupted(Exception):
