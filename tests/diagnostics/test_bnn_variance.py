@@ -25,6 +25,7 @@ from reparam.runs import load_run
 from reparam.train import RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
+from tests.run_helpers import strip_time
 
 runner = CliRunner()
 
@@ -153,10 +154,6 @@ def test_variance_bnn_writes_table_plot_and_rows(tmp_path, offline) -> None:
     assert config["trainer"] == "bnn-variance" and config["train_size"] == 1437
     assert config["dataset"] == "digits" and "init_std" not in config  # alpha sets σ
     assert [row["epoch"] for row in read_metrics(out / "metrics.csv")] == [1]
-
-
-def strip_time(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def test_a_resumed_study_equals_a_straight_one(tmp_path) -> None:

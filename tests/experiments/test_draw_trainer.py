@@ -15,31 +15,14 @@ from reparam.cli import app
 from reparam.experiments.draw import DRAWTrainer
 from reparam.models import DRAW
 from reparam.runs import load_run
-from reparam.train import RunOptions, run
+from reparam.train import run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
+from tests.run_helpers import arguments, assert_same_weights, quiet_options, strip_time
 
 runner = CliRunner()
 SMALL = {"dataset": "digits", "subset": 120, "epochs": 3, "batch_size": 40, "glimpses": 3,
          "hidden": 12, "latent": 3, "read_size": 3, "write_size": 3, "device": "cpu"}  # fmt: skip
-
-
-def arguments(values: dict) -> list[str]:
-    return [f"--{k.replace('_', '-')}={v}" for k, v in values.items()]
-
-
-def options(out, **kw) -> RunOptions:
-    return RunOptions(out, progress=False, tensorboard=False, **kw)
-
-
-def strip_time(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
-
-
-def assert_same_weights(a, b) -> None:
-    first, second = load(a / "checkpoint.pt")["model"], load(b / "checkpoint.pt")["model"]
-    assert first.keys() == second.keys()
-    assert all(torch.equal(first[k], second[k]) for k in first)
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +82,9 @@ def test_resumed_after_an_epoch_equals_a_straight_run(tmp_path, attention: bool)
     if not attention:  # and with a KL warm-up over the first 5 of the 9 steps
         values.pop("read_size"), values.pop("write_size")
         values["kl_warmup"] = 5
-    straight = run(DRAWTrainer, values, options(tmp_path / "a"))
-    run(DRAWTrainer, {**values, "epochs": 1}, options(tmp_path / "b"))
-    resumed = run(DRAWTrainer, {"epochs": 3}, options(tmp_path / "b", resume=True))
+    straight = run(DRAWTrainer, values, quiet_options(tmp_path / "a"))
+    run(DRAWTrainer, {**values, "epochs": 1}, quiet_options(tmp_path / "b"))
+    resumed = run(DRAWTrainer, {"epochs": 3}, quiet_options(tmp_path / "b", resume=True))
     assert strip_time(resumed.history) == strip_time(straight.history)
     assert_same_weights(tmp_path / "a", tmp_path / "b")
     betas = [row["beta"] for row in straight.history]
@@ -113,7 +96,7 @@ class Crash(Exception):
 
 
 def test_killed_mid_epoch_resumes_from_its_checkpoint_every(tmp_path, monkeypatch) -> None:
-    straight = run(DRAWTrainer, SMALL, options(tmp_path / "a"))
+    straight = run(DRAWTrainer, SMALL, quiet_options(tmp_path / "a"))
     original, calls = DRAWTrainer.train_step, {"n": 0}
 
     def train_step(self, period: int, index: int) -> None:
@@ -124,11 +107,11 @@ def test_killed_mid_epoch_resumes_from_its_checkpoint_every(tmp_path, monkeypatc
 
     monkeypatch.setattr(DRAWTrainer, "train_step", train_step)
     with pytest.raises(Crash):
-        run(DRAWTrainer, SMALL, options(tmp_path / "b", checkpoint_every=4))
+        run(DRAWTrainer, SMALL, quiet_options(tmp_path / "b", checkpoint_every=4))
     monkeypatch.undo()
     engine = load(tmp_path / "b" / "checkpoint.pt")["engine"]
     assert (engine["step"], engine["period"], engine["index"]) == (4, 1, 1)
-    resumed = run(DRAWTrainer, {}, options(tmp_path / "b", resume=True))
+    resumed = run(DRAWTrainer, {}, quiet_options(tmp_path / "b", resume=True))
     assert strip_time(resumed.history) == strip_time(straight.history)
     assert_same_weights(tmp_path / "a", tmp_path / "b")
 
@@ -144,5 +127,5 @@ def test_gradients_are_clipped(tmp_path, monkeypatch) -> None:
         return step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.Adam, "step", record)
-    run(DRAWTrainer, {**SMALL, "epochs": 1, "clip_norm": 0.01}, options(tmp_path / "c"))
+    run(DRAWTrainer, {**SMALL, "epochs": 1, "clip_norm": 0.01}, quiet_options(tmp_path / "c"))
     assert len(norms) == 3 and max(norms) <= 0.01 * (1 + 1e-5)

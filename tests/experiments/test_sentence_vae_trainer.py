@@ -23,33 +23,16 @@ from reparam.experiments.sentence_vae_table import evaluate_run
 from reparam.models import SentenceVAE
 from reparam.objectives import KLAnnealing
 from reparam.runs import load_run
-from reparam.train import RunOptions, run
+from reparam.train import run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
 from tests.cli.console import reparam_many
+from tests.run_helpers import arguments, assert_same_weights, quiet_options, strip_time
 
 runner = CliRunner()
 SMALL = {"subset": 48, "embedding": 8, "hidden": 8, "latent": 3, "epochs": 2,
          "batch_size": 16, "kl_warmup": 4, "word_dropout": 0.25, "eval_k": 3,
          "device": "cpu"}  # fmt: skip
-
-
-def arguments(values: dict) -> list[str]:
-    return [f"--{k.replace('_', '-')}={v}" for k, v in values.items()]
-
-
-def options(out, **kw) -> RunOptions:
-    return RunOptions(out, progress=False, tensorboard=False, **kw)
-
-
-def strip_time(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
-
-
-def assert_same_weights(a, b) -> None:
-    first, second = load(a / "checkpoint.pt")["model"], load(b / "checkpoint.pt")["model"]
-    assert first.keys() == second.keys()
-    assert all(torch.equal(first[k], second[k]) for k in first)
 
 
 @pytest.fixture(scope="module")
@@ -167,9 +150,9 @@ def test_resumed_after_an_epoch_equals_a_straight_run(tmp_path, latent: int) -> 
     values = {**SMALL, "epochs": 3, "latent": latent}
     if not latent:
         values.pop("kl_warmup"), values.pop("eval_k")
-    straight = run(SentenceVAETrainer, values, options(tmp_path / "a"))
-    run(SentenceVAETrainer, {**values, "epochs": 1}, options(tmp_path / "b"))
-    resumed = run(SentenceVAETrainer, {"epochs": 3}, options(tmp_path / "b", resume=True))
+    straight = run(SentenceVAETrainer, values, quiet_options(tmp_path / "a"))
+    run(SentenceVAETrainer, {**values, "epochs": 1}, quiet_options(tmp_path / "b"))
+    resumed = run(SentenceVAETrainer, {"epochs": 3}, quiet_options(tmp_path / "b", resume=True))
     assert strip_time(resumed.history) == strip_time(straight.history)
     assert_same_weights(tmp_path / "a", tmp_path / "b")
     trace = (tmp_path / "a" / "trace.csv").read_text()
@@ -183,7 +166,7 @@ class Crash(Exception):
 def test_killed_mid_epoch_resumes_from_its_checkpoint_every(tmp_path, monkeypatch) -> None:
     values = {**SMALL, "objective": "iwae", "k": 2, "estimator": "dreg"}
     values.pop("kl_warmup")
-    straight = run(SentenceVAETrainer, values, options(tmp_path / "a"))
+    straight = run(SentenceVAETrainer, values, quiet_options(tmp_path / "a"))
     original, calls = SentenceVAETrainer.train_step, {"n": 0}
 
     def train_step(self, period: int, index: int) -> None:
@@ -194,11 +177,11 @@ def test_killed_mid_epoch_resumes_from_its_checkpoint_every(tmp_path, monkeypatc
 
     monkeypatch.setattr(SentenceVAETrainer, "train_step", train_step)
     with pytest.raises(Crash):
-        run(SentenceVAETrainer, values, options(tmp_path / "b", checkpoint_every=4))
+        run(SentenceVAETrainer, values, quiet_options(tmp_path / "b", checkpoint_every=4))
     monkeypatch.undo()
     engine = load(tmp_path / "b" / "checkpoint.pt")["engine"]
     assert (engine["step"], engine["period"], engine["index"]) == (4, 1, 1)
-    resumed = run(SentenceVAETrainer, {}, options(tmp_path / "b", resume=True))
+    resumed = run(SentenceVAETrainer, {}, quiet_options(tmp_path / "b", resume=True))
     assert strip_time(resumed.history) == strip_time(straight.history)
     assert_same_weights(tmp_path / "a", tmp_path / "b")
 
@@ -214,5 +197,5 @@ def test_gradients_are_clipped(tmp_path, monkeypatch) -> None:
         return step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.Adam, "step", record)
-    run(SentenceVAETrainer, {**SMALL, "epochs": 1, "clip": 0.01}, options(tmp_path / "c"))
+    run(SentenceVAETrainer, {**SMALL, "epochs": 1, "clip": 0.01}, quiet_options(tmp_path / "c"))
     assert len(norms) == 3 and max(norms) <= 0.01 * (1 + 1e-5)

@@ -17,27 +17,12 @@ from reparam.experiments.ctc_demo import (
     toy_ctc_batch,
 )
 from reparam.runs import load_run
-from reparam.train import Interrupted, RunOptions, run
-from reparam.train.checkpoint import load
+from reparam.train import Interrupted, run
 from reparam.train.run_folder import read_metrics
 from tests.cli.console import reparam_many
+from tests.run_helpers import assert_same_weights, quiet_options, strip_time
 
 SMALL = {"steps": 12, "eval_every": 4, "valid_size": 20, "batch_size": 8, "hidden": 8}
-
-
-def options(out, **kw) -> RunOptions:
-    return RunOptions(out, progress=False, tensorboard=False, **kw)
-
-
-def strip_time(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
-
-
-def assert_same_weights(a, b) -> None:
-    left, right = load(a / "checkpoint.pt")["model"], load(b / "checkpoint.pt")["model"]
-    assert left.keys() == right.keys()
-    for name, tensor in left.items():
-        assert torch.equal(tensor, right[name]), name
 
 
 def test_the_toy_task_and_the_error_rate() -> None:
@@ -53,7 +38,7 @@ def test_the_toy_task_and_the_error_rate() -> None:
 
 def test_it_learns_and_keeps_the_best_period(tmp_path) -> None:
     config = CTCDemoConfig(steps=80, eval_every=40, seed=1, valid_size=100)
-    result = run(CTCDemoTrainer, config, options(tmp_path / "run"))
+    result = run(CTCDemoTrainer, config, quiet_options(tmp_path / "run"))
     first, last = result.history
     assert last["train_loss"] < 0.5 * first["train_loss"]
     assert last["valid_ler"] < 0.15 and last["valid_neg_ler"] == -last["valid_ler"]
@@ -63,9 +48,9 @@ def test_it_learns_and_keeps_the_best_period(tmp_path) -> None:
 
 
 def test_resume_equals_a_straight_run(tmp_path) -> None:
-    straight = run(CTCDemoTrainer, SMALL, options(tmp_path / "a"))
-    run(CTCDemoTrainer, {**SMALL, "steps": 4}, options(tmp_path / "b"))
-    resumed = run(CTCDemoTrainer, {"steps": 12}, options(tmp_path / "b", resume=True))
+    straight = run(CTCDemoTrainer, SMALL, quiet_options(tmp_path / "a"))
+    run(CTCDemoTrainer, {**SMALL, "steps": 4}, quiet_options(tmp_path / "b"))
+    resumed = run(CTCDemoTrainer, {"steps": 12}, quiet_options(tmp_path / "b", resume=True))
     assert [row["step"] for row in resumed.history] == [4, 8, 12]
     assert strip_time(resumed.history) == strip_time(straight.history)
     assert_same_weights(tmp_path / "a", tmp_path / "b")
@@ -73,7 +58,7 @@ def test_resume_equals_a_straight_run(tmp_path) -> None:
 
 
 def test_ctrl_c_mid_period_resumes_exactly(tmp_path, monkeypatch) -> None:
-    straight = run(CTCDemoTrainer, SMALL, options(tmp_path / "a"))
+    straight = run(CTCDemoTrainer, SMALL, quiet_options(tmp_path / "a"))
     original, calls = CTCDemoTrainer.train_step, {"n": 0}
 
     def press_ctrl_c_at_step_6(self, period, index):
@@ -84,9 +69,9 @@ def test_ctrl_c_mid_period_resumes_exactly(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(CTCDemoTrainer, "train_step", press_ctrl_c_at_step_6)
     with pytest.raises(Interrupted, match="period 2, step 6"):
-        run(CTCDemoTrainer, SMALL, options(tmp_path / "b"))
+        run(CTCDemoTrainer, SMALL, quiet_options(tmp_path / "b"))
     monkeypatch.setattr(CTCDemoTrainer, "train_step", original)
-    resumed = run(CTCDemoTrainer, {}, options(tmp_path / "b", resume=True))
+    resumed = run(CTCDemoTrainer, {}, quiet_options(tmp_path / "b", resume=True))
     assert strip_time(resumed.history) == strip_time(straight.history)
     assert_same_weights(tmp_path / "a", tmp_path / "b")
 
@@ -114,7 +99,7 @@ def test_resume_through_the_console_script(tmp_path) -> None:
 
 def test_the_run_loads_back_and_exports(tmp_path) -> None:
     out = tmp_path / "run"
-    run(CTCDemoTrainer, SMALL, options(out))
+    run(CTCDemoTrainer, SMALL, quiet_options(out))
     loaded = load_run(out)
     assert loaded.trainer == "ctc-demo" and loaded.weights == "best"
     assert set(loaded.pictures) == {"ctc-alignment"} and len(loaded.metrics) == 3

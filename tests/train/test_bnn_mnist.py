@@ -19,16 +19,13 @@ from reparam.experiments.bnn_mnist import (
     predictive_log_probs,
 )
 from reparam.models.bnn import BayesMLP
-from reparam.train import Interrupted, RunOptions, run
+from reparam.train import Interrupted, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
 from tests.cli.console import reparam_many
+from tests.run_helpers import quiet_options
 
 TINY = dict(dataset="digits", hidden=(16,), train_size=300, batch_size=50, samples=3, device="cpu")
-
-
-def options(out, **kw) -> RunOptions:
-    return RunOptions(out, progress=False, tensorboard=False, **kw)
 
 
 def timeless(rows: list[dict]) -> list[dict]:
@@ -48,7 +45,7 @@ def same_weights(a, b) -> bool:
 def test_end_to_end_on_digits(tmp_path) -> None:
     out = tmp_path / "run"
     result = run(
-        MNISTTrainer, MNISTConfig(**{**TINY, "hidden": (32, 32), "epochs": 2}), options(out)
+        MNISTTrainer, MNISTConfig(**{**TINY, "hidden": (32, 32), "epochs": 2}), quiet_options(out)
     )
     results = MNISTResults.read(out)
     assert [m.key for m in results.models] == ["bbb", "sgd", "dropout", "dropout-mc"]
@@ -139,7 +136,7 @@ def test_bad_settings_raise_naming_the_option(options, message) -> None:
 
 def test_ctrl_c_mid_epoch_resumes_bit_for_bit(tmp_path, monkeypatch) -> None:
     config = MNISTConfig(**TINY, epochs=2)
-    run(MNISTTrainer, config, options(tmp_path / "a"))
+    run(MNISTTrainer, config, quiet_options(tmp_path / "a"))
     original = MNISTTrainer.train_step
 
     def step_then_ctrl_c(self, period, index):
@@ -149,9 +146,9 @@ def test_ctrl_c_mid_epoch_resumes_bit_for_bit(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(MNISTTrainer, "train_step", step_then_ctrl_c)
     with pytest.raises(Interrupted, match="epoch 2, step 9"):
-        run(MNISTTrainer, config, options(tmp_path / "b"))
+        run(MNISTTrainer, config, quiet_options(tmp_path / "b"))
     monkeypatch.setattr(MNISTTrainer, "train_step", original)
-    run(MNISTTrainer, {}, options(tmp_path / "b", resume=True))
+    run(MNISTTrainer, {}, quiet_options(tmp_path / "b", resume=True))
     rows = [read_metrics(tmp_path / name / "metrics.csv") for name in "ab"]
     assert timeless(rows[0]) == timeless(rows[1]) and len(rows[1]) == 2
     assert same_weights(tmp_path / "a", tmp_path / "b")

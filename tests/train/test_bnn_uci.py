@@ -12,15 +12,12 @@ import torch
 
 from reparam.experiments.uci import UCIConfig, UCITrainer
 from reparam.runs import load_run
-from reparam.train import Interrupted, RunError, RunOptions, run
+from reparam.train import Interrupted, RunError, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
 from tests.cli.console import reparam_many
+from tests.run_helpers import quiet_options
 from tests.train.uci_fake import linear_set
-
-
-def options(out, **kw) -> RunOptions:
-    return RunOptions(out, progress=False, tensorboard=False, **kw)
 
 
 def config(root, **kw) -> UCIConfig:
@@ -52,7 +49,7 @@ def data(tmp_path_factory):
 
 
 def test_a_run_stopped_in_each_phase_resumes_bit_for_bit(tmp_path, data, monkeypatch) -> None:
-    straight = run(UCITrainer, config(data), options(tmp_path / "a"))
+    straight = run(UCITrainer, config(data), quiet_options(tmp_path / "a"))
     original = UCITrainer.train_step
     count = {"steps": 0, "stop": 0}
 
@@ -69,10 +66,14 @@ def test_a_run_stopped_in_each_phase_resumes_bit_for_bit(tmp_path, data, monkeyp
         count["stop"] = stop
         resume = stop != 10
         with pytest.raises(Interrupted):
-            run(UCITrainer, {} if resume else config(data), options(tmp_path / "b", resume=resume))
+            run(
+                UCITrainer,
+                {} if resume else config(data),
+                quiet_options(tmp_path / "b", resume=resume),
+            )
         assert load(tmp_path / "b" / "checkpoint.pt")["engine"]["step"] == count["steps"] == stop
     monkeypatch.setattr(UCITrainer, "train_step", original)
-    resumed = run(UCITrainer, {}, options(tmp_path / "b", resume=True))
+    resumed = run(UCITrainer, {}, quiet_options(tmp_path / "b", resume=True))
     assert timeless(resumed.history) == timeless(straight.history)
     csv_a, csv_b = (read_metrics(tmp_path / name / "metrics.csv") for name in "ab")
     assert len(csv_b) == 12 and timeless(csv_a) == timeless(csv_b)
@@ -82,7 +83,7 @@ def test_a_run_stopped_in_each_phase_resumes_bit_for_bit(tmp_path, data, monkeyp
 
 
 def test_the_chosen_networks_are_the_retrained_ones_at_the_chosen_epoch(tmp_path, data) -> None:
-    result = run(UCITrainer, config(data, epochs=4, checkpoints=2), options(tmp_path / "run"))
+    result = run(UCITrainer, config(data, epochs=4, checkpoints=2), quiet_options(tmp_path / "run"))
     loaded = load_run(tmp_path / "run")
     assert loaded.weights == "last" and not (tmp_path / "run" / "best.pt").exists()
     chosen, final = loaded.model["chosen"], loaded.model["final"]
@@ -104,12 +105,12 @@ def test_the_chosen_networks_are_the_retrained_ones_at_the_chosen_epoch(tmp_path
 
 
 def test_resume_refuses_another_epoch_count_and_other_settings(tmp_path, data) -> None:
-    run(UCITrainer, config(data, epochs=2, checkpoints=1), options(tmp_path / "run"))
+    run(UCITrainer, config(data, epochs=2, checkpoints=1), quiet_options(tmp_path / "run"))
     with pytest.raises(RunError, match=r"--epochs 5 \(the run has 2\)"):
-        run(UCITrainer, {"epochs": 5}, options(tmp_path / "run", resume=True))
+        run(UCITrainer, {"epochs": 5}, quiet_options(tmp_path / "run", resume=True))
     with pytest.raises(RunError, match=r"--lr 0.5 \(the run has 0.01\)"):
-        run(UCITrainer, {"lr": 0.5}, options(tmp_path / "run", resume=True))
-    finished = run(UCITrainer, {"epochs": 2}, options(tmp_path / "run", resume=True))
+        run(UCITrainer, {"lr": 0.5}, quiet_options(tmp_path / "run", resume=True))
+    finished = run(UCITrainer, {"epochs": 2}, quiet_options(tmp_path / "run", resume=True))
     assert len(finished.history) == 4
 
 

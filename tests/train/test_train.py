@@ -25,14 +25,11 @@ from reparam.experiments.vae import (
 )
 from reparam.objectives import iwae_bound
 from reparam.runs import load_run
-from reparam.train import RunOptions, run
+from reparam.train import run
 from reparam.train.run_folder import read_metrics
+from tests.run_helpers import quiet_options
 
 runner = CliRunner()
-
-
-def options(out, **kw) -> RunOptions:
-    return RunOptions(out, progress=False, tensorboard=False, **kw)
 
 
 def tiny(**values) -> dict:
@@ -53,7 +50,7 @@ def tiny(**values) -> dict:
     ],
 )
 def test_every_model_trains(tmp_path, trainer, values: dict) -> None:
-    result = run(trainer, tiny(**values), options(tmp_path / "run"))
+    result = run(trainer, tiny(**values), quiet_options(tmp_path / "run"))
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     assert [r["epoch"] for r in rows] == [1, 2]
     assert all(math.isfinite(r["train_bound"]) and math.isfinite(r["valid_bound"]) for r in rows)
@@ -63,31 +60,31 @@ def test_every_model_trains(tmp_path, trainer, values: dict) -> None:
 
 
 def test_config_json_holds_exactly_what_applies(tmp_path) -> None:
-    run(VAETrainer, tiny(), options(tmp_path / "vae"))
+    run(VAETrainer, tiny(), quiet_options(tmp_path / "vae"))
     saved = json.loads((tmp_path / "vae" / "config.json").read_text())
     assert saved["trainer"] == "vae" and saved["x_dim"] == 64 and saved["device"] == "cpu"
     assert {"flow", "flow_length", "temperature_rate"}.isdisjoint(saved)
     assert saved["beta"] == 1.0 and saved["kl_warmup"] == 0 and saved["layers"] == 1
 
-    run(IWAETrainer, tiny(), options(tmp_path / "iwae"))
+    run(IWAETrainer, tiny(), quiet_options(tmp_path / "iwae"))
     saved = json.loads((tmp_path / "iwae" / "config.json").read_text())
     assert saved["k"] == 5 and saved["objective"] == "iwae"
     assert {"beta", "kl_warmup", "flow"}.isdisjoint(saved)  # β weights the ELBO only
 
-    run(CategoricalVAETrainer, tiny(), options(tmp_path / "cat"))
+    run(CategoricalVAETrainer, tiny(), quiet_options(tmp_path / "cat"))
     saved = json.loads((tmp_path / "cat" / "config.json").read_text())
     assert saved["estimator"] == "gumbel-softmax" and saved["temperature_rate"] == 1e-4
     assert "temperature" in read_metrics(tmp_path / "cat" / "metrics.csv")[0]
     assert "layers" not in saved
 
-    run(CategoricalVAETrainer, tiny(estimator="score"), options(tmp_path / "score"))
+    run(CategoricalVAETrainer, tiny(estimator="score"), quiet_options(tmp_path / "score"))
     assert "temperature_rate" not in json.loads((tmp_path / "score" / "config.json").read_text())
 
 
 @pytest.mark.parametrize("estimator", ["gumbel-softmax", "st-gumbel-relaxed"])
 def test_gumbel_temperature_is_annealed_every_500_steps(tmp_path, estimator) -> None:
     values = tiny(epochs=1, subset=None, batch_size=2, temperature_rate=1e-3, estimator=estimator)
-    run(CategoricalVAETrainer, values, options(tmp_path / "run"))  # 719 steps
+    run(CategoricalVAETrainer, values, quiet_options(tmp_path / "run"))  # 719 steps
     (row,) = read_metrics(tmp_path / "run" / "metrics.csv")
     assert row["step"] == 719 and row["temperature"] == pytest.approx(math.exp(-0.5))
 
@@ -110,7 +107,7 @@ def test_chunked_bound_merges_chunks_exactly(monkeypatch) -> None:
 def test_bounds_are_ordered_on_a_trained_model(tmp_path) -> None:
     """L_1 ≤ L_5 ≤ L_50 on the validation digits (means over 20 repeats, 5 SE apart)."""
     values = {"epochs": 15, "batch_size": 100, "device": "cpu"}
-    result = run(IWAETrainer, values, options(tmp_path / "run"))
+    result = run(IWAETrainer, values, quiet_options(tmp_path / "run"))
     model = load_run(result.folder.path).model
     x = load("digits", "valid")
     means, ses = {}, {}
@@ -144,7 +141,7 @@ def ddp_worker(rank: int, world: int, port: int, out: str) -> None:
             final.update({k: v.clone() for k, v in self.model.state_dict().items()})
             return super().end_period(period)
 
-    result = run(Watched, {"epochs": 4, "batch_size": 100, "device": "cpu"}, options(out))
+    result = run(Watched, {"epochs": 4, "batch_size": 100, "device": "cpu"}, quiet_options(out))
     torch.save({"history": result.history, "state": final}, f"{out}-rank{rank}.pt")
 
 

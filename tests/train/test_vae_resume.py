@@ -18,30 +18,16 @@ import pytest
 import torch
 
 from reparam.experiments.vae import CategoricalVAETrainer, IWAETrainer, LatentTrainer
-from reparam.train import RunOptions, run
+from reparam.train import run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
+from tests.run_helpers import assert_same_weights, quiet_options, strip_time
 
 SMALL = {"epochs": 3, "subset": 300, "batch_size": 50, "device": "cpu"}  # 6 steps an epoch
 CASES = {
     "iwae": (IWAETrainer, SMALL),
     "cat-vae-auto-k1": (CategoricalVAETrainer, {**SMALL, "k": 1, "estimator": "auto"}),
 }
-
-
-def options(out, **kw) -> RunOptions:
-    return RunOptions(out, progress=False, tensorboard=False, **kw)
-
-
-def strip_time(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
-
-
-def assert_same_weights(a, b) -> None:
-    first, second = load(a / "checkpoint.pt")["model"], load(b / "checkpoint.pt")["model"]
-    assert first.keys() == second.keys()
-    for name, tensor in first.items():
-        assert torch.equal(tensor, second[name]), name
 
 
 class Crash(Exception):
@@ -63,9 +49,9 @@ def crash_at(monkeypatch, step: int) -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_resumed_after_an_epoch_equals_a_straight_run(tmp_path, case: str) -> None:
     trainer, values = CASES[case]
-    straight = run(trainer, values, options(tmp_path / "a"))
-    run(trainer, {**values, "epochs": 1}, options(tmp_path / "b"))
-    resumed = run(trainer, {"epochs": 3}, options(tmp_path / "b", resume=True))
+    straight = run(trainer, values, quiet_options(tmp_path / "a"))
+    run(trainer, {**values, "epochs": 1}, quiet_options(tmp_path / "b"))
+    resumed = run(trainer, {"epochs": 3}, quiet_options(tmp_path / "b", resume=True))
     assert strip_time(resumed.history) == strip_time(straight.history)
     assert strip_time(read_metrics(tmp_path / "b" / "metrics.csv")) == strip_time(straight.history)
     assert_same_weights(tmp_path / "a", tmp_path / "b")
@@ -75,31 +61,31 @@ def test_resumed_after_an_epoch_equals_a_straight_run(tmp_path, case: str) -> No
 @pytest.mark.parametrize("case", CASES)
 def test_killed_mid_epoch_resumes_from_its_checkpoint_every(tmp_path, monkeypatch, case) -> None:
     trainer, values = CASES[case]
-    straight = run(trainer, values, options(tmp_path / "a"))
+    straight = run(trainer, values, quiet_options(tmp_path / "a"))
     crash_at(monkeypatch, 11)  # the last checkpoint: step 8, two steps into epoch 2
     with pytest.raises(Crash):
-        run(trainer, values, options(tmp_path / "b", checkpoint_every=4))
+        run(trainer, values, quiet_options(tmp_path / "b", checkpoint_every=4))
     monkeypatch.undo()
     engine = load(tmp_path / "b" / "checkpoint.pt")["engine"]
     assert (engine["step"], engine["period"], engine["index"]) == (8, 1, 2)
     assert len(read_metrics(tmp_path / "b" / "metrics.csv")) == 1
-    resumed = run(trainer, {}, options(tmp_path / "b", resume=True))
+    resumed = run(trainer, {}, quiet_options(tmp_path / "b", resume=True))
     assert strip_time(resumed.history) == strip_time(straight.history)
     assert_same_weights(tmp_path / "a", tmp_path / "b")
 
 
 def test_the_moving_average_lives_in_the_model_and_its_checkpoint(tmp_path) -> None:
     trainer, values = CASES["cat-vae-auto-k1"]
-    straight = run(trainer, values, options(tmp_path / "a"))
+    straight = run(trainer, values, quiet_options(tmp_path / "a"))
     saved = load(tmp_path / "a" / "checkpoint.pt")
     assert int(saved["model"]["estimator.baseline.steps"]) == 18  # one update a step
     assert torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)  # no pickled objects
-    run(trainer, {**values, "epochs": 1}, options(tmp_path / "b"))
+    run(trainer, {**values, "epochs": 1}, quiet_options(tmp_path / "b"))
     checkpoint = load(tmp_path / "b" / "checkpoint.pt")
     checkpoint["model"]["estimator.baseline.average"].zero_()  # a baseline lost on resume
     checkpoint["model"]["estimator.baseline.steps"].zero_()
     torch.save(checkpoint, tmp_path / "b" / "checkpoint.pt")
-    resumed = run(trainer, {}, options(tmp_path / "b", resume=True))
+    resumed = run(trainer, {}, quiet_options(tmp_path / "b", resume=True))
     assert strip_time(resumed.history)[1:] != strip_time(straight.history)[1:]
 
 
@@ -116,7 +102,7 @@ def test_sigkill_through_the_console_script_then_resume(tmp_path) -> None:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run(IWAETrainer, values, options(tmp_path / "a"))
+        run(IWAETrainer, values, quiet_options(tmp_path / "a"))
     finally:
         torch.set_num_threads(threads)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

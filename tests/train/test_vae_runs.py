@@ -25,21 +25,18 @@ from reparam.experiments.vae import (
 from reparam.experiments.vae_config import IWAEConfig
 from reparam.experiments.vae_evaluation import evaluate_saved_run
 from reparam.runs import load_run
-from reparam.train import RunOptions, run
+from reparam.train import run
 from reparam.train.run_folder import read_metrics
+from tests.run_helpers import quiet_options
 
 runner = CliRunner()
 TINY = {"epochs": 2, "subset": 200, "batch_size": 100, "device": "cpu"}
 
 
-def options(out, **kw) -> RunOptions:
-    return RunOptions(out, progress=False, tensorboard=kw.pop("tensorboard", False), **kw)
-
-
 @pytest.fixture(scope="module")
 def iwae_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "iwae"
-    run(IWAETrainer, {**TINY, "k": 2}, options(out, tensorboard=True))
+    run(IWAETrainer, {**TINY, "k": 2}, quiet_options(out, tensorboard=True))
     return out
 
 
@@ -101,7 +98,7 @@ def test_sample_and_export_every_model(iwae_run, tmp_path) -> None:
         (ConvVAETrainer, {}),
     ):
         out = tmp_path / trainer.name
-        run(trainer, {**TINY, "epochs": 1, **values}, options(out))
+        run(trainer, {**TINY, "epochs": 1, **values}, quiet_options(out))
         folders.append(out)
     for folder in folders:
         result = runner.invoke(app, ["export", str(folder)])
@@ -123,16 +120,18 @@ def test_own_data_trains_and_non_binary_data_is_refused(tmp_path) -> None:
     for name in ("bits.npy", "split.npz", "bits.csv"):
         values = {"dataset": str(tmp_path / name), "epochs": 1, "batch_size": 50}
         result = run(
-            VAETrainer, {**values, "device": "cpu"}, options(tmp_path / name.replace(".", "-"))
+            VAETrainer,
+            {**values, "device": "cpu"},
+            quiet_options(tmp_path / name.replace(".", "-")),
         )
         assert result.config.x_dim == 16, name
         assert load_run(tmp_path / name.replace(".", "-")).sample(3).shape == (3, 16)
     np.save(tmp_path / "grey.npy", rng.random((50, 16)))
     with pytest.raises(ValueError, match="Bernoulli decoders need binary data"):
-        run(VAETrainer, {"dataset": str(tmp_path / "grey.npy")}, options(tmp_path / "grey"))
+        run(VAETrainer, {"dataset": str(tmp_path / "grey.npy")}, quiet_options(tmp_path / "grey"))
     np.save(tmp_path / "36.npy", bits[:, :1].repeat(36, 1))  # 6×6 images
     with pytest.raises(ValueError, match="side is a multiple of 4"):
-        run(ConvVAETrainer, {"dataset": str(tmp_path / "36.npy")}, options(tmp_path / "conv"))
+        run(ConvVAETrainer, {"dataset": str(tmp_path / "36.npy")}, quiet_options(tmp_path / "conv"))
 
 
 def test_the_cli_records_an_absolute_path_for_a_file_of_ones_own(tmp_path, monkeypatch) -> None:
@@ -149,8 +148,8 @@ def compile_matches_eager(tmp_path, monkeypatch, backend: str | None) -> None:
     if backend is not None:
         monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=backend))
     values = {**TINY, "epochs": 1, "k": 3}
-    eager = run(IWAETrainer, values, options(tmp_path / "eager"))
-    compiled = run(IWAETrainer, {**values, "compile": True}, options(tmp_path / "compiled"))
+    eager = run(IWAETrainer, values, quiet_options(tmp_path / "eager"))
+    compiled = run(IWAETrainer, {**values, "compile": True}, quiet_options(tmp_path / "compiled"))
     for a, b in zip(eager.history, compiled.history, strict=True):
         assert a["train_bound"] == pytest.approx(b["train_bound"], rel=1e-5)
         assert a["valid_bound"] == pytest.approx(b["valid_bound"], rel=1e-5)

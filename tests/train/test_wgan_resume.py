@@ -19,13 +19,10 @@ from reparam.train import RunOptions, run
 from reparam.train.checkpoint import load
 from reparam.train.run_folder import read_metrics
 from tests.cli.console import reparam, reparam_many
+from tests.run_helpers import strip_time
 
 TINY = ["--batch-size", "16", "--critic-steps", "2", "--hidden", "16", "--eval-points", "32"]
 SMALL = {"batch_size": 16, "critic_steps": 2, "hidden": 16, "eval_points": 32, "device": "cpu"}
-
-
-def strip_time(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def assert_same_run(a, b) -> None:

@@ -12,15 +12,12 @@ import torch
 from reparam.data.ring import ring_centres, sample_ring
 from reparam.experiments.wgan import WGANTrainer, period_ends
 from reparam.experiments.wgan_config import WGANConfig
-from reparam.train import RunOptions, run
+from reparam.train import run
 from reparam.train.run_folder import read_metrics
 from tests.cli.console import reparam
+from tests.run_helpers import quiet_options
 
 TINY = ["--batch-size", "16", "--critic-steps", "2", "--hidden", "16", "--eval-points", "32"]
-
-
-def options(out) -> RunOptions:
-    return RunOptions(out, progress=False, tensorboard=False)
 
 
 def test_ring_has_eight_modes_at_radius_two() -> None:
@@ -97,7 +94,7 @@ def test_short_ring_run_through_the_console_script(tmp_path, lipschitz: str) -> 
 def test_the_learning_rate_given_is_the_one_recorded(tmp_path) -> None:
     result = run(WGANTrainer, {"lr": 0.01, "steps": 2, "hidden": 8, "batch_size": 8,
                                "critic_steps": 1, "eval_points": 8, "device": "cpu"},
-                 options(tmp_path / "run"))  # fmt: skip
+                 quiet_options(tmp_path / "run"))  # fmt: skip
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["lr"] == 0.01 == result.config.lr
     assert result.config.steps == 2 and config["log_every"] == 2
@@ -107,7 +104,7 @@ def test_digits_with_a_subset_write_a_sample_grid_and_no_exact_w1(tmp_path) -> N
     out = tmp_path / "digits"
     config = WGANConfig(dataset="digits", lipschitz="gp", subset=100, batch_size=10,
                         critic_steps=2, hidden=16, eval_points=50, device="cpu")  # fmt: skip
-    result = run(WGANTrainer, config, options(out))
+    result = run(WGANTrainer, config, quiet_options(out))
     assert result.config.steps == math.ceil(2 * 100 / (10 * 2)) == 10  # two critic passes
     assert result.config.images and result.config.data_dim == 64
     rows = read_metrics(out / "metrics.csv")
@@ -117,4 +114,4 @@ def test_digits_with_a_subset_write_a_sample_grid_and_no_exact_w1(tmp_path) -> N
     assert (out / "samples.png").exists() and (out / "curves.png").exists()
     with pytest.raises(ValueError, match="--subset 5000 exceeds the 1437 training rows"):
         run(WGANTrainer, WGANConfig(dataset="digits", subset=5000, device="cpu"),
-            options(tmp_path / "big"))  # fmt: skip
+            quiet_options(tmp_path / "big"))  # fmt: skip

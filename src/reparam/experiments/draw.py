@@ -131,10 +131,7 @@ class DRAWTrainer(Trainer):
 
     def train_step(self, period: int, index: int) -> None:
         ranks, size = self.ranks, self.config.batch_size
-        rows = self.order[index * size : (index + 1) * size]
-        if len(rows) < ranks.world:  # a last batch too short to share: each rank needs a row
-            rows = rows.repeat(math.ceil(ranks.world / len(rows)))
-        share = rows[ranks.rank :: ranks.world][: max(1, size // ranks.world)]
+        share = ranks.share(self.order, index, size)
         x = self.train_x[share.to(self.train_x.device)]
         bound = self.bound(x, self.annealing(period * self.steps + index))
         self.optimizer.zero_grad(set_to_none=True)

@@ -160,10 +160,7 @@ class SentenceVAETrainer(Trainer):
 
     def train_step(self, period: int, index: int) -> None:
         ranks, size = self.ranks, self.config.batch_size
-        rows = self.order[index * size : (index + 1) * size]
-        if len(rows) < ranks.world:  # a last batch too short to share: each rank needs a row
-            rows = rows.repeat(math.ceil(ranks.world / len(rows)))
-        share = rows[ranks.rank :: ranks.world][: max(1, size // ranks.world)]
+        share = ranks.share(self.order, index, size)
         tokens, lengths = self.train.batch(share)
         tokens, lengths = tokens.to(ranks.device), lengths.to(ranks.device)
         step = period * self.steps + index

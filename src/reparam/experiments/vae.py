@@ -144,10 +144,7 @@ class LatentTrainer(Trainer):
 
     def train_step(self, period: int, index: int) -> None:
         ranks, size = self.ranks, self.config.batch_size
-        rows = self.order[index * size : (index + 1) * size]
-        if len(rows) < ranks.world:  # a last batch too short to share: each rank needs a row
-            rows = rows.repeat(math.ceil(ranks.world / len(rows)))
-        share = rows[ranks.rank :: ranks.world][: max(1, size // ranks.world)]
+        share = ranks.share(self.order, index, size)
         x = self.train_x[share.to(self.train_x.device)]
         step = period * self.steps + index
         set_temperature(self.estimator, self.config, step)

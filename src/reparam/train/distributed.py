@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -45,6 +46,22 @@ class Ranks:
     @property
     def main(self) -> bool:
         return self.rank == 0
+
+    def share(self, order: torch.Tensor, index: int, size: int) -> torch.Tensor:
+        """This rank's rows of batch ``index``, the ``size`` rows of ``order`` from
+        ``index · size``: every ``world``-th from ``rank``, at most ``size // world`` of them
+        (at least one), a last batch shorter than ``world`` repeated so that each rank has a
+        row.
+
+        >>> Ranks(1, 2, torch.device("cpu")).share(torch.arange(10), 1, 4).tolist()
+        [5, 7]
+        >>> Ranks(1, 2, torch.device("cpu")).share(torch.arange(9), 2, 4).tolist()
+        [8]
+        """
+        rows = order[index * size : (index + 1) * size]
+        if len(rows) < self.world:
+            rows = rows.repeat(math.ceil(self.world / len(rows)))
+        return rows[self.rank :: self.world][: max(1, size // self.world)]
 
 
 def start(device: str) -> Ranks:
