@@ -3,60 +3,18 @@ keep identical weights, and rank 0 alone writes the run folder."""
 
 from __future__ import annotations
 
-import os
-import socket
-from typing import Any
-
-import torch
-import torch.multiprocessing as mp
-
 from reparam.experiments.draw import DRAWTrainer
 from reparam.experiments.draw_config import DRAWConfig
-from reparam.train import RunOptions, run
 from reparam.train.run_folder import read_metrics
+from tests.ddp_harness import train_in_ranks
 
 
-class RecordingTrainer(DRAWTrainer):
-    """Saves each rank's weights after the last epoch, as ``{prefix}-rank{rank}.pt``."""
-
-    prefix = ""
-
-    def end_period(self, period: int) -> dict[str, Any]:
-        row = super().end_period(period)
-        if period == self.periods - 1:
-            torch.save(self.model.state_dict(), f"{self.prefix}-rank{self.ranks.rank}.pt")
-        return row
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_RANK=str(rank),
-    )
-    torch.set_num_threads(1)
+def test_two_processes_stay_in_sync(tmp_path) -> None:
     config = DRAWConfig(
         dataset="digits", subset=200, epochs=2, batch_size=50, glimpses=2, hidden=8, latent=2,
         read_size=2, write_size=2, device="cpu",
     )  # fmt: skip
-    RecordingTrainer.prefix = out
-    run(RecordingTrainer, config, RunOptions(out, progress=False, tensorboard=False))
-
-
-def test_two_processes_stay_in_sync(tmp_path) -> None:
-    out = str(tmp_path / "ddp")
-    mp.spawn(worker, args=(2, free_port(), out), nprocs=2, join=True)
-    states = [torch.load(f"{out}-rank{rank}.pt", weights_only=True) for rank in range(2)]
-    assert states[0].keys() == states[1].keys()
-    assert all(torch.equal(value, states[1][name]) for name, value in states[0].items())
+    train_in_ranks(DRAWTrainer, config, tmp_path / "ddp")
     rows = read_metrics(tmp_path / "ddp" / "metrics.csv")
     assert [(row["epoch"], row["step"]) for row in rows] == [(1, 4), (2, 8)]
     assert (tmp_path / "ddp" / "canvas.gif").exists()

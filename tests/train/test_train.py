@@ -4,11 +4,9 @@ schedule, the chunked test bound, the bounds' order, DDP, repro, binarized MNIST
 import json
 import math
 import os
-import socket
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 from typer.testing import CliRunner
 
 import reparam.cli.commands  # noqa: F401  (registers the commands on app)
@@ -27,6 +25,7 @@ from reparam.objectives import iwae_bound
 from reparam.runs import load_run
 from reparam.train import run
 from reparam.train.run_folder import read_metrics
+from tests.ddp_harness import train_in_ranks
 from tests.run_helpers import quiet_options
 
 runner = CliRunner()
@@ -119,39 +118,9 @@ def test_bounds_are_ordered_on_a_trained_model(tmp_path) -> None:
     assert means[5] + 5 * (ses[5] + ses[50]) < means[50]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ddp_worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_RANK=str(rank),
-    )
-    torch.set_num_threads(1)
-    final = {}
-
-    class Watched(IWAETrainer):
-        def end_period(self, period: int) -> dict:
-            final.update({k: v.clone() for k, v in self.model.state_dict().items()})
-            return super().end_period(period)
-
-    result = run(Watched, {"epochs": 4, "batch_size": 100, "device": "cpu"}, quiet_options(out))
-    torch.save({"history": result.history, "state": final}, f"{out}-rank{rank}.pt")
-
-
 def test_ddp_two_processes_stay_in_sync_and_learn(tmp_path) -> None:
-    out = str(tmp_path / "ddp")
-    mp.spawn(ddp_worker, args=(2, free_port(), out), nprocs=2, join=True)
-    results = [torch.load(f"{out}-rank{r}.pt", weights_only=True) for r in range(2)]
-    for name, value in results[0]["state"].items():
-        torch.testing.assert_close(value, results[1]["state"][name], rtol=0, atol=0)
-    history = results[0]["history"]
+    values = {"epochs": 4, "batch_size": 100, "device": "cpu"}
+    history = train_in_ranks(IWAETrainer, values, tmp_path / "ddp")
     assert history[-1]["train_bound"] > history[0]["train_bound"] + 1
     assert [r["epoch"] for r in read_metrics(tmp_path / "ddp" / "metrics.csv")] == [1, 2, 3, 4]
 
