@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +12,7 @@ import torch
 import typer
 
 from reparam.cli.app import console
+from reparam.data.arrays import is_array_file
 from reparam.train import RunOptions, RunResult, Trainer, run
 from reparam.train.distributed import resolve_device
 
@@ -34,8 +37,68 @@ Seed = Annotated[int, typer.Option(help="random seed")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the model's forward pass")]
 DataDir = Annotated[str | None, typer.Option(help="data folder (else $REPARAM_DATA)")]
 
-# Options that belong to the run folder and the engine, not to the trainer's config.
-ENGINE_OPTIONS = ("out", "resume", "overwrite", "checkpoint_every")
+# Options that belong to the run folder and the engine, not to the trainer's config: each
+# one's annotation and default.
+ENGINE: dict[str, tuple[Any, Any]] = {
+    "out": (Out, None),
+    "resume": (Resume, False),
+    "overwrite": (Overwrite, False),
+    "checkpoint_every": (CheckpointEvery, 0),
+}
+ENGINE_OPTIONS = tuple(ENGINE)
+
+
+def option(kind: Any, text: str) -> Any:
+    """``Annotated[kind, typer.Option(help=text)]``."""
+    return Annotated[kind, typer.Option(help=text)]
+
+
+def config_command(
+    trainer: type[Trainer],
+    options: dict[str, Any],
+    *,
+    default_out: Callable[[dict[str, Any]], Path],
+    doc: str,
+) -> Callable[..., None]:
+    """The typer command that trains ``trainer``: the config fields ``options`` names, in
+    its order, each with its annotation (type and help) and ``trainer.Config``'s default,
+    then the run folder's options. ``--out`` defaults to ``default_out`` of the options'
+    values; a ``--dataset`` typed as a file of one's own is recorded as an absolute path."""
+    defaults = trainer.Config.defaults()
+
+    def command(ctx: typer.Context, **values: Any) -> None:
+        engine = {name: values.pop(name) for name in ENGINE}
+        given: dict[str, Any] = {}
+        dataset = values.get("dataset")
+        if isinstance(dataset, str) and is_array_file(dataset) and typed(ctx, "dataset"):
+            given["dataset"] = str(Path(dataset).expanduser().resolve())
+        train_command(
+            trainer,
+            ctx,
+            out=engine["out"] or default_out(values),
+            resume=engine["resume"],
+            overwrite=engine["overwrite"],
+            checkpoint_every=engine["checkpoint_every"],
+            given=given,
+        )
+
+    def keyword(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+        kind = inspect.Parameter.KEYWORD_ONLY
+        return inspect.Parameter(name, kind, default=default, annotation=annotation)
+
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    parameters = [
+        context,
+        *(keyword(name, annotation, defaults[name]) for name, annotation in options.items()),
+        *(keyword(name, *spec) for name, spec in ENGINE.items()),
+    ]
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__name__ = trainer.name.replace("-", "_")
+    command.__doc__ = doc
+    return command
 
 
 def pick_device(device: str) -> torch.device:

@@ -8,25 +8,11 @@ Values are checked by the config, whose ``ValueError`` the console prints as one
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from reparam.cli.options import (
-    CheckpointEvery,
-    Compile,
-    DataDir,
-    Device,
-    Out,
-    Overwrite,
-    Resume,
-    Seed,
-    train_command,
-    typed,
-)
+from reparam.cli.options import Compile, DataDir, Device, Seed, config_command, option
 from reparam.cli.train import train_app
 from reparam.data import DATASETS
 from reparam.data.arrays import is_array_file
@@ -72,10 +58,6 @@ ORDER = (
 )  # fmt: skip
 
 
-def option(kind: Any, text: str) -> Any:
-    return Annotated[kind, typer.Option(help=text)]
-
-
 def annotations(trainer: type[LatentTrainer]) -> dict[str, Any]:
     """The option of each config field, with the help that applies to ``trainer``'s model."""
     latent = trainer.Config.LATENT
@@ -115,21 +97,6 @@ def annotations(trainer: type[LatentTrainer]) -> dict[str, Any]:
     }
 
 
-# The run folder's options (the engine's, not the config's): annotation and default.
-ENGINE: dict[str, tuple[Any, Any]] = {
-    "out": (Out, None),
-    "resume": (Resume, False),
-    "overwrite": (Overwrite, False),
-    "checkpoint_every": (CheckpointEvery, 0),
-}
-
-
-def keyword(name: str, annotation: Any, default: Any) -> inspect.Parameter:
-    return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
-    )
-
-
 def default_out(model: str, dataset: str) -> Path:
     """``runs/MODEL-DATASET`` (a file's stem for a file of one's own)."""
     name = Path(dataset).stem if is_array_file(dataset) else dataset
@@ -140,42 +107,14 @@ def make_command(trainer: type[LatentTrainer]) -> Any:
     """The typer command of ``trainer``: its config's fields as options, then the engine's."""
     helps = annotations(trainer)
     present = {f.name for f in fields(trainer.Config)}
-    options = [name for name in ORDER if name in present]  # not x_dim: the data decides it
-    defaults = trainer.Config.defaults()
-
-    def command(ctx: typer.Context, **values: Any) -> None:
-        engine = {name: values.pop(name) for name in ENGINE}
-        dataset = values["dataset"]
-        given: dict[str, Any] = {}
-        if is_array_file(dataset) and typed(ctx, "dataset"):
-            given["dataset"] = str(Path(dataset).expanduser().resolve())
-        train_command(
-            trainer,
-            ctx,
-            out=engine["out"] or default_out(trainer.name, dataset),
-            resume=engine["resume"],
-            overwrite=engine["overwrite"],
-            checkpoint_every=engine["checkpoint_every"],
-            given=given,
-        )
-
-    context = inspect.Parameter(
-        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
-    )
-    parameters = [
-        context,
-        *(keyword(name, helps[name], defaults[name]) for name in options),
-        *(keyword(name, *spec) for name, spec in ENGINE.items()),
-    ]
-    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in parameters}
-    command.__name__ = trainer.name.replace("-", "_")
-    command.__doc__ = (
-        f"{SUMMARIES[trainer.name]} Writes a run folder (default "
+    return config_command(
+        trainer,
+        {name: helps[name] for name in ORDER if name in present},  # not x_dim: the data's
+        default_out=lambda values: default_out(trainer.name, values["dataset"]),
+        doc=f"{SUMMARIES[trainer.name]} Writes a run folder (default "
         f"runs/{trainer.name}-DATASET): config.json, metrics.csv, checkpoint.pt, best.pt, "
-        f"samples.png, reconstructions.png, curves.png."
+        "samples.png, reconstructions.png, curves.png.",
     )
-    return command
 
 
 for _trainer in TRAINERS:
