@@ -1,5 +1,7 @@
 """Deep latent-variable models: VAE/IWAE (1–2 stochastic layers, optional flow), the
-categorical VAE, the convolutional VAE; Bayesian MLPs."""
+categorical VAE, the convolutional VAE; the sequence models DRAW (recurrent attentive writer,
+Gregor et al. 2015) and the sentence VAE with its LSTM language model (Bowman et al. 2016);
+Bayesian MLPs."""
 
 from reparam.models.base import LatentModel
 from reparam.models.bnn import BayesMLP
