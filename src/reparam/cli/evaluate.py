@@ -41,9 +41,9 @@ def evaluate_run(
         progress=console.is_terminal,
     )
     table = Table(title=f"{run} on {split} ({result.examples} examples)")
-    columns = ("NLL = -L_k", "k", "-ELBO", "active units", *result.extra, "seconds")
-    for column in columns:
-        table.add_column(column.replace("_", " "), justify="right")
+    extra = (name.replace("_", " ") for name in result.extra)
+    for column in ("NLL = -L_k", "k", "-ELBO", "active units", *extra, "seconds"):
+        table.add_column(column, justify="right")
     table.add_row(
         f"{result.nll:.2f}",
         str(k),
