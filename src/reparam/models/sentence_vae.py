@@ -271,6 +271,7 @@ class SentenceVAE(nn.Module):
         return F.log_softmax(self.output(hidden[:, 0]), -1), state
 
 
+@torch.compiler.disable  # data-dependent checks: run eagerly, outside a compiled graph
 def check_batch(tokens: Tensor, lengths: Tensor) -> Tensor:
     """``lengths`` on the CPU after checking that ``tokens`` is an integer ``[B, T]`` and
     ``lengths`` a ``[B]`` of values in ``[1, T]``."""
