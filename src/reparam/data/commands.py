@@ -2,7 +2,8 @@
 
 Besides the registry's datasets (``DATASETS``), the nine UCI regression sets (``uci:boston``
 … ``uci:yacht``, see ``reparam.data.uci``) are listed and verified, and the sentence corpora
-(``reparam.data.sentences``) listed; ``fetch-austen`` downloads the Austen corpus's package.
+(``reparam.data.sentences``) listed; ``fetch-austen`` downloads the Austen corpus's package;
+``speech`` builds and verifies a synthesized speech corpus (``reparam.data.speech``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from reparam.data import austen, files, ptb, uci
 from reparam.data.registry import DATASETS, Dataset, load
 from reparam.data.sentences import CORPORA, load_corpus
+from reparam.data.speech import corpus as speech_corpus
+from reparam.data.speech.recipe import RECIPES, SPLITS
 
 data_app = typer.Typer(
     rich_markup_mode=None,
@@ -150,6 +154,52 @@ def fetch_austen() -> None:
     ~/.cache/reparam/austen, and load the austen corpus from it (needs `pip install rdata`)."""
     path = austen.fetch()
     console.print(f"[green]OK[/] {escape(str(path))}: {escape(repr(load_corpus('austen')))}")
+
+
+@data_app.command("speech")
+def speech(
+    recipe: Annotated[
+        str, typer.Option(help=f"the corpus's recipe: {', '.join(RECIPES)}")
+    ] = "asr-small",
+    overwrite: Annotated[bool, typer.Option(help="rebuild a corpus that is already there")] = False,
+) -> None:
+    """Build the synthesized speech corpus of RECIPE with eSpeak NG (needs
+    `pip install "reparam[speech]"`) into ~/.cache/reparam/speech, and verify it."""
+    if recipe not in RECIPES:
+        raise typer.BadParameter(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
+    chosen = RECIPES[recipe]
+    total = speech_corpus.total_utterances(chosen)
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(f"{recipe}: clean utterances", total=total)
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+
+        folder = speech_corpus.build(chosen, overwrite=overwrite, advance=advance)
+    loaded = speech_corpus.load(chosen, build_missing=False)
+    table = Table(title=f"{recipe} corpus in {folder} (eSpeak NG {speech_corpus.espeak.version()})")
+    for column in ("split", "speakers", "utterances", "degraded", "hours"):
+        table.add_column(column, justify="right")
+    for split in SPLITS:
+        part = loaded.split(split)
+        degraded = len(part.select(speech_corpus.NOISY))
+        table.add_row(
+            split,
+            str(len(set(part.speaker.tolist()))),
+            str(len(part)),
+            str(degraded),
+            f"{part.hours():.2f}",
+        )
+    console.print(table)
+    console.print(f"[green]OK[/] {escape(str(folder))}: every split matches its manifest")
 
 
 def select(name: str | None) -> tuple[list[Dataset], list[str]]:
