@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,7 +30,7 @@ import torch
 from torch import Tensor
 
 from reparam.data import cache, english, files, r_lazyload
-from reparam.data.debian import read_deb
+from reparam.data.debian import download, read_deb
 from reparam.data.text_corpus import Corpus
 
 PACKAGE = "r-cran-janeaustenr"
@@ -80,27 +78,8 @@ def find_source(data_dir: str | Path | None = None) -> Path | None:
 
 def fetch(folder: Path | None = None) -> Path:
     """Download the Debian package into ``folder`` (default :func:`cache_folder`) with
-    ``apt-get download``, and return its path.
-
-    Raises ``FileNotFoundError`` when there is no ``apt-get`` or the download fails, saying
-    where to put the file by hand.
-    """
-    folder = cache_folder() if folder is None else folder
-    by_hand = f"download {PACKAGE}_*.deb from https://packages.debian.org/{PACKAGE} into {folder}"
-    apt_get = shutil.which("apt-get")
-    if apt_get is None:
-        raise FileNotFoundError(f"apt-get not found (not a Debian system?): {by_hand}")
-    folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [apt_get, "download", PACKAGE], cwd=folder, capture_output=True, text=True, check=False
-    )
-    debs = sorted(folder.glob(f"{PACKAGE}_*.deb"))
-    if done.returncode != 0 or not debs:
-        reason = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
-        raise FileNotFoundError(
-            f"apt-get download {PACKAGE} failed ({reason}); try apt-get update, or {by_hand}"
-        )
-    return debs[-1]
+    ``apt-get download``, and return its path (see :func:`reparam.data.debian.download`)."""
+    return download(PACKAGE, cache_folder() if folder is None else folder)
 
 
 def read_books(data_dir: str | Path | None = None) -> dict[str, list[str]]:

