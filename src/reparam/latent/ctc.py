@@ -27,7 +27,7 @@ occupation probability :math:`γ_t(s)` of extended position s at frame t; for ev
 its gradient is Graves et al.'s (2006, eq. 16), from the occupation probabilities of the
 backward pass, not autograd's record of the recursion. :func:`greedy_decode` takes the best
 path; :func:`prefix_beam_search` is Hannun's prefix beam search, which sums over the paths of
-each candidate prefix.
+each candidate prefix, and fuses a language model's score into the ranking when given one.
 
 A log-probability of −∞ (a class forbidden at a frame) is a structural zero: the paths through
 it drop out of the sum, its gradient is 0 and every other is finite (torch's ``ctc_loss``
@@ -39,6 +39,8 @@ References:
     Graves, Fernández, Gomez & Schmidhuber (2006), Connectionist temporal classification:
     labelling unsegmented sequence data with recurrent neural networks, ICML.
     Hannun (2017), Sequence modeling with CTC, Distill.
+    Hannun, Maas, Jurafsky & Ng (2014), First-pass large vocabulary continuous speech
+    recognition using bidirectional recurrent DNNs, arXiv:1408.2873.
 """
 
 from __future__ import annotations
@@ -47,11 +49,12 @@ import itertools
 import math
 import operator
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import torch
 from torch import Tensor
 
+from reparam import checks
 from reparam.underflow import exp_underflowing_
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -439,11 +442,47 @@ def _logadd(a: float, b: float) -> float:
     return m + math.log1p(math.exp(-abs(a - b)))
 
 
+class LanguageModel(Protocol):
+    """What :func:`prefix_beam_search` asks of a language model over the labels (blank
+    excluded): the log-probability of a label, or of the symbol ``end`` that closes a
+    labelling, after a history of labels (:class:`reparam.latent.ngram.NGramLM` is one)."""
+
+    end: int
+
+    def log_prob(self, symbol: int, history: tuple[int, ...]) -> float: ...
+
+
+class _Fusion(NamedTuple):
+    r"""Shallow fusion's prior of a prefix, :math:`α \log p_{lm}(l) + β |l|`, one label at
+    a time, and its end term; no language model when ``lm`` is None."""
+
+    lm: LanguageModel | None
+    lm_weight: float
+    insertion_bonus: float
+
+    def grown(self, prior: float, prefix: tuple[int, ...], label: int) -> float:
+        """The prior of ``prefix`` + ``label`` from that of ``prefix``."""
+        if self.lm is None:
+            return prior + self.insertion_bonus
+        return prior + self.lm_weight * self.lm.log_prob(label, prefix) + self.insertion_bonus
+
+    def end(self, prefix: tuple[int, ...]) -> float:
+        r""":math:`α \log p_{lm}(\text{end} \mid l)`, added once the frames are spent."""
+        return 0.0 if self.lm is None else self.lm_weight * self.lm.log_prob(self.lm.end, prefix)
+
+
 def prefix_beam_search(
-    log_probs: Tensor, input_lengths: Lengths, beam_width: int = 8, blank: int = 0
+    log_probs: Tensor,
+    input_lengths: Lengths,
+    beam_width: int = 8,
+    blank: int = 0,
+    *,
+    lm: LanguageModel | None = None,
+    lm_weight: float = 1.0,
+    insertion_bonus: float = 0.0,
 ) -> list[tuple[list[int], float]]:
     r"""Hannun's CTC prefix beam search: per sequence, the best labelling found and its log
-    probability :math:`\log p(l \mid x)`.
+    probability :math:`\log p(l \mid x)`, or with a language model its fused score.
 
     Each prefix keeps two log scores, of the paths ending in a blank (:math:`p_b`) and in
     its last label (:math:`p_{nb}`); at each frame, a blank or a repeat of the last label
@@ -451,40 +490,75 @@ def prefix_beam_search(
     the ``beam_width`` prefixes of highest :math:`p_b \oplus p_{nb}` survive. With a beam as
     wide as the number of prefixes the search is exact.
 
+    Shallow fusion (Hannun 2017, "Language models"; Hannun et al. 2014) ranks the prefixes
+    by :math:`\log p_{ctc}(l \mid x) + α \log p_{lm}(l) + β |l|` instead, with
+    :math:`α` = ``lm_weight`` (used only with an ``lm``; 0 ignores it) and :math:`β` =
+    ``insertion_bonus``, which offsets the per-label cost of the language model; the
+    labelling returned maximises that score plus :math:`α \log p_{lm}(\text{end} \mid l)`,
+    which is the score given. The language model term of a prefix is the same for all its
+    paths, so it rides beside :math:`p_b` and :math:`p_{nb}` rather than inside them.
+
     >>> lp = torch.tensor([[0.6, 0.4], [0.6, 0.4]]).log().unsqueeze(1)
     >>> [(labels, round(score, 4)) for labels, score in prefix_beam_search(lp, [2])]
     [([1], -0.4463)]
+    >>> labels, score = prefix_beam_search(lp, [2], insertion_bonus=-1.0)[0]  # fewer labels
+    >>> labels, round(score, 4)
+    ([], -1.0217)
     """
     if beam_width < 1:
         raise ValueError(f"beam_width must be at least 1, got {beam_width}")
+    fusion = _Fusion(
+        lm if checks.real("lm_weight", lm_weight) else None,
+        float(lm_weight),
+        checks.real("insertion_bonus", insertion_bonus),
+    )
     in_len = _check_frames(log_probs, input_lengths, blank)
-    C = log_probs.shape[2]
+    labels = [k for k in range(log_probs.shape[2]) if k != blank]
     table = log_probs.detach().double().transpose(0, 1).tolist()  # [N, T, C]
-    results = []
-    for frames, n in zip(table, in_len.tolist(), strict=True):
-        beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, NEG_INF)}
-        for y in frames[:n]:
-            nxt: dict[tuple[int, ...], list[float]] = {}
+    return [
+        _beam_search(frames[:n], labels, blank, beam_width, fusion)
+        for frames, n in zip(table, in_len.tolist(), strict=True)
+    ]
 
-            def cell(prefix: tuple[int, ...], table=nxt) -> list[float]:
-                return table.setdefault(prefix, [NEG_INF, NEG_INF])
 
-            for prefix, (pb, pnb) in beams.items():
-                total = _logadd(pb, pnb)
-                stay = cell(prefix)
-                stay[0] = _logadd(stay[0], total + y[blank])
-                last = prefix[-1] if prefix else None
-                for k in range(C):
-                    if k == blank:
-                        continue
-                    grown = cell((*prefix, k))
-                    if k == last:
-                        stay[1] = _logadd(stay[1], pnb + y[k])
-                        grown[1] = _logadd(grown[1], pb + y[k])
-                    else:
-                        grown[1] = _logadd(grown[1], total + y[k])
-            ranked = sorted(nxt.items(), key=lambda item: -_logadd(*item[1]))
-            beams = {prefix: (pb, pnb) for prefix, (pb, pnb) in ranked[:beam_width]}
-        best, (pb, pnb) = max(beams.items(), key=lambda item: _logadd(*item[1]))
-        results.append((list(best), _logadd(pb, pnb)))
-    return results
+# a prefix's [log p_b, log p_nb, prior of shallow fusion]
+_Beams = dict[tuple[int, ...], list[float]]
+
+
+def _beam_search(
+    frames: list[list[float]], labels: list[int], blank: int, beam_width: int, fusion: _Fusion
+) -> tuple[list[int], float]:
+    """The best labelling of one sequence's frames and its score."""
+    beams: _Beams = {(): [0.0, NEG_INF, 0.0]}
+    for y in frames:
+        beams = _beam_step(beams, y, labels, blank, beam_width, fusion)
+    scores = {
+        prefix: _logadd(pb, pnb) + prior + fusion.end(prefix)
+        for prefix, (pb, pnb, prior) in beams.items()
+    }
+    best = max(scores, key=scores.__getitem__)
+    return list(best), scores[best]
+
+
+def _beam_step(
+    beams: _Beams, y: list[float], labels: list[int], blank: int, beam_width: int, fusion: _Fusion
+) -> _Beams:
+    """The ``beam_width`` best prefixes after one more frame of log-probabilities ``y``."""
+    nxt: _Beams = {}
+    for prefix, (pb, pnb, prior) in beams.items():
+        total = _logadd(pb, pnb)
+        stay = nxt.setdefault(prefix, [NEG_INF, NEG_INF, prior])
+        stay[0] = _logadd(stay[0], total + y[blank])
+        last = prefix[-1] if prefix else None
+        for k in labels:
+            longer = (*prefix, k)
+            grown = nxt.get(longer)
+            if grown is None:
+                grown = nxt[longer] = [NEG_INF, NEG_INF, fusion.grown(prior, prefix, k)]
+            if k == last:
+                stay[1] = _logadd(stay[1], pnb + y[k])
+                grown[1] = _logadd(grown[1], pb + y[k])
+            else:
+                grown[1] = _logadd(grown[1], total + y[k])
+    ranked = sorted(nxt.items(), key=lambda item: -(_logadd(item[1][0], item[1][1]) + item[1][2]))
+    return dict(ranked[:beam_width])
