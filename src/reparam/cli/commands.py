@@ -10,6 +10,7 @@ from reparam.cli import (  # noqa: F401
     repro_uci,
     runs,
     train,
+    train_asr,
     train_bnn,
     train_draw,
     train_sentence_vae,

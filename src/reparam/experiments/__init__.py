@@ -30,6 +30,7 @@ TRAINERS: dict[str, str] = {
     "gumbel-table1": "reparam.experiments.gumbel_table1:GumbelTable1Trainer",
     "draw": "reparam.experiments.draw:DRAWTrainer",
     "sentence-vae": "reparam.experiments.sentence_vae:SentenceVAETrainer",
+    "asr": "reparam.experiments.asr:ASRTrainer",
 }
 
 
