@@ -66,7 +66,7 @@ def test_the_run_writes_its_evaluation_and_posteriorgram(overfitted) -> None:
     assert {"clean", "degraded"} <= set(sets)
     for rows in sets.values():
         assert set(rows) == {"greedy", "greedy, subset", "beam, subset", "beam+lm, subset"}
-        assert all(0.0 <= row["cer"] and row["utterances"] > 0 for row in rows.values())
+        assert all(row["cer"] >= 0.0 and row["utterances"] > 0 for row in rows.values())
     assert sets["clean"]["greedy"]["utterances"] == 4
     assert evaluation["alignment"]["frame_ms"] == pytest.approx(1000 * 2 * 256 / 22050)
     assert "| clean | greedy |" in (overfitted / "evaluation.md").read_text()
