@@ -8,6 +8,7 @@ from reparam.cli import (  # noqa: F401
     repro_gumbel_table1,
     repro_sentence_vae,
     repro_uci,
+    repro_xvector,
     runs,
     train,
     train_asr,
@@ -16,6 +17,7 @@ from reparam.cli import (  # noqa: F401
     train_sentence_vae,
     train_vae,
     train_wgan,
+    train_xvector,
     variance,
 )
 from reparam.cli.app import app

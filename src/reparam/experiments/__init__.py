@@ -31,6 +31,7 @@ TRAINERS: dict[str, str] = {
     "draw": "reparam.experiments.draw:DRAWTrainer",
     "sentence-vae": "reparam.experiments.sentence_vae:SentenceVAETrainer",
     "asr": "reparam.experiments.asr:ASRTrainer",
+    "xvector": "reparam.experiments.xvector:XVectorTrainer",
 }
 
 

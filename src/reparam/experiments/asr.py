@@ -45,7 +45,6 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +59,7 @@ from reparam.data.speech.features_cache import HOP, log_mel, split_features
 from reparam.data.speech.recipe import transcript
 from reparam.experiments import asr_evaluation as scoring
 from reparam.experiments.asr_config import ASRConfig
+from reparam.experiments.schedule import warmup_inverse_sqrt
 from reparam.latent import ctc_loss
 from reparam.models.ctc_recognizer import CTCRecognizer
 from reparam.speech import alphabet
@@ -100,15 +100,12 @@ class ASRTrainer(Trainer):
         self.model = self.build_model(config).to(ranks.device)
         self.net = DistributedDataParallel(self.model) if ranks.world > 1 else self.model
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.rate)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: warmup_inverse_sqrt(step, config.warmup)
+        )
         self.generator = torch.Generator().manual_seed(config.seed)
         self.loss = LOSSES[config.ctc]
         self.sums = [0.0, 0]
-
-    def rate(self, step: int) -> float:
-        """The learning rate's factor at ``step``: linear warm-up, then 1/√step."""
-        s, w = step + 1, self.config.warmup
-        return min(s / w, math.sqrt(w / s))
 
     @property
     def periods(self) -> int:

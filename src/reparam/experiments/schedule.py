@@ -1,4 +1,4 @@
-"""Learning-rate schedules by epoch."""
+"""Learning-rate schedules by epoch, and the warm-up of the speech trainers by step."""
 
 from __future__ import annotations
 
@@ -29,3 +29,17 @@ def learning_rate(schedule: str, base: float, epoch: int) -> float:
 
 
 BURDA_EPOCHS = sum(3**i for i in range(8))
+
+
+def warmup_inverse_sqrt(step: int, warmup: int) -> float:
+    r"""The learning rate's factor after ``step`` steps (0-based): a linear warm-up over
+    ``warmup`` steps, then the inverse square root (Vaswani et al. 2017),
+    :math:`\min(s / w, \sqrt{w / s})` with s = step + 1; it does not depend on the run's
+    length, so a run resumed to more steps equals a straight one.
+
+    Example:
+        >>> [round(warmup_inverse_sqrt(s, 4), 3) for s in (0, 3, 15)]
+        [0.25, 1.0, 0.5]
+    """
+    s = step + 1
+    return min(s / warmup, math.sqrt(warmup / s))

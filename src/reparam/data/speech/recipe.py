@@ -125,6 +125,14 @@ RECIPES = {
         degraded=("valid", "test"),
         train_degraded_fraction=0.2,
     ),
+    "speakers-small": Recipe(
+        "speakers-small",
+        speakers=(6, 2, 3),
+        utterances=(4, 3, 3),
+        words=(3, 8),
+        degraded=("valid", "test"),
+        seed=1,
+    ),
     "speakers": Recipe(
         "speakers",
         speakers=(240, 20, 80),
@@ -147,11 +155,11 @@ RECIPES = {
         seed=2,
     ),
 }
-"""The named recipes. ``asr-small``: 6 speakers, 40 utterances, for tests. ``asr``: 196
-speakers, 3,560 clean utterances (about 4 h), a fifth of the training set degraded, degraded
-copies of validation and test. ``speakers``: 340 speakers, 3,000 clean utterances, for
-verification, clean training and clean and degraded held-out speakers. ``tts``: one voice
-reading 1,320 sentences."""
+"""The named recipes. ``asr-small`` (6 speakers, 36 utterances) and ``speakers-small`` (11
+speakers, 39) for tests. ``asr``: 196 speakers, 3,560 clean utterances (3.2 h of the 3.5 h),
+a fifth of the training set degraded, degraded copies of validation and test. ``speakers``:
+340 speakers, 3,000 clean utterances, for verification: clean training, clean and degraded
+held-out speakers. ``tts``: one voice reading 1,320 sentences."""
 
 ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
 _ABBREVIATION = re.compile(r"\b(Mr|Mrs|Dr|St|mr|mrs|dr|st)\.")
