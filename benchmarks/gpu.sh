@@ -77,8 +77,8 @@ RUN="$OUT/iwae-k50"
 STEPS=(
   "machine|20|$PY benchmarks/machine_info.py --device cuda > $OUT/machine.json.part && mv $OUT/machine.json.part $OUT/machine.json"
   "tests|120|$PY -m pytest -q -p no:cacheprovider -m cuda tests/cuda --junitxml $OUT/cuda-tests.xml"
-  "iwae-train|80|$REPARAM train iwae --dataset $DATASET --k 50 --batch-size 20 --schedule burda --epochs $EPOCHS --device cuda --out $RUN --overwrite"
-  "iwae-eval|45|$REPARAM eval $RUN --k 5000 --chunk 1000 --batch-size 500 --device cuda"
+  "iwae-train|70|$REPARAM train iwae --dataset $DATASET --k 50 --batch-size 20 --schedule burda --epochs $EPOCHS --device cuda --out $RUN --overwrite"
+  "iwae-eval|35|$REPARAM eval $RUN --k 5000 --chunk 1000 --batch-size 500 --device cuda"
   "estimators|30|$PY benchmarks/estimators.py --device cuda --out $OUT"
   "iwae_step|35|$PY benchmarks/iwae_step.py --device cuda --min-run-time 1 --out $OUT"
   "bnn_step|30|$PY benchmarks/bnn_step.py --sizes 784 1200 1200 10 --batch-size 256 --device cuda --out $OUT"
@@ -90,6 +90,7 @@ STEPS=(
   "exp_underflow|5|$PY benchmarks/exp_underflow.py --device cuda --repeats 5 --out $OUT"
   "sinkhorn|25|$PY benchmarks/sinkhorn.py --device cuda --sizes 1000,4000 --no-numpy --out $OUT"
   "sequence_models|20|$PY benchmarks/sequence_models.py --device cuda --repeats 3 --out $OUT"
+  "speech|20|$PY benchmarks/speech.py --device cuda --repeats 3 --out $OUT"
 )
 
 if [ "$DRY_RUN" = 1 ]; then
