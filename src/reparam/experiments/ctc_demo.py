@@ -50,6 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from reparam.latent.ctc import ctc_loss, greedy_decode
+from reparam.latent.edit_distance import edit_distance
 from reparam.train import RunConfig, Trainer
 from reparam.train.config import non_negative, positive
 from reparam.train.distributed import Ranks
@@ -96,27 +97,13 @@ def padded_targets(targets: list[list[int]]) -> Tensor:
     return out
 
 
-def edit_distance(a: list[int], b: list[int]) -> int:
-    """The Levenshtein distance between two label sequences.
-
-    >>> edit_distance([1, 2, 3], [1, 3])
-    1
-    """
-    row = list(range(len(b) + 1))
-    for i, p in enumerate(a, 1):
-        previous, row[0] = row[0], i
-        for j, q in enumerate(b, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (p != q))
-    return row[-1]
-
-
 def label_error_rate(decoded: list[list[int]], targets: list[list[int]]) -> float:
     """Total edit distance over total target length.
 
     >>> label_error_rate([[1, 2, 3], [1]], [[1, 2, 3], [2, 2]])
     0.4
     """
-    errors = sum(edit_distance(d, t) for d, t in zip(decoded, targets, strict=True))
+    errors = sum(edit_distance(d, t).distance for d, t in zip(decoded, targets, strict=True))
     return errors / max(1, sum(len(t) for t in targets))
 
 
