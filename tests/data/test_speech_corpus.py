@@ -137,20 +137,21 @@ def test_a_corrupt_split_is_named(tmp_path) -> None:
 
 
 def test_a_missing_synthesizer_names_the_package(monkeypatch) -> None:
-    import importlib
-
-    real = importlib.import_module
-
-    def refuse(name: str, *args):
-        if name == "espeakng_loader":
-            raise ModuleNotFoundError(name)
-        return real(name, *args)
-
+    monkeypatch.setattr(espeak, "LOADER", "no_such_espeak_loader")
     monkeypatch.setattr(espeak, "_VERSION", [])
-    monkeypatch.setattr(importlib, "import_module", refuse)
     with pytest.raises(ModuleNotFoundError, match="espeakng-loader"):
         espeak.synthesize("Hello.")
     assert not espeak.available()
+
+
+def test_the_same_sentence_sounds_the_same_every_time() -> None:
+    """eSpeak's state carries across calls in one process; each sentence's own child does not
+    let it."""
+    if not espeak.available():
+        pytest.skip(espeak.INSTALL)
+    voice = espeak.Voice("en", "klatt", pitch=40)
+    first, second = (espeak.synthesize("A quiet evening at home.", voice) for _ in range(2))
+    assert torch.equal(first.samples, second.samples) and first.words == second.words
 
 
 @pytest.mark.parametrize(
@@ -199,4 +200,7 @@ def test_the_command_builds_verifies_and_reports(tmp_path, monkeypatch) -> None:
     assert "every split matches its manifest" in done.stdout
     assert (corpus.folder_of(RECIPES["asr-small"], tmp_path) / "manifest.json").is_file()
     refused = reparam("data", "speech", "--recipe", "huge")
-    assert refused.status == 2 and "choose from asr-small, asr, speakers, tts" in refused.stderr
+    assert (
+        refused.status == 2
+        and "choose from asr-small, asr, speakers-small, speakers, tts" in refused.stderr
+    )

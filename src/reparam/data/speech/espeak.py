@@ -10,7 +10,8 @@ The library keeps state from one sentence to the next (its pitch flutter runs on
 and survives ``espeak_Terminate``), so the same sentence comes out differently the second time
 in a process. Every sentence is therefore spoken in a child process of its own, forked before
 the library is loaded: the audio is then a function of the text and the voice alone. A
-sentence takes about 20 ms this way (fork, load, speak): some 200× real time.
+child is forked from a small worker process that holds no torch (:mod:`.espeak_worker`),
+so a sentence takes a few ms more than in-process synthesis.
 
 A voice is an accent (:data:`ACCENTS`, eSpeak's English language ids) with a variant
 (:data:`VARIANTS`, the files of ``voices/!v``: formant, breath and pitch-contour settings), a
@@ -26,20 +27,20 @@ Reference:
 
 from __future__ import annotations
 
-import ctypes
-import importlib
-import os
-import pickle
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from reparam.data.speech import espeak_worker
+
 WHEEL = "espeakng-loader==0.2.4"
 ESPEAK_VERSION = "1.52.0"
-SAMPLE_RATE = 22_050
-INSTALL = 'pip install "reparam[speech]" (the wheel espeakng-loader, which ships eSpeak NG)'
+LOADER = "espeakng_loader"
+INSTALL, SAMPLE_RATE = espeak_worker.INSTALL, espeak_worker.SAMPLE_RATE
 
 ACCENTS = (
     "en",
@@ -70,33 +71,6 @@ VARIANTS = (
 """The voice variants: eSpeak NG 1.52's ``voices/!v`` files, less those that sound like
 another (``fast`` is no variant, ``klatt6`` and ``caleb`` equal ``klatt``) and the whispers
 (``whisper``, ``whisperf``), which have no pitch. ``""`` is the accent's own voice."""
-
-# espeak_EVENT_TYPE, espeak_PARAMETER, espeak_AUDIO_OUTPUT, espeak_POSITION_TYPE, flags
-_LIST_TERMINATED, _WORD, _END, _PHONEME = 0, 1, 5, 7
-_RATE, _PITCH, _RANGE = 1, 3, 4
-_SYNCHRONOUS, _PHONEME_EVENTS, _POS_CHARACTER, _CHARS_UTF8 = 2, 1, 1, 1
-
-
-class _EventId(ctypes.Union):
-    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
-
-
-class _Event(ctypes.Structure):
-    _fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", _EventId),
-    ]
-
-
-_CALLBACK = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
-)
 
 
 @dataclass(frozen=True)
@@ -149,96 +123,31 @@ class Speech:
         return self.samples.numel() / SAMPLE_RATE
 
 
-class _Library:
-    """The loaded library (only ever in a child process: see :func:`_in_child`)."""
+class _Worker:
+    """The worker process of :mod:`reparam.data.speech.espeak_worker`, started on first use
+    and kept for the process's life; requests are answered one at a time."""
 
     def __init__(self) -> None:
-        try:
-            loader: Any = importlib.import_module("espeakng_loader")
-        except ModuleNotFoundError as error:
-            raise ModuleNotFoundError(f"eSpeak NG is not installed: {INSTALL}") from error
-        self.lib = ctypes.CDLL(loader.get_library_path())
-        self.lib.espeak_Info.restype = ctypes.c_char_p
-        self.version = self.lib.espeak_Info(None).decode()
-        data = loader.get_data_path().encode()
-        rate = self.lib.espeak_Initialize(_SYNCHRONOUS, 0, data, _PHONEME_EVENTS)
-        if rate != SAMPLE_RATE:
-            raise RuntimeError(f"eSpeak NG failed to initialise (returned {rate})")
-        self.chunks: list[bytes] = []
-        self.events: list[tuple[int, int, int, int, bytes]] = []
-        self.callback = _CALLBACK(self._collect)
-        self.lib.espeak_SetSynthCallback(self.callback)
+        self.process: subprocess.Popen | None = None
 
-    def _collect(self, wav: Any, count: int, events: Any) -> int:
-        if count > 0:
-            self.chunks.append(ctypes.string_at(wav, 2 * count))
-        index = 0
-        while events[index].type != _LIST_TERMINATED:
-            event = events[index]
-            if event.type in (_WORD, _PHONEME, _END):
-                self.events.append(
-                    (
-                        event.type,
-                        event.audio_position,
-                        event.text_position,
-                        event.length,
-                        event.id.string if event.type == _PHONEME else b"",
-                    )
-                )
-            index += 1
-        return 0
-
-    def speak(self, text: str, voice: Voice) -> tuple[bytes, list, list]:
-        if self.lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
-            raise ValueError(f"eSpeak NG {self.version} has no voice {voice.name!r}")
-        for parameter, value in ((_RATE, voice.rate), (_PITCH, voice.pitch)):
-            self.lib.espeak_SetParameter(parameter, value, 0)
-        self.lib.espeak_SetParameter(_RANGE, voice.pitch_range, 0)
-        self.chunks, self.events = [], []
-        encoded = text.encode("utf-8")
-        status = self.lib.espeak_Synth(
-            encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
-        )
-        if status != 0 or self.lib.espeak_Synchronize() != 0:
-            raise RuntimeError(f"eSpeak NG failed on {text!r} (status {status})")
-        words = [(ms, at - 1, n) for kind, ms, at, n, _ in self.events if kind == _WORD]
-        phonemes = [
-            (ms, name.decode("ascii", "replace"))
-            for kind, ms, _, _, name in self.events
-            if kind == _PHONEME
-        ]
-        return b"".join(self.chunks), words, phonemes
+    def call(self, task: str, *arguments: Any) -> Any:
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen(
+                [sys.executable, espeak_worker.__file__], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )  # fmt: skip
+        assert self.process.stdin is not None and self.process.stdout is not None
+        espeak_worker._write(self.process.stdin, (LOADER, task, arguments))
+        reply = espeak_worker._read(self.process.stdout)
+        if reply is None:
+            raise RuntimeError("the eSpeak NG worker process died")
+        ok, value = reply
+        if not ok:
+            raise value
+        return value
 
 
-def _in_child(task: str, *arguments: Any) -> Any:
-    """``task`` run by a freshly loaded library in a forked child: ``"speak"`` with (text,
-    voice) gives the samples' bytes and the events, ``"version"`` the version. The child's
-    exception is raised here."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: load, run, send, exit without running the parent's handlers
-        status = 0
-        try:
-            os.close(read)
-            library = _Library()
-            result = library.speak(*arguments) if task == "speak" else library.version
-        except BaseException as error:  # every failure goes back to the parent
-            result, status = error, 1
-        with os.fdopen(write, "wb") as pipe:
-            pipe.write(pickle.dumps(result))
-        os._exit(status)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if not payload:
-        raise RuntimeError(f"the eSpeak NG child process died (wait status {status})")
-    result = pickle.loads(payload)
-    if isinstance(result, BaseException):
-        raise result
-    return result
-
-
+_WORKER = _Worker()
 _VERSION: list[str] = []
 
 
@@ -246,7 +155,7 @@ def version() -> str:
     """The eSpeak NG version, as the library reports it (``1.52.0``); a
     ``ModuleNotFoundError`` naming the package to install when it is absent."""
     if not _VERSION:
-        _VERSION.append(_in_child("version"))
+        _VERSION.append(_WORKER.call("version"))
     return _VERSION[0]
 
 
@@ -270,6 +179,9 @@ def synthesize(text: str, voice: Voice | None = None) -> Speech:
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text must be a non-empty string; got {text!r}")
-    raw, words, phonemes = _in_child("speak", text, voice or Voice())
+    voice = voice or Voice()
+    raw, words, phonemes = _WORKER.call(
+        "speak", text, voice.name, voice.rate, voice.pitch, voice.pitch_range
+    )
     samples = torch.frombuffer(bytearray(raw), dtype=torch.int16) if raw else torch.zeros(0)
     return Speech(samples.to(torch.int16), tuple(words), tuple(phonemes))
