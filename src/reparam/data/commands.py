@@ -69,6 +69,24 @@ def list_datasets(data_dir: DataDir = None) -> None:
     console.print(table)
     console.print(f"UCI sets: from {uci.SOURCE}, not downloaded", markup=False)
     list_corpora(root)
+    list_speech()
+
+
+def list_speech() -> None:
+    """The speech recipes: their speakers and utterances, and whether their corpus is built."""
+    table = Table(title=f"speech corpora (built into {speech_corpus.cache_root()})")
+    for column in ("recipe", "speakers (train/valid/test)", "clean utterances", "built"):
+        table.add_column(column, overflow="fold")
+    for name, recipe in RECIPES.items():
+        folder = speech_corpus.folder_of(recipe)
+        built = (folder / "manifest.json").is_file()
+        table.add_row(
+            name,
+            "/".join(map(str, recipe.speakers)) + (" (shared)" if recipe.shared_speakers else ""),
+            str(speech_corpus.total_utterances(recipe)),
+            f"[green]{escape(str(folder))}[/]" if built else "[red]no[/]: reparam data speech",
+        )
+    console.print(table)
 
 
 def list_corpora(root: Path) -> None:
