@@ -21,7 +21,7 @@ all of them and by the prefix beam search without and with the character n-gram 
 model (:mod:`reparam.experiments.asr_evaluation`) on ``decode_subset`` of each; the human
 clips of ``pocketsphinx-testdata`` when present (``reparam data fetch-human``); and the
 forced-alignment error of word starts against eSpeak's. ``posteriorgram.png`` shows a test
-utterance.
+utterance with eSpeak's word and phoneme times.
 
 Under ``torchrun`` each rank takes its share of each batch through
 DistributedDataParallel; rank 0 writes.
@@ -304,5 +304,5 @@ def draw_example(
     plot_posteriorgram(
         features, log_probs, alphabet.CHARACTERS, words, events[: len(words), 0].tolist(),
         starts.tolist(), 1000 * config.subsample * HOP / SAMPLE_RATE,
-        f"reference: {text}\ngreedy:    {hypothesis}", path,
+        f"reference: {text}\ngreedy:    {hypothesis}", path, test.phoneme_events(index),
     )  # fmt: skip

@@ -21,10 +21,12 @@ def plot_posteriorgram(
     frame_ms: float,
     title: str,
     path: str | Path,
+    phonemes: Sequence[tuple[int, str]] = (),
 ) -> None:
-    """Top: ``features`` ``[bands, frames]`` with eSpeak's word starts (white) and the
-    aligned ones (red). Bottom: the class probabilities over the output frames
-    (``log_probs`` ``[T', C]``; ``labels`` names the classes after the blank)."""
+    """Top: ``features`` ``[bands, frames]`` with eSpeak's word starts (white), the aligned
+    ones (red) and eSpeak's phonemes (start ms, mnemonic) along the bottom. Bottom: the class
+    probabilities over the output frames (``log_probs`` ``[T', C]``; ``labels`` names the
+    classes after the blank)."""
     plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
                                       constrained_layout=True)  # fmt: skip
@@ -35,6 +37,9 @@ def plot_posteriorgram(
         top.axvline(espeak / 1000, color="white", lw=1.0, ls="--")
         top.axvline(aligned / 1000, color="red", lw=1.0)
         top.text(espeak / 1000, features.shape[0] * 0.92, word, color="white", fontsize=7)
+    for start, phoneme in phonemes:
+        top.plot([start / 1000] * 2, [0, 4], color="cyan", lw=0.8)
+        top.text(start / 1000, 5, phoneme, color="cyan", fontsize=5, rotation=90)
     top.set_ylabel("mel band")
     top.set_title(title, fontsize=9)
     probabilities = log_probs.exp().T.numpy()
