@@ -8,10 +8,10 @@ version that made it.
 
 The library keeps state from one sentence to the next (its pitch flutter runs on across calls,
 and survives ``espeak_Terminate``), so the same sentence comes out differently the second time
-in a process. Every sentence is therefore spoken in a child process of its own, forked before
-the library is loaded: the audio is then a function of the text and the voice alone. A
-child is forked from a small worker process that holds no torch (:mod:`.espeak_worker`),
-so a sentence takes a few ms more than in-process synthesis.
+in a process. Every sentence is therefore spoken in a child process of its own, forked from
+a small worker (:mod:`.espeak_worker`, no torch) that has loaded and initialised the library
+but never spoken: the audio is a function of the text and the voice alone, and a sentence
+costs a fork (about 1 ms) more than in-process synthesis.
 
 A voice is an accent (:data:`ACCENTS`, eSpeak's English language ids) with a variant
 (:data:`VARIANTS`, the files of ``voices/!v``: formant, breath and pitch-contour settings), a

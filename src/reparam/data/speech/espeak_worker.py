@@ -49,7 +49,7 @@ _CALLBACK = ctypes.CFUNCTYPE(
 
 
 class Library:
-    """The loaded library (only ever in a child process: see :func:`in_child`)."""
+    """The loaded and initialised library; it speaks only in children (:func:`in_child`)."""
 
     def __init__(self, loader_name: str) -> None:
         try:
@@ -112,18 +112,17 @@ class Library:
         return b"".join(self.chunks), words, phonemes
 
 
-def in_child(loader: str, task: str, *arguments: Any) -> Any:
-    """``task`` run by a freshly loaded library (from the module ``loader``) in a forked
-    child: ``"speak"`` with :meth:`Library.speak`'s arguments gives the samples' bytes and the
-    events, ``"version"`` the version. The child's exception is raised here."""
+def in_child(library: Library, *arguments: Any) -> Any:
+    """:meth:`Library.speak` with ``arguments`` in a forked child of the process holding
+    ``library`` (loaded, never yet used to speak), so that no sentence sees the state another
+    left; the child's exception is raised here."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: load, run, send, exit without running the parent's handlers
+    if pid == 0:  # the child: speak, send, exit without running the parent's handlers
         status = 0
         try:
             os.close(read)
-            library = Library(loader)
-            result = library.speak(*arguments) if task == "speak" else library.version
+            result = library.speak(*arguments)
         except BaseException as error:  # every failure goes back to the parent
             result, status = error, 1
         with os.fdopen(write, "wb") as pipe:
@@ -155,11 +154,19 @@ def _write(stream: BinaryIO, value: Any) -> None:
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
-    """Answer requests until ``requests`` ends."""
+    """Answer requests until ``requests`` ends: ``"version"`` from the library of the
+    request's loader (loaded on first use, here), ``"speak"`` by :func:`in_child`."""
+    libraries: dict[str, Library] = {}
     while (request := _read(requests)) is not None:
         loader, task, arguments = request
         try:
-            _write(replies, (True, in_child(loader, task, *arguments)))
+            if loader not in libraries:
+                libraries[loader] = Library(loader)
+            library = libraries[loader]
+            _write(
+                replies,
+                (True, library.version if task == "version" else in_child(library, *arguments)),
+            )
         except Exception as error:  # the client raises it
             _write(replies, (False, error))
 
