@@ -202,5 +202,5 @@ def test_the_command_builds_verifies_and_reports(tmp_path, monkeypatch) -> None:
     refused = reparam("data", "speech", "--recipe", "huge")
     assert (
         refused.status == 2
-        and "choose from asr-small, asr, speakers-small, speakers, tts" in refused.stderr
+        and "choose from asr-small, asr, asr-large, speakers-small, speakers, tts" in refused.stderr
     )

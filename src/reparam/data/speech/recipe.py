@@ -125,6 +125,17 @@ RECIPES = {
         degraded=("valid", "test"),
         train_degraded_fraction=0.2,
     ),
+    "asr-large": Recipe(
+        "asr-large",
+        speakers=(600, 20, 40),
+        utterances=(10, 10, 10),
+        words=(4, 14),
+        pitch_jitter=6,
+        rate_jitter=15,
+        degraded=("valid", "test"),
+        train_degraded_fraction=0.2,
+        seed=3,
+    ),
     "speakers-small": Recipe(
         "speakers-small",
         speakers=(6, 2, 3),
@@ -157,7 +168,9 @@ RECIPES = {
 }
 """The named recipes. ``asr-small`` (6 speakers, 36 utterances) and ``speakers-small`` (11
 speakers, 39) for tests. ``asr``: 196 speakers, 3,560 clean utterances (3.2 h of the 3.5 h),
-a fifth of the training set degraded, degraded copies of validation and test. ``speakers``:
+a fifth of the training set degraded, degraded copies of validation and test. ``asr-large``:
+the same with 660 speakers reading 10 sentences each (6,600 clean utterances), for a
+recognizer that must generalise across more voices. ``speakers``:
 340 speakers, 3,000 clean utterances, for verification: clean training, clean and degraded
 held-out speakers. ``tts``: one voice reading 1,320 sentences."""
 
