@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from reparam.data import cache, english, files, r_lazyload
-from reparam.data.debian import download, read_deb
+from reparam.data.debian import download, newest_deb, read_deb
 from reparam.data.text_corpus import Corpus
 
 PACKAGE = "r-cran-janeaustenr"
@@ -69,11 +69,7 @@ def find_source(data_dir: str | Path | None = None) -> Path | None:
     else ``None``."""
     if INSTALLED.is_file():
         return INSTALLED
-    for folder in deb_folders(data_dir):
-        debs = sorted(folder.glob(f"{PACKAGE}_*.deb"))
-        if debs:
-            return debs[-1]
-    return None
+    return newest_deb(PACKAGE, deb_folders(data_dir))
 
 
 def fetch(folder: Path | None = None) -> Path:

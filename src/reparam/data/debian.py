@@ -74,6 +74,15 @@ def read_deb(path: Path, wanted: Iterable[str]) -> dict[str, bytes]:
     return found
 
 
+def newest_deb(package: str, folders: Iterable[Path]) -> Path | None:
+    """The newest ``package_*.deb`` of the first of ``folders`` that holds one, else None."""
+    for folder in folders:
+        debs = sorted(folder.glob(f"{package}_*.deb"))
+        if debs:
+            return debs[-1]
+    return None
+
+
 def download(package: str, folder: Path) -> Path:
     """Download the Debian package ``package`` into ``folder`` with ``apt-get download``, and
     return its path (the newest ``<package>_*.deb`` there).

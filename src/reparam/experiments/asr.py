@@ -59,12 +59,11 @@ from reparam.data.speech.features_cache import HOP, log_mel, split_features
 from reparam.data.speech.recipe import transcript
 from reparam.experiments import asr_evaluation as scoring
 from reparam.experiments.asr_config import ASRConfig
-from reparam.experiments.schedule import warmup_inverse_sqrt
+from reparam.experiments.stepped import SteppedTrainer
 from reparam.latent import ctc_loss
 from reparam.models.ctc_recognizer import CTCRecognizer
 from reparam.speech import alphabet
 from reparam.speech.features import spec_augment
-from reparam.train import Trainer
 from reparam.train.checkpoint import load as load_checkpoint
 from reparam.train.distributed import Ranks
 
@@ -72,11 +71,10 @@ BANDS = 80
 LOSSES = {"reparam": ctc_loss, "torch": torch.nn.functional.ctc_loss}
 
 
-class ASRTrainer(Trainer):
+class ASRTrainer(SteppedTrainer):
     """The CTC recognizer on the run engine (see the module docstring)."""
 
     name, command, Config = "asr", "train asr", ASRConfig
-    unit = "period"
     monitor = "valid_neg_cer"
     outputs = ("evaluation.json", "evaluation.md", "posteriorgram.png")
 
@@ -94,25 +92,15 @@ class ASRTrainer(Trainer):
         self.batches = length_batches([f.shape[-1] for f in self.features], config.batch_size)
         valid = self.corpus.split("valid")
         clean = valid.select(speech_corpus.CLEAN)
-        self.valid_features = [split_features(self.corpus, "valid", BANDS)[i] for i in clean]
+        valid_features = split_features(self.corpus, "valid", BANDS)
+        self.valid_features = [valid_features[i] for i in clean]
         self.valid_texts = [valid.transcripts[i] for i in clean]
         torch.manual_seed(config.seed)
         self.model = self.build_model(config).to(ranks.device)
         self.net = DistributedDataParallel(self.model) if ranks.world > 1 else self.model
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: warmup_inverse_sqrt(step, config.warmup)
-        )
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.start_optimiser()
         self.loss = LOSSES[config.ctc]
         self.sums = [0.0, 0]
-
-    @property
-    def periods(self) -> int:
-        return self.config.steps // self.config.eval_every
-
-    def steps_in(self, period: int) -> int:
-        return self.config.eval_every
 
     def start_period(self, period: int) -> None:
         self.sums = [0.0, 0]
@@ -162,20 +150,6 @@ class ASRTrainer(Trainer):
             f"WER {100 * row['valid_wer']:.1f} %"
         )
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(),
-            "generator": self.generator.get_state(),
-            "sums": list(self.sums),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
-        self.generator.set_state(state["generator"].cpu())
-        self.sums = list(state["sums"])
-
     @classmethod
     def build_model(cls, config: ASRConfig) -> CTCRecognizer:
         return CTCRecognizer(
@@ -223,8 +197,9 @@ def evaluate(
     sentences = [transcript(t) for t in load_corpus(corpus.recipe.text).text("train")]
     lm = scoring.language_model([s for s in sentences if s], config.decode_lm_order)
     results: dict[str, Any] = {"decoders": {}}
+    computed = {}
     for name, (feats, texts) in sets.items():
-        log_probs = scoring.log_probs_of(model, feats, device)
+        log_probs = computed[name] = scoring.log_probs_of(model, feats, device)
         rows = {"greedy": scoring.score(scoring.decode(log_probs), texts).to_dict()}
         n = config.decode_subset
         rows["greedy, subset"] = scoring.score(scoring.decode(log_probs[:n]), texts[:n]).to_dict()
@@ -236,9 +211,8 @@ def evaluate(
             rows[f"{decoder}, subset"] = scoring.score(hypotheses, texts[:n]).to_dict()
         results["decoders"][name] = rows
     clean = test.select(speech_corpus.CLEAN)
-    log_probs = scoring.log_probs_of(model, [features[i] for i in clean], device)
     errors = scoring.word_start_errors(
-        log_probs, [test.transcripts[i] for i in clean], [test.word_events(i) for i in clean],
+        computed["clean"], [test.transcripts[i] for i in clean], [test.word_events(i) for i in clean],
         config.subsample,
     )  # fmt: skip
     results["alignment"] = {

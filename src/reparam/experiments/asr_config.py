@@ -27,8 +27,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from reparam.data.speech.recipe import RECIPES
-from reparam.train.config import RunConfig, in_range, non_negative, one_of, positive
-from reparam.train.distributed import DEVICE_PATTERN
+from reparam.train.config import (
+    RunConfig,
+    device_option,
+    in_range,
+    non_negative,
+    one_of,
+    positive,
+    whole_periods,
+)
 
 CTC_LOSSES = ("reparam", "torch")
 
@@ -81,10 +88,5 @@ class ASRConfig(RunConfig):
         positive("--clip", self.clip)
         non_negative("--decode-lm-weight", self.decode_lm_weight)
         non_negative("--seed", self.seed)
-        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
-            raise ValueError(f"unknown --device {self.device!r}; choose auto, cpu, cuda or cuda:N")
-        if self.steps % self.eval_every:
-            raise ValueError(
-                f"--steps {self.steps} must be a multiple of --eval-every {self.eval_every} "
-                "(a run is whole periods, so that a resumed run equals a straight one)"
-            )
+        device_option(self.device)
+        whole_periods(self.steps, self.eval_every)

@@ -52,7 +52,7 @@ from torch import Tensor, nn
 from reparam.latent.ctc import ctc_loss, greedy_decode
 from reparam.latent.edit_distance import edit_distance
 from reparam.train import RunConfig, Trainer
-from reparam.train.config import non_negative, positive
+from reparam.train.config import non_negative, positive, whole_periods
 from reparam.train.distributed import Ranks
 
 
@@ -145,11 +145,7 @@ class CTCDemoConfig(RunConfig):
             positive(f"--{name.replace('_', '-')}", getattr(self, name), integer=True)
         positive("--lr", self.lr)
         non_negative("--noise", self.noise)
-        if self.steps % self.eval_every:
-            raise ValueError(
-                f"--steps {self.steps} must be a multiple of --eval-every {self.eval_every} "
-                f"(a run is whole periods, so that a resumed run equals a straight one)"
-            )
+        whole_periods(self.steps, self.eval_every)
 
 
 class CTCDemoTrainer(Trainer):

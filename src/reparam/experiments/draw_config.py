@@ -27,8 +27,7 @@ from typing import ClassVar
 
 from reparam.data import DATASETS
 from reparam.data.arrays import is_array_file
-from reparam.train.config import RunConfig, non_negative, positive
-from reparam.train.distributed import DEVICE_PATTERN
+from reparam.train.config import RunConfig, device_option, non_negative, positive
 
 ATTENTION_ONLY = ("read_size", "write_size")
 
@@ -85,8 +84,7 @@ class DRAWConfig(RunConfig):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{option(name)} must be a whole number; got {value!r}")
             non_negative(option(name), value)
-        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
-            raise ValueError(f"unknown --device {self.device!r}; choose auto, cpu, cuda or cuda:N")
+        device_option(self.device)
         if not self.attention:
             for name in ATTENTION_ONLY:
                 if getattr(self, name) != self.defaults()[name]:

@@ -30,8 +30,7 @@ from reparam.data.sentences import CORPORA
 from reparam.estimators import names
 from reparam.experiments.vae_config import NEEDS_TWO_SAMPLES
 from reparam.models.sentence_vae import CONDITIONS
-from reparam.train.config import RunConfig, in_range, non_negative, one_of, positive
-from reparam.train.distributed import DEVICE_PATTERN
+from reparam.train.config import RunConfig, device_option, in_range, non_negative, one_of, positive
 
 OBJECTIVES = ("elbo", "iwae")
 ANNEALING = ("none", "linear", "sigmoid")
@@ -91,8 +90,7 @@ class SentenceVAEConfig(RunConfig):
         one_of("--objective", self.objective, OBJECTIVES)
         positive("--lr", self.lr)
         positive("--clip", self.clip)
-        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
-            raise ValueError(f"unknown --device {self.device!r}; choose auto, cpu, cuda or cuda:N")
+        device_option(self.device)
         valid = names(self.objective, "continuous")
         if self.estimator not in valid:
             raise ValueError(

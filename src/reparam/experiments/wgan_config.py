@@ -35,8 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from reparam.data.arrays import is_array_file
-from reparam.train.config import RunConfig, one_of, positive
-from reparam.train.distributed import DEVICE_PATTERN
+from reparam.train.config import RunConfig, device_option, one_of, positive
 from reparam.transport.wgan import CRITIC_CONSTRAINTS
 
 DATASETS = ("ring", "binarized-mnist", "digits")
@@ -124,8 +123,7 @@ class WGANConfig(RunConfig):
             raise ValueError(f"--eval-points must be >= 2; got {self.eval_points}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"--seed must be a whole number >= 0; got {self.seed!r}")
-        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
-            raise ValueError(f"unknown --device {self.device!r}; choose auto, cpu, cuda or cuda:N")
+        device_option(self.device)
         self._refuse_what_does_not_apply()
         ring = self.ring
         self._set("batch_size", RING_BATCH if ring else BATCH)

@@ -38,10 +38,9 @@ from torch.nn.parallel import DistributedDataParallel
 from reparam.data.speech import corpus as speech_corpus
 from reparam.data.speech.features_cache import split_features
 from reparam.experiments import xvector_evaluation as scoring
-from reparam.experiments.schedule import warmup_inverse_sqrt
+from reparam.experiments.stepped import SteppedTrainer
 from reparam.experiments.xvector_config import XVectorConfig
 from reparam.models.xvector import XVector
-from reparam.train import Trainer
 from reparam.train.checkpoint import load as load_checkpoint
 from reparam.train.distributed import Ranks
 
@@ -49,11 +48,10 @@ BANDS = 80
 CONDITIONS = {"clean": speech_corpus.CLEAN, "degraded": speech_corpus.NOISY}
 
 
-class XVectorTrainer(Trainer):
+class XVectorTrainer(SteppedTrainer):
     """The x-vector extractor on the run engine (see the module docstring)."""
 
     name, command, Config = "xvector", "train xvector", XVectorConfig
-    unit = "period"
     monitor = "valid_neg_eer"
     outputs = ("evaluation.json", "scores.pt", "det.png")
 
@@ -66,25 +64,15 @@ class XVectorTrainer(Trainer):
         self.frames = sum(f.shape[-1] for f in self.features)
         valid = self.corpus.split("valid")
         clean = valid.select(speech_corpus.CLEAN)
-        self.valid_features = [split_features(self.corpus, "valid", BANDS)[i] for i in clean]
+        valid_features = split_features(self.corpus, "valid", BANDS)
+        self.valid_features = [valid_features[i] for i in clean]
         self.valid_trials = scoring.condition_trials(valid.speaker[clean])
         self.speaker_count = int(self.speakers.max()) + 1
         torch.manual_seed(config.seed)
         self.model = self.build_model(config, self.speaker_count).to(ranks.device)
         self.net = DistributedDataParallel(self.model) if ranks.world > 1 else self.model
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: warmup_inverse_sqrt(step, config.warmup)
-        )
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.start_optimiser()
         self.sums = [0.0, 0.0, 0.0, 0]  # cross-entropy, KL, correct, steps
-
-    @property
-    def periods(self) -> int:
-        return self.config.steps // self.config.eval_every
-
-    def steps_in(self, period: int) -> int:
-        return self.config.eval_every
 
     def start_period(self, period: int) -> None:
         self.sums = [0.0, 0.0, 0.0, 0]
@@ -122,9 +110,8 @@ class XVectorTrainer(Trainer):
 
     def end_period(self, period: int) -> dict[str, Any]:
         x = scoring.embed(self.model, self.valid_features, self.ranks.device)
-        unit = torch.nn.functional.normalize(x - x.mean(0), dim=-1)
         pairs = self.valid_trials
-        scores = (unit[pairs.enrol] * unit[pairs.test]).sum(-1)
+        scores = scoring.cosine_trial_scores(x, x.mean(0), pairs)
         rates = scoring.error_rates(scores, pairs.is_target, self.config.p_target)
         steps = max(1, self.sums[3])
         row = {
@@ -143,20 +130,6 @@ class XVectorTrainer(Trainer):
             f"CE {row['train_cross_entropy']:.3f}  acc {100 * row['train_accuracy']:.1f} %  "
             f"valid EER {100 * row['valid_eer']:.2f} %"
         )
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(),
-            "generator": self.generator.get_state(),
-            "sums": list(self.sums),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
-        self.generator.set_state(state["generator"].cpu())
-        self.sums = list(state["sums"])
 
     @classmethod
     def build_model(cls, config: XVectorConfig, speakers: int | None = None) -> XVector:

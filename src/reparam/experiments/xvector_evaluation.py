@@ -66,12 +66,17 @@ class Backends:
     def scores(self, backend: str, x: Tensor, pairs: Trials) -> Tensor:
         """The scores of the trials ``pairs`` among the x-vectors ``x`` by ``backend``."""
         if backend == "cosine":
-            unit = length_normalize(x - self.mean)
-            return (unit[pairs.enrol] * unit[pairs.test]).sum(-1)
+            return cosine_trial_scores(x, self.mean, pairs)
         if backend == "plda":
             z = length_normalize(self.lda.transform(x))
             return self.plda.llr(z[pairs.enrol], z[pairs.test])
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+
+
+def cosine_trial_scores(x: Tensor, mean: Tensor, pairs: Trials) -> Tensor:
+    """The cosines of the trials ``pairs`` among the x-vectors ``x`` centred on ``mean``."""
+    unit = length_normalize(x - mean)
+    return (unit[pairs.enrol] * unit[pairs.test]).sum(-1)
 
 
 def condition_trials(speakers: Tensor) -> Trials:

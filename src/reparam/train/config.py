@@ -7,6 +7,7 @@ import math
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
+from reparam.train.distributed import DEVICE_PATTERN
 from reparam.train.run_folder import RunError
 
 C = TypeVar("C", bound="RunConfig")
@@ -114,3 +115,19 @@ def in_range(name: str, value: float | None, low: float, high: float) -> None:
 def one_of(name: str, value: Any, choices: tuple[Any, ...] | list[Any]) -> None:
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(str, choices))}")
+
+
+def device_option(value: Any) -> None:
+    """``ValueError`` naming ``--device`` unless ``value`` is auto, cpu, cuda or cuda:N."""
+    if not isinstance(value, str) or not DEVICE_PATTERN.fullmatch(value):
+        raise ValueError(f"unknown --device {value!r}; choose auto, cpu, cuda or cuda:N")
+
+
+def whole_periods(steps: int, eval_every: int) -> None:
+    """``ValueError`` unless ``steps`` is a multiple of ``eval_every``: a run of periods of
+    ``eval_every`` steps is whole periods, so that a resumed run equals a straight one."""
+    if steps % eval_every:
+        raise ValueError(
+            f"--steps {steps} must be a multiple of --eval-every {eval_every} "
+            "(a run is whole periods, so that a resumed run equals a straight one)"
+        )

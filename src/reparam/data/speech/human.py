@@ -47,7 +47,7 @@ from scipy.signal import resample_poly
 from torch import Tensor
 
 from reparam.data import cache, files
-from reparam.data.debian import download, read_deb
+from reparam.data.debian import download, newest_deb, read_deb
 from reparam.data.speech.espeak import SAMPLE_RATE
 from reparam.data.speech.recipe import transcript
 
@@ -116,11 +116,7 @@ def find_source(data_dir: str | Path | None = None) -> Path | None:
     ``None``."""
     if INSTALLED.is_dir():
         return INSTALLED
-    for folder in deb_folders(data_dir):
-        debs = sorted(folder.glob(f"{PACKAGE}_*.deb"))
-        if debs:
-            return debs[-1]
-    return None
+    return newest_deb(PACKAGE, deb_folders(data_dir))
 
 
 def fetch(folder: Path | None = None) -> Path:
