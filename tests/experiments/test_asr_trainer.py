@@ -74,9 +74,10 @@ def test_the_run_writes_its_evaluation_and_posteriorgram(overfitted) -> None:
 
 
 def test_resumed_equals_a_straight_run(tmp_path) -> None:
-    config = ASRConfig(**{**TINY, "steps": 6, "eval_every": 3})
+    """With both augmentations, whose draws come from the checkpointed generator."""
+    config = ASRConfig(**{**TINY, "steps": 6, "eval_every": 3, "freq_warp": 0.1})
     straight = run(ASRTrainer, config, quiet_options(tmp_path / "straight"))
-    run(ASRTrainer, ASRConfig(**{**TINY, "steps": 3, "eval_every": 3}),
+    run(ASRTrainer, ASRConfig(**{**TINY, "steps": 3, "eval_every": 3, "freq_warp": 0.1}),
         quiet_options(tmp_path / "resumed"))  # fmt: skip
     resumed = run(ASRTrainer, config, quiet_options(tmp_path / "resumed", resume=True))
     assert strip_time(resumed.history) == strip_time(straight.history)
@@ -101,6 +102,7 @@ def test_both_ctc_losses_train_alike(tmp_path) -> None:
         (["--steps", "10", "--eval-every", "3"], "--steps 10 must be a multiple of --eval-every 3"),
         (["--recipe", "huge"], "unknown --recipe 'huge'"),
         (["--dropout", "0.95"], "--dropout must lie in [0, 0.9]"),
+        (["--freq-warp", "0.6"], "--freq-warp must lie in [0, 0.5]"),
     ],
 )
 def test_bad_options_are_one_line_errors(tmp_path, options, message) -> None:

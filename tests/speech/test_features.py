@@ -1,4 +1,5 @@
-"""Spectrograms, mel filterbanks, log-mels, MFCCs and SpecAugment (reparam.speech.features):
+"""Spectrograms, mel filterbanks, log-mels, MFCCs, SpecAugment and the band warp
+(reparam.speech.features):
 against librosa where it is installed, and by their defining properties everywhere."""
 
 import math
@@ -19,6 +20,7 @@ from reparam.speech.features import (
     power_to_db,
     spec_augment,
     spectrogram,
+    warp_bands,
 )
 
 F64 = torch.float64
@@ -290,6 +292,49 @@ def test_spec_augment_leaves_its_input_alone():
     assert (x == 1).all()
 
 
+# --------------------------------------------------------------------------- band warp
+
+
+def warped_position(f: int, alpha: float, bands: int, boundary: float = 0.8) -> float:
+    """Jaitly & Hinton's piecewise-linear warp of band f, written out for one band."""
+    top = bands - 1
+    knee = boundary * top * min(1.0, 1.0 / alpha)
+    if f <= knee:
+        return alpha * f
+    return alpha * knee + (top - alpha * knee) * (f - knee) / (top - knee)
+
+
+@pytest.mark.parametrize("alpha", [0.8, 0.9, 1.0, 1.1, 1.25])
+def test_warp_bands_moves_a_ramp_to_the_warped_positions(alpha):
+    """Linear interpolation of the ramp x_f = f returns the warped position itself."""
+    bands = 40
+    ramp = torch.arange(bands, dtype=F64)[None, :, None].expand(1, bands, 3)
+    y = warp_bands(ramp, torch.tensor([alpha], dtype=F64))
+    expected = torch.tensor([warped_position(f, alpha, bands) for f in range(bands)], dtype=F64)
+    torch.testing.assert_close(y[0], expected[:, None].expand(bands, 3), rtol=0, atol=1e-12)
+    assert y[0, 0, 0] == 0 and y[0, -1, 0] == bands - 1  # the end bands stay where they are
+    assert (y[0, 1:, 0] >= y[0, :-1, 0]).all()  # the warp keeps the bands' order
+
+
+def test_warp_bands_warps_each_utterance_by_its_own_factor():
+    x = torch.randn(3, 80, 50)
+    factors = torch.tensor([0.9, 1.0, 1.1])
+    y = warp_bands(x, factors)
+    torch.testing.assert_close(y[1], x[1])
+    for b in (0, 2):
+        torch.testing.assert_close(y[b : b + 1], warp_bands(x[b : b + 1], factors[b : b + 1]))
+    assert not torch.allclose(y[0], x[0]) and not torch.allclose(y[2], x[2])
+    assert y.dtype == x.dtype and x.shape == y.shape
+
+
+def test_warp_bands_moves_a_formant_down_for_a_longer_tract():
+    """A peak at band 30 lands at band 30 / α for α = 1.2, and at 30 / 0.8 for α = 0.8."""
+    x = torch.zeros(2, 80, 1)
+    x[:, 30] = 1.0
+    y = warp_bands(x, torch.tensor([1.2, 0.8]))
+    assert int(y[0, :, 0].argmax()) == 25 and int(y[1, :, 0].argmax()) in (37, 38)
+
+
 # --------------------------------------------------------------------------- bad arguments
 
 WAVE = torch.randn(4000)
@@ -323,6 +368,10 @@ BAD_CALLS = [
     ("lengths", lambda: spec_augment(torch.rand(2, 80, 100), lengths=torch.tensor([1.0, 2.0]))),
     ("freq_width", lambda: spec_augment(torch.rand(2, 80, 100), freq_width=-1)),
     ("max_time_ratio", lambda: spec_augment(torch.rand(2, 80, 100), max_time_ratio=1.5)),
+    ("features", lambda: warp_bands(torch.rand(80, 100), torch.ones(1))),
+    ("factors", lambda: warp_bands(torch.rand(2, 80, 100), torch.ones(3))),
+    ("factors", lambda: warp_bands(torch.rand(2, 80, 100), torch.tensor([1.0, 0.0]))),
+    ("boundary", lambda: warp_bands(torch.rand(2, 80, 100), torch.ones(2), boundary=0.0)),
 ]
 
 

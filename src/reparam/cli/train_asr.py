@@ -29,6 +29,9 @@ OPTIONS = {
     "spec_augment": Annotated[
         bool, typer.Option("--spec-augment/--no-spec-augment", help="SpecAugment masking")
     ],
+    "freq_warp": option(
+        float, "vocal tract length perturbation: warp the bands by a factor on 1 ± this (0: off)"
+    ),
     "ctc": option(str, f"the CTC loss: {' or '.join(CTC_LOSSES)} (reparam.latent.ctc_loss)"),
     "steps": option(int, "Adam steps (the run's end; --resume may raise it)"),
     "eval_every": option(int, "steps between validations (a period)"),

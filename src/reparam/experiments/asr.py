@@ -5,7 +5,9 @@ use); its utterances become 80-band log-mel frames (:mod:`reparam.data.speech.fe
 and their transcripts class ids of :mod:`reparam.speech.alphabet`. A step is one Adam step on
 a batch of ``batch_size`` utterances of similar length (the training utterances sorted by
 length and cut into batches; each step draws one from a seeded generator), with SpecAugment
-masks (Park et al. 2019) when ``spec_augment``, on the CTC loss averaged over the batch per
+masks (Park et al. 2019) when ``spec_augment`` and the bands warped by a factor uniform on
+:math:`1 ± \text{freq\_warp}` (vocal tract length perturbation, Jaitly & Hinton 2013;
+:func:`~reparam.speech.features.warp_bands`) when ``freq_warp > 0``, on the CTC loss averaged over the batch per
 target character,
 
 .. math:: -\frac1B \sum_b \frac{1}{|l_b|} \log \sum_{π \in \mathcal B^{-1}(l_b)}
@@ -63,7 +65,7 @@ from reparam.experiments.stepped import SteppedTrainer
 from reparam.latent import ctc_loss
 from reparam.models.ctc_recognizer import CTCRecognizer
 from reparam.speech import alphabet
-from reparam.speech.features import spec_augment
+from reparam.speech.features import spec_augment, warp_bands
 from reparam.train.checkpoint import load as load_checkpoint
 from reparam.train.distributed import Ranks
 
@@ -112,7 +114,7 @@ class ASRTrainer(SteppedTrainer):
         share = self.ranks.share(chosen, 0, len(chosen)).tolist()
         batch, lengths = scoring.padded([self.features[i] for i in share])
         targets = [self.targets[i] for i in share]
-        augment = self.augment if config.spec_augment else None
+        augment = self.augment if config.spec_augment or config.freq_warp > 0 else None
         log_probs, out_lengths = self.net(batch.to(device), lengths.to(device), augment)
         loss = self.loss(
             log_probs, torch.cat(targets).to(device), out_lengths,
@@ -127,8 +129,15 @@ class ASRTrainer(SteppedTrainer):
         self.sums[1] += 1
 
     def augment(self, features: Tensor, lengths: Tensor) -> Tensor:
-        """SpecAugment's masks on normalised features (two of up to 15 bands, two of up to
-        40 frames and a fifth of the utterance), drawn from the trainer's generator."""
+        """The normalised features' bands warped by factors uniform on 1 ± ``freq_warp``,
+        then SpecAugment's masks (two of up to 15 bands, two of up to 40 frames and a fifth
+        of the utterance), each when asked for, drawn from the trainer's generator."""
+        config = self.config
+        if config.freq_warp > 0:
+            u = torch.rand(features.shape[0], generator=self.generator, dtype=torch.float64)
+            features = warp_bands(features, 1.0 + config.freq_warp * (2.0 * u - 1.0))
+        if not config.spec_augment:
+            return features
         return spec_augment(features, freq_masks=2, freq_width=15, time_masks=2, time_width=40,
                             max_time_ratio=0.2, generator=self.generator, lengths=lengths)  # fmt: skip
 

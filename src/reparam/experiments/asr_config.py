@@ -60,6 +60,7 @@ class ASRConfig(RunConfig):
     subsample: int = 3
     dropout: float = 0.1
     spec_augment: bool = True
+    freq_warp: float = 0.0
     ctc: str = "reparam"
     steps: int = 6000
     eval_every: int = 250
@@ -84,6 +85,7 @@ class ASRConfig(RunConfig):
                      "decode_subset"):  # fmt: skip
             positive(option(name), getattr(self, name), integer=True)
         in_range("--dropout", self.dropout, 0.0, 0.9)
+        in_range("--freq-warp", self.freq_warp, 0.0, 0.5)
         positive("--lr", self.lr)
         positive("--clip", self.clip)
         non_negative("--decode-lm-weight", self.decode_lm_weight)

@@ -1,6 +1,6 @@
 """Speech algorithms: the features computed from waveforms (``features``: the power
-spectrogram, mel filterbank energies and their natural log, MFCCs, SpecAugment masking), the
-recognizer's characters (``alphabet``), and speaker verification's back-ends and metrics
+spectrogram, mel filterbank energies and their natural log, MFCCs, SpecAugment masking, the
+vocal-tract-length warp of the bands), the recognizer's characters (``alphabet``), and speaker verification's back-ends and metrics
 (``plda``: LDA, length normalisation, the two-covariance PLDA, cosine scoring;
 ``verification_metrics``: trials, EER, minDCF, DET curves, score fusion). Plain tensors in,
 tensors out: no audio files are read or written here."""
@@ -16,6 +16,7 @@ from reparam.speech.features import (
     power_to_db,
     spec_augment,
     spectrogram,
+    warp_bands,
 )
 from reparam.speech.plda import LDA, PLDA, cosine_scores, length_normalize
 from reparam.speech.verification_metrics import (
@@ -60,4 +61,5 @@ __all__ = [
     "spec_augment",
     "spectrogram",
     "trials",
+    "warp_bands",
 ]

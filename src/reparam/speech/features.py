@@ -1,5 +1,6 @@
 r"""Speech features from waveforms: the short-time power spectrum, its mel filterbank energies
-(power and natural-log), MFCCs, and SpecAugment masking of a batch of features.
+(power and natural-log), MFCCs, and two augmentations of a batch of features: SpecAugment's
+masks and a vocal-tract-length warp of the bands.
 
 The chain is
 
@@ -23,6 +24,8 @@ References:
     recognition in continuously spoken sentences, IEEE Trans. ASSP 28(4).
     Park, Chan, Zhang, Chiu, Zoph, Cubuk & Le (2019), SpecAugment: a simple data augmentation
     method for automatic speech recognition, Interspeech.
+    Jaitly & Hinton (2013), Vocal tract length perturbation (VTLP) improves speech
+    recognition, ICML Workshop on Deep Learning for Audio, Speech and Language.
 """
 
 from __future__ import annotations
@@ -449,6 +452,52 @@ def spec_augment(
     within = torch.arange(T, device=device) < frames[:, None]
     masked = (in_freq[:, :, None] | in_time[:, None, :]) & within[:, None, :]
     return features.masked_fill(masked.to(features.device), 0.0)
+
+
+def warp_bands(features: Tensor, factors: Tensor, boundary: float = 0.8) -> Tensor:
+    r"""Vocal tract length perturbation (Jaitly & Hinton 2013) on the band axis of features
+    ``[B, F, T]``: band f of utterance b takes the value at position :math:`s_b(f)` of its
+    input, linearly interpolated between bands, with the piecewise-linear warp
+
+    .. math:: s_b(f) = \begin{cases} α_b f & f \le f_b, \\
+              α_b f_b + (F - 1 - α_b f_b) \dfrac{f - f_b}{F - 1 - f_b} & f > f_b, \end{cases}
+              \qquad f_b = \text{boundary} \cdot (F - 1) \min(1, 1 / α_b),
+
+    which fixes the first and the last band and maps :math:`[0, F-1]` onto itself. α > 1
+    moves a formant at band f down to band f / α, as a longer vocal tract would. Jaitly &
+    Hinton warp linear frequency before the filterbank, with α drawn uniformly on [0.9, 1.1];
+    warping the mel bands, as here, is the cheap approximation that works on cached features.
+    ``factors`` ``[B]`` holds the α_b, each in (0, ∞).
+
+    >>> x = torch.zeros(1, 5, 1); x[0, 2, 0] = 1.0
+    >>> warp_bands(x, torch.tensor([2.0]), boundary=1.0)[0, :, 0].tolist()
+    [0.0, 1.0, 0.0, 0.0, 0.0]
+    >>> bool(torch.equal(warp_bands(x, torch.ones(1)), x))
+    True
+    """
+    checks.tensor("features", features)
+    if features.dim() != 3:
+        raise ValueError(f"features must be [B, F, T], got shape {tuple(features.shape)}")
+    checks.tensor("factors", factors)
+    B, F, T = features.shape
+    if factors.shape != (B,):
+        raise ValueError(f"factors must be [B] (B = {B}), got shape {tuple(factors.shape)}")
+    if not bool((factors > 0).all()) or not bool(factors.isfinite().all()):
+        raise ValueError("factors must be finite and positive")
+    if not 0 < checks.real("boundary", boundary) <= 1:
+        raise ValueError(f"boundary must lie in (0, 1], got {boundary!r}")
+    top = float(F - 1)
+    alpha = factors.to(torch.float64, copy=False)[:, None]
+    band = torch.arange(F, dtype=torch.float64, device=factors.device)
+    knee = boundary * top * alpha.reciprocal().clamp(max=1.0)
+    slope = (top - alpha * knee) / (top - knee).clamp(min=1e-12)
+    position = torch.where(band <= knee, alpha * band, alpha * knee + slope * (band - knee))
+    position = position.clamp_(0.0, top).to(features.device)
+    below = position.floor().long().clamp_(max=max(F - 2, 0))
+    weight = (position - below).to(features.dtype)[:, :, None]
+    lower = features.gather(1, below[:, :, None].expand(B, F, T))
+    upper = features.gather(1, (below + 1).clamp_(max=F - 1)[:, :, None].expand(B, F, T))
+    return lower + weight * (upper - lower)
 
 
 def _band_limits(sample_rate: float, f_min: float, f_max: float | None) -> tuple[float, float]:
