@@ -136,6 +136,18 @@ RECIPES = {
         train_degraded_fraction=0.2,
         seed=3,
     ),
+    "asr-austen": Recipe(
+        "asr-austen",
+        text="austen",
+        speakers=(600, 20, 40),
+        utterances=(16, 10, 10),
+        words=(4, 14),
+        pitch_jitter=6,
+        rate_jitter=15,
+        degraded=("valid", "test"),
+        train_degraded_fraction=0.2,
+        seed=4,
+    ),
     "speakers-small": Recipe(
         "speakers-small",
         speakers=(6, 2, 3),
@@ -170,7 +182,10 @@ RECIPES = {
 speakers, 39) for tests. ``asr``: 196 speakers, 3,560 clean utterances (3.2 h of the 3.5 h),
 a fifth of the training set degraded, degraded copies of validation and test. ``asr-large``:
 the same with 660 speakers reading 10 sentences each (6,600 clean utterances), for a
-recognizer that must generalise across more voices. ``speakers``:
+recognizer that must generalise across more voices; its text is still the shipped sample, so
+the 6,000 training utterances read only 1,924 distinct sentences. ``asr-austen``: 660 speakers
+reading Jane Austen's six novels (``reparam data fetch-austen``; 11,403 training sentences of
+4–14 words), 16 utterances each in training: more voices and more sentences. ``speakers``:
 340 speakers, 3,000 clean utterances, for verification: clean training, clean and degraded
 held-out speakers. ``tts``: one voice reading 1,320 sentences."""
 
