@@ -1,0 +1,114 @@
+"""Attention losses and measures (reparam.speech.alignment): the distillation KL against a
+loop, zero for identical attentions and its gradient against finite differences; the guided
+penalty against its formula; focus rate, diagonal mass and monotonicity on known alignments;
+padding left out of all of them."""
+
+import math
+
+import pytest
+import torch
+
+from reparam.speech.alignment import (
+    attention_distillation,
+    diagonal_mass,
+    focus_rate,
+    guided_attention,
+    monotonicity,
+)
+
+F64 = torch.float64
+STEPS, POSITIONS = torch.tensor([5, 3]), torch.tensor([4, 2])
+
+
+def random_alignment(seed: int, B: int = 2, S: int = 5, N: int = 4) -> torch.Tensor:
+    logits = torch.randn(B, S, N, dtype=F64, generator=torch.Generator().manual_seed(seed))
+    mask = torch.arange(N) < POSITIONS[:, None]
+    return logits.masked_fill(~mask[:, None, :], -math.inf).softmax(-1)
+
+
+def test_distillation_is_zero_for_identical_attentions_and_positive_otherwise():
+    a, b = random_alignment(0), random_alignment(1)
+    assert float(attention_distillation(a, a, STEPS, POSITIONS)) == pytest.approx(0, abs=1e-12)
+    assert float(attention_distillation(a, b, STEPS, POSITIONS)) > 0
+
+
+def test_distillation_is_the_mean_kl_over_valid_steps():
+    p, q = random_alignment(0), random_alignment(1)
+    terms = []
+    for b in range(2):
+        for s in range(int(STEPS[b])):
+            n = int(POSITIONS[b])
+            terms.append(sum(p[b, s, j] * math.log(p[b, s, j] / q[b, s, j]) for j in range(n)))
+    expected = sum(terms) / len(terms)
+    assert float(attention_distillation(p, q, STEPS, POSITIONS)) == pytest.approx(
+        float(expected), rel=1e-12
+    )
+
+
+def test_distillation_gradient_matches_finite_differences():
+    teacher = random_alignment(0)
+    mask = torch.arange(4) < POSITIONS[:, None]
+    logits = torch.randn(
+        2, 5, 4, dtype=F64, generator=torch.Generator().manual_seed(2), requires_grad=True
+    )
+
+    def loss(x):
+        student = x.masked_fill(~mask[:, None, :], -math.inf).softmax(-1)
+        return attention_distillation(teacher, student, STEPS, POSITIONS)
+
+    assert torch.autograd.gradcheck(loss, (logits,))
+    loss(logits).backward()
+    assert logits.grad[1, 3:].abs().sum() == 0  # padded steps get no gradient
+
+
+def test_padding_is_left_out():
+    a, b = random_alignment(0), random_alignment(1)
+    changed = b.clone()
+    changed[1, 3:] = 0.25  # padded steps of the second utterance
+    for measure in (focus_rate, diagonal_mass, monotonicity, guided_attention):
+        assert float(measure(b, STEPS, POSITIONS)) == pytest.approx(
+            float(measure(changed, STEPS, POSITIONS))
+        )
+    assert float(attention_distillation(a, b, STEPS, POSITIONS)) == pytest.approx(
+        float(attention_distillation(a, changed, STEPS, POSITIONS))
+    )
+
+
+def test_guided_attention_is_tachibanas_formula():
+    a = random_alignment(3)
+    total, count = 0.0, 0
+    for b in range(2):
+        S, N = int(STEPS[b]), int(POSITIONS[b])
+        for s in range(S):
+            for n in range(N):
+                total += float(a[b, s, n]) * (1 - math.exp(-((n / N - s / S) ** 2) / (2 * 0.2**2)))
+                count += 1
+    assert float(guided_attention(a, STEPS, POSITIONS)) == pytest.approx(total / count, rel=1e-12)
+
+
+def test_measures_on_known_alignments():
+    eye, flipped = torch.eye(6)[None], torch.eye(6).flip(-1)[None]
+    uniform = torch.full((1, 6, 6), 1 / 6)
+    assert float(focus_rate(uniform)) == pytest.approx(1 / 6)
+    assert float(diagonal_mass(eye)) == 1.0 and float(diagonal_mass(flipped)) == 0.0
+    assert float(monotonicity(eye)) == 1.0 and float(monotonicity(flipped)) == 0.0
+    stretched = torch.eye(3).repeat_interleave(2, dim=0)[None]  # two steps per character
+    assert (
+        float(diagonal_mass(stretched, band=0.2)) == 1.0 and float(monotonicity(stretched)) == 1.0
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: focus_rate(torch.rand(5, 4)), "alignment"),
+        (lambda: focus_rate(torch.rand(2, 5, 4), steps=torch.tensor([5])), "steps"),
+        (lambda: focus_rate(torch.rand(2, 5, 4), positions=torch.tensor([5, 1])), "positions"),
+        (lambda: attention_distillation(torch.rand(2, 5, 3), torch.rand(2, 5, 4)), "teacher"),
+        (lambda: diagonal_mass(torch.rand(2, 5, 4), band=0.0), "band"),
+        (lambda: guided_attention(torch.rand(2, 5, 4), width=-1.0), "width"),
+    ],
+)
+def test_bad_arguments_are_named(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
