@@ -34,10 +34,8 @@ Example:
 
 from __future__ import annotations
 
-import io
 import math
 import re
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +48,7 @@ from reparam.data import cache, files
 from reparam.data.debian import download, newest_deb, read_deb
 from reparam.data.speech.espeak import SAMPLE_RATE
 from reparam.data.speech.recipe import transcript
+from reparam.data.speech.wav import decode_wav
 
 PACKAGE = "pocketsphinx-testdata"
 FETCH = "reparam data fetch-human"
@@ -164,19 +163,6 @@ def parse_transcription(text: str, label: str) -> list[tuple[str, str]]:
         words = " ".join(MARKUP.sub(" ", match["text"]).split())
         clips.append((match["clip"], words))
     return clips
-
-
-def decode_wav(data: bytes, label: str) -> tuple[np.ndarray, int]:
-    """The samples of a 16-bit mono PCM WAV file as float64 in [−1, 1), and its rate."""
-    try:
-        with wave.open(io.BytesIO(data)) as reader:
-            channels, width, rate = reader.getparams()[:3]
-            frames = reader.readframes(reader.getnframes())
-    except (wave.Error, EOFError) as error:
-        raise ValueError(f"{label} is not a WAV file ({error})") from error
-    if (channels, width) != (1, 2):
-        raise ValueError(f"{label} is not 16-bit mono ({channels} channels of {8 * width} bits)")
-    return np.frombuffer(frames, dtype="<i2") / 32768.0, rate
 
 
 def resample(signal: np.ndarray, rate: int) -> Tensor:
