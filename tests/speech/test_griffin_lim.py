@@ -84,6 +84,7 @@ def test_the_mel_pseudo_inverse_is_least_squares():
         (lambda: griffin_lim(torch.rand(257, 5), 512, 0), "hop_length"),
         (lambda: griffin_lim(torch.rand(257, 5), 512, 128, momentum=1.0), "momentum"),
         (lambda: griffin_lim(torch.rand(257, 5), 512, 128, pad_mode="edge"), "pad_mode"),
+        (lambda: griffin_lim(torch.rand(257, 2), 512, 128), "too few frames"),
         (lambda: mel_to_magnitude(torch.rand(30, 5), torch.rand(40, 257)), "mel"),
         (lambda: mel_to_magnitude(torch.rand(40, 5), torch.rand(40, 257), power=0), "power"),
     ],

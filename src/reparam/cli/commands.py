@@ -15,6 +15,7 @@ from reparam.cli import (  # noqa: F401
     train_bnn,
     train_draw,
     train_sentence_vae,
+    train_tts,
     train_vae,
     train_wgan,
     train_xvector,

@@ -32,6 +32,7 @@ TRAINERS: dict[str, str] = {
     "sentence-vae": "reparam.experiments.sentence_vae:SentenceVAETrainer",
     "asr": "reparam.experiments.asr:ASRTrainer",
     "xvector": "reparam.experiments.xvector:XVectorTrainer",
+    "tts": "reparam.experiments.tts:TTSTrainer",
 }
 
 

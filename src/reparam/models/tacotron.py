@@ -143,6 +143,17 @@ class Tacotron(nn.Module):
         self.stop = nn.Linear(decoder_rnn + memory_dim, 1)
         widths = [n_mels, *[postnet_channels] * 4, n_mels]
         self.postnet = _conv_stack(widths, dropout, nn.Tanh, activate_last=False)
+        self.register_buffer("frame_mean", torch.zeros(n_mels))
+        self.register_buffer("frame_std", torch.ones(n_mels))
+
+    def normalise(self, log_mel: Tensor) -> Tensor:
+        """Frames ``[..., n_mels]`` in the model's scale: each band less ``frame_mean``, over
+        ``frame_std`` (the training set's, set by the trainer and saved with the weights)."""
+        return (log_mel - self.frame_mean) / self.frame_std
+
+    def denormalise(self, frames: Tensor) -> Tensor:
+        """The inverse of :meth:`normalise`: the model's frames as log-mel."""
+        return frames * self.frame_std + self.frame_mean
 
     def encode(
         self, text: Tensor, lengths: Tensor, speaker: Tensor | None = None

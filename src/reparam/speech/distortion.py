@@ -8,7 +8,7 @@ It is computed an anti-diagonal at a time (each depends only on the two before),
 Python loop has :math:`T_1 + T_2` iterations of vector operations.
 
 **MCD.** With mel-cepstra :math:`c_{t,1:D}` (the orthonormal DCT-II of the natural-log mel
-frames, coefficient 0, the energy, left out as is usual), the distortion in dB over the DTW
+amplitudes, half the log power mel frames; coefficient 0, the energy, left out as is usual), the distortion in dB over the DTW
 path :math:`\mathcal P` of the Euclidean frame cost is (Kubichek 1993)
 
 .. math:: \mathrm{MCD} = \frac{10}{\ln 10} \frac{1}{|\mathcal P|} \sum_{(i,j) \in \mathcal P}
@@ -78,15 +78,16 @@ def dtw(cost: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def mel_cepstra(log_mel: Tensor, coefficients: int = 13) -> Tensor:
-    """Coefficients 1 … ``coefficients`` of the orthonormal DCT-II of natural-log mel frames
-    ``[..., n_mels, frames]``, as ``[..., frames, coefficients]``."""
+    """Coefficients 1 … ``coefficients`` of the orthonormal DCT-II of the log amplitudes of
+    natural-log power mel frames ``[..., n_mels, frames]`` (half their values), as
+    ``[..., frames, coefficients]``."""
     checks.tensor("log_mel", log_mel)
     coefficients = checks.positive_int("coefficients", coefficients)
     bands = log_mel.shape[-2]
     if coefficients >= bands:
         raise ValueError(f"coefficients must be below n_mels = {bands}, got {coefficients}")
     basis = dct_matrix(coefficients + 1, bands, dtype=log_mel.dtype, device=log_mel.device)
-    return (basis[1:] @ log_mel).transpose(-1, -2)
+    return (basis[1:] @ (0.5 * log_mel)).transpose(-1, -2)
 
 
 def mel_cepstral_distortion(predicted: Tensor, target: Tensor, coefficients: int = 13) -> Tensor:

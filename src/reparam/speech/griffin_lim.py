@@ -113,6 +113,16 @@ def griffin_lim(
         )
     if (magnitude < 0).any():
         raise ValueError("magnitude must be non-negative")
+    samples = length if length is not None else hop_length * (magnitude.shape[-1] - 1)
+    if samples < 1:
+        raise ValueError(
+            "magnitude has too few frames for a waveform: give two or more, or a length"
+        )
+    if pad_mode in ("reflect", "circular") and samples <= n_fft // 2:
+        raise ValueError(
+            f"magnitude has too few frames ({magnitude.shape[-1]}) for pad_mode={pad_mode!r}, "
+            f"which needs more than n_fft // 2 = {n_fft // 2} samples; use pad_mode='constant'"
+        )
     if generator is None:
         angles = torch.ones_like(
             magnitude, dtype=torch.promote_types(magnitude.dtype, torch.complex64)

@@ -166,6 +166,17 @@ RECIPES = {
         degraded=("valid", "test"),
         seed=1,
     ),
+    "tts-small": Recipe(
+        "tts-small",
+        speakers=(1, 0, 0),
+        utterances=(4, 2, 2),
+        words=(3, 5),
+        pitch=(50, 50),
+        pitch_range=(50, 50),
+        rate=(165, 165),
+        shared_speakers=True,
+        seed=5,
+    ),
     "tts": Recipe(
         "tts",
         speakers=(1, 0, 0),
@@ -187,7 +198,8 @@ the 6,000 training utterances read only 1,924 distinct sentences. ``asr-austen``
 reading Jane Austen's six novels (``reparam data fetch-austen``; 11,403 training sentences of
 4–14 words), 16 utterances each in training: more voices and more sentences. ``speakers``:
 340 speakers, 3,000 clean utterances, for verification: clean training, clean and degraded
-held-out speakers. ``tts``: one voice reading 1,320 sentences."""
+held-out speakers. ``tts``: one voice reading 1,320 sentences; ``tts-small``: the same voice
+reading 8 short ones, for tests."""
 
 ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
 _ABBREVIATION = re.compile(r"\b(Mr|Mrs|Dr|St|mr|mrs|dr|st)\.")

@@ -1,0 +1,47 @@
+"""The synthesizer's pictures: attention alignments (decoder step against character) and
+log-mel spectrograms side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import Tensor
+
+from reparam.plots import pyplot
+
+
+def plot_alignments(alignments: dict[str, Tensor], text: str, path: str | Path) -> None:
+    """One panel per named alignment ``[steps, characters]``: the weight of each character
+    (rows, ``text``) at each decoder step (columns). A learnt alignment is a diagonal."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(alignments), figsize=(5 * len(alignments), 4), squeeze=False,
+                             constrained_layout=True)  # fmt: skip
+    for ax, (name, alignment) in zip(axes[0], alignments.items(), strict=True):
+        image = ax.imshow(alignment.T.float().numpy(), aspect="auto", origin="lower", cmap="viridis",
+                          vmin=0, vmax=1, interpolation="nearest")  # fmt: skip
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("decoder step")
+        ax.set_ylabel("character")
+        if len(text) <= 60:
+            ax.set_yticks(range(len(text)), ["␣" if c == " " else c for c in text], fontsize=5)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="attention weight")
+    fig.suptitle(f"“{text}”", fontsize=9)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_spectrograms(spectrograms: dict[str, Tensor], text: str, path: str | Path) -> None:
+    """The named log-mel spectrograms ``[frames, bands]`` stacked, on one colour scale."""
+    plt = pyplot()
+    fig, axes = plt.subplots(len(spectrograms), 1, figsize=(10, 2.4 * len(spectrograms)),
+                             squeeze=False, constrained_layout=True)  # fmt: skip
+    values = [s.float() for s in spectrograms.values()]
+    low, high = min(float(v.min()) for v in values), max(float(v.max()) for v in values)
+    for ax, (name, value) in zip(axes[:, 0], zip(spectrograms, values, strict=True), strict=True):
+        ax.imshow(value.T.numpy(), aspect="auto", origin="lower", cmap="magma", vmin=low, vmax=high)
+        ax.set_title(f"{name} ({value.shape[0]} frames)", fontsize=9)
+        ax.set_ylabel("mel band")
+    axes[-1, 0].set_xlabel("frame")
+    fig.suptitle(f"“{text}”", fontsize=9)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
