@@ -1,0 +1,73 @@
+"""``reparam train tts`` on the small single-voice corpus: the command writes its run folder,
+a resumed run equals a straight one, and bad options are one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import reparam.cli.commands  # noqa: F401  (registers the commands on app)
+from reparam.cli import app
+from reparam.data.speech import espeak
+from reparam.data.speech.wav import decode_wav
+from reparam.experiments.tts import TTSTrainer
+from reparam.experiments.tts_config import TTSConfig
+from reparam.train import run
+from tests.run_helpers import arguments, assert_same_weights, quiet_options, strip_time
+
+pytestmark = pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL)
+runner = CliRunner()
+TINY = {"recipe": "tts-small", "embedding": 16, "encoder_units": 16, "attention_dim": 16,
+        "prenet": 16, "attention_rnn": 32, "decoder_rnn": 32, "postnet_channels": 16,
+        "batch_size": 2, "eval_frames": 100, "device": "cpu"}  # fmt: skip
+
+
+@pytest.fixture(scope="module", autouse=True)
+def speech_cache(tmp_path_factory):
+    """The corpora of these tests in a folder of their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REPARAM_SPEECH_CACHE", str(tmp_path_factory.mktemp("speech")))
+        yield
+
+
+def test_the_command_writes_its_run_folder(tmp_path) -> None:
+    out = tmp_path / "run"
+    options = {**TINY, "steps": 4, "eval_every": 2, "guided_weight": 1.0}
+    result = runner.invoke(app, ["train", "tts", *arguments(options), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert evaluation["teacher_forced"]["sentences"] == 2
+    assert evaluation["free_running"]["sentences"] == 2
+    assert 0 <= evaluation["teacher_forced"]["focus_rate"] <= 1
+    for picture in ("alignment.png", "spectrogram.png"):
+        assert (out / picture).stat().st_size > 0
+    samples, rate = decode_wav((out / "sample.wav").read_bytes(), "sample.wav")
+    assert rate == espeak.SAMPLE_RATE and samples.size > 0 and abs(samples).max() <= 0.96
+
+
+def test_resumed_equals_a_straight_run(tmp_path) -> None:
+    """Including the prenet's dropout, which stays on and draws from torch's generator."""
+    config = TTSConfig(**{**TINY, "steps": 4, "eval_every": 2, "guided_weight": 0.5})
+    straight = run(TTSTrainer, config, quiet_options(tmp_path / "straight"))
+    run(TTSTrainer, TTSConfig(**{**TINY, "steps": 2, "eval_every": 2, "guided_weight": 0.5}),
+        quiet_options(tmp_path / "resumed"))  # fmt: skip
+    resumed = run(TTSTrainer, config, quiet_options(tmp_path / "resumed", resume=True))
+    assert strip_time(resumed.history) == strip_time(straight.history)
+    assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--attention", "dot"], "unknown --attention 'dot'; choose one of location, content, gmm"),
+        (["--r", "0"], "--r must be"),
+        (["--encoder-units", "15"], "--encoder-units must be even"),
+        (["--mel-loss", "l3"], "unknown --mel-loss 'l3'"),
+        (["--steps", "10", "--eval-every", "3"], "--steps 10 must be a multiple of --eval-every 3"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_path, options, message) -> None:
+    result = runner.invoke(app, ["train", "tts", *options, "--out", str(tmp_path / "bad")])
+    assert result.exit_code != 0 and message in str(result.exception), result.output
