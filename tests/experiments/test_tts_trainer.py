@@ -39,19 +39,62 @@ def speech_cache(tmp_path_factory):
         yield
 
 
-def test_the_command_writes_its_run_folder(tmp_path) -> None:
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tts") / "run"
     options = {**TINY, "steps": 4, "eval_every": 2, "guided_weight": 1.0}
     result = runner.invoke(app, ["train", "tts", *arguments(options), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    evaluation = json.loads((out / "evaluation.json").read_text())
+    return out
+
+
+def test_the_command_writes_its_run_folder(tiny_run) -> None:
+    evaluation = json.loads((tiny_run / "evaluation.json").read_text())
     assert evaluation["teacher_forced"]["sentences"] == 2
     assert evaluation["free_running"]["sentences"] == 2
     assert 0 <= evaluation["teacher_forced"]["focus_rate"] <= 1
     for picture in ("alignment.png", "spectrogram.png"):
-        assert (out / picture).stat().st_size > 0
-    samples, rate = decode_wav((out / "sample.wav").read_bytes(), "sample.wav")
+        assert (tiny_run / picture).stat().st_size > 0
+    samples, rate = decode_wav((tiny_run / "sample.wav").read_bytes(), "sample.wav")
     assert rate == espeak.SAMPLE_RATE and samples.size > 0 and abs(samples).max() <= 0.96
+
+
+def test_synthesize_writes_a_wav_and_overwrites_only_when_asked(tiny_run, tmp_path) -> None:
+    out = tmp_path / "hello.wav"
+    command = [
+        "synthesize",
+        str(tiny_run),
+        "Hello, Mr. Bennet!",
+        "--out",
+        str(out),
+        "--max-frames",
+        "40",
+    ]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert "hello mister bennet" in result.output
+    samples, rate = decode_wav(out.read_bytes(), "hello.wav")
+    assert rate == espeak.SAMPLE_RATE and 0 < samples.size <= 40 * 256 + 1024
+    assert (
+        out.with_suffix(".alignment.png").is_file()
+        and out.with_suffix(".spectrogram.png").is_file()
+    )
+    again = runner.invoke(app, command)
+    assert again.exit_code != 0 and "pass --force" in str(again.exception)
+    assert runner.invoke(app, [*command, "--force"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "out", "message"),
+    [
+        ("It is 5 miles", "x.wav", "spell out numbers"),
+        ("?!", "x.wav", "TEXT must hold words"),
+        ("hello", "x.mp3", "--out must name a .wav file"),
+    ],
+)
+def test_synthesize_refuses_bad_input(tiny_run, tmp_path, text, out, message) -> None:
+    result = runner.invoke(app, ["synthesize", str(tiny_run), text, "--out", str(tmp_path / out)])
+    assert result.exit_code != 0 and message in str(result.exception), result.output
 
 
 def test_a_tiny_model_overfits_two_utterances_and_aligns_them(tmp_path) -> None:

@@ -10,6 +10,7 @@ from reparam.cli import (  # noqa: F401
     repro_uci,
     repro_xvector,
     runs,
+    synthesize,
     train,
     train_asr,
     train_bnn,
