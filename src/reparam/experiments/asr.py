@@ -120,11 +120,7 @@ class ASRTrainer(SteppedTrainer):
             log_probs, torch.cat(targets).to(device), out_lengths,
             torch.tensor([t.numel() for t in targets], device=device), zero_infinity=True,
         )  # fmt: skip
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), config.clip)
-        self.optimizer.step()
-        self.schedule.step()
+        self.update(loss, config.clip)
         self.sums[0] += float(loss.detach())
         self.sums[1] += 1
 

@@ -30,6 +30,7 @@ from reparam.data.speech.recipe import RECIPES
 from reparam.train.config import (
     RunConfig,
     device_option,
+    flag,
     in_range,
     non_negative,
     one_of,
@@ -38,11 +39,6 @@ from reparam.train.config import (
 )
 
 CTC_LOSSES = ("reparam", "torch")
-
-
-def option(name: str) -> str:
-    """The command line's spelling of field ``name``."""
-    return "--" + name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ class ASRConfig(RunConfig):
         for name in ("subset", "channels", "hidden", "layers", "subsample", "steps",
                      "eval_every", "batch_size", "warmup", "decode_beam", "decode_lm_order",
                      "decode_subset"):  # fmt: skip
-            positive(option(name), getattr(self, name), integer=True)
+            positive(flag(name), getattr(self, name), integer=True)
         in_range("--dropout", self.dropout, 0.0, 0.9)
         in_range("--freq-warp", self.freq_warp, 0.0, 0.5)
         positive("--lr", self.lr)

@@ -27,14 +27,9 @@ from typing import ClassVar
 
 from reparam.data import DATASETS
 from reparam.data.arrays import is_array_file
-from reparam.train.config import RunConfig, device_option, non_negative, positive
+from reparam.train.config import RunConfig, device_option, flag, non_negative, positive
 
 ATTENTION_ONLY = ("read_size", "write_size")
-
-
-def option(name: str) -> str:
-    """The command line's spelling of field ``name``: ``read_size`` is ``--read-size``."""
-    return "--" + name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -76,20 +71,20 @@ class DRAWConfig(RunConfig):
             raise ValueError(f"--attention must be true or false; got {self.attention!r}")
         for name in ("subset", "glimpses", "read_size", "write_size", "hidden", "latent",
                      "epochs", "batch_size", "width", "height"):  # fmt: skip
-            positive(option(name), getattr(self, name), integer=True)
+            positive(flag(name), getattr(self, name), integer=True)
         positive("--lr", self.lr)
         positive("--clip-norm", self.clip_norm)
         for name in ("kl_warmup", "seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{option(name)} must be a whole number; got {value!r}")
-            non_negative(option(name), value)
+                raise ValueError(f"{flag(name)} must be a whole number; got {value!r}")
+            non_negative(flag(name), value)
         device_option(self.device)
         if not self.attention:
             for name in ATTENTION_ONLY:
                 if getattr(self, name) != self.defaults()[name]:
                     raise ValueError(
-                        f"{option(name)} sizes the attention grid: it does not apply with "
+                        f"{flag(name)} sizes the attention grid: it does not apply with "
                         f"--no-attention"
                     )
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from reparam.data import DATASETS
-from reparam.train.config import RunConfig, finite, non_negative, one_of, positive
+from reparam.train.config import RunConfig, finite, flag, non_negative, one_of, positive
 from reparam.train.distributed import DEVICE_PATTERN
 
 # The four rows of Table 1: (label, model family, latent kind).
@@ -111,7 +111,7 @@ class GumbelTable1Config(RunConfig):
             binary = ", ".join(name for name, d in DATASETS.items() if d.binary)
             raise ValueError(f"unknown --dataset {self.dataset!r}; choose one of {binary}")
         for name in ("subset", "steps", "eval_every", "batch_size", "k", "valid_samples"):
-            positive(option(name), getattr(self, name), integer=True)
+            positive(flag(name), getattr(self, name), integer=True)
         positive("--valid-subset", self.valid_subset, integer=True)
         positive("--x-dim", self.x_dim, integer=True)
         positive("--temperature-every", self.temperature_every, integer=True)
@@ -119,9 +119,9 @@ class GumbelTable1Config(RunConfig):
             raise ValueError("--lr names no learning rate")
         for name, value in [("control_lr", self.control_lr), *(("lr", r) for r in self.rates)]:
             if isinstance(value, bool) or not isinstance(value, float | int):
-                raise ValueError(f"{option(name)} must be a number; got {value!r}")
-            positive(option(name), value)
-            finite(option(name), value)
+                raise ValueError(f"{flag(name)} must be a number; got {value!r}")
+            positive(flag(name), value)
+            finite(flag(name), value)
         finite("--momentum", self.momentum)
         non_negative("--momentum", self.momentum)
         finite("--temperature-rate", self.temperature_rate)
@@ -165,8 +165,3 @@ class GumbelTable1Config(RunConfig):
     def kind(self) -> str:
         """``"bernoulli"`` or ``"categorical"``."""
         return ROWS[self.row][2]
-
-
-def option(name: str) -> str:
-    """The command line's spelling of field ``name``."""
-    return "--" + name.replace("_", "-")

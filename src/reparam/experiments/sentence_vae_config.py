@@ -30,7 +30,15 @@ from reparam.data.sentences import CORPORA
 from reparam.estimators import names
 from reparam.experiments.vae_config import NEEDS_TWO_SAMPLES
 from reparam.models.sentence_vae import CONDITIONS
-from reparam.train.config import RunConfig, device_option, in_range, non_negative, one_of, positive
+from reparam.train.config import (
+    RunConfig,
+    device_option,
+    flag,
+    in_range,
+    non_negative,
+    one_of,
+    positive,
+)
 
 OBJECTIVES = ("elbo", "iwae")
 ANNEALING = ("none", "linear", "sigmoid")
@@ -39,11 +47,6 @@ ANNEALING = ("none", "linear", "sigmoid")
 LATENT_ONLY = ("condition", "kl_anneal", "kl_warmup", "objective", "k", "estimator", "eval_k")
 ELBO_ONLY = ("kl_anneal", "kl_warmup")
 ANNEALED_ONLY = ("kl_warmup",)
-
-
-def option(name: str) -> str:
-    """The command line's spelling of field ``name``: ``kl_warmup`` is ``--kl-warmup``."""
-    return "--" + name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,10 @@ class SentenceVAEConfig(RunConfig):
         one_of("--corpus", self.corpus, tuple(CORPORA))
         for name in ("subset", "embedding", "hidden", "k", "epochs", "batch_size", "eval_k",
                      "vocab_size"):  # fmt: skip
-            positive(option(name), getattr(self, name), integer=True)
+            positive(flag(name), getattr(self, name), integer=True)
         for name in ("latent", "kl_warmup", "seed"):
-            whole(option(name), getattr(self, name))
-            non_negative(option(name), getattr(self, name))
+            whole(flag(name), getattr(self, name))
+            non_negative(flag(name), getattr(self, name))
         one_of("--condition", self.condition, CONDITIONS)
         in_range("--word-dropout", self.word_dropout, 0.0, 1.0)
         one_of("--kl-anneal", self.kl_anneal, ANNEALING)
@@ -104,7 +107,7 @@ class SentenceVAEConfig(RunConfig):
             )
         for name in self.defaults():
             if not self.applies(name) and getattr(self, name) != self.defaults()[name]:
-                raise ValueError(f"{option(name)} {self.reason(name)}")
+                raise ValueError(f"{flag(name)} {self.reason(name)}")
 
     def reason(self, name: str) -> str:
         """Why field ``name`` does not apply to this run."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
 from reparam.experiments.schedule import warmup_inverse_sqrt
 from reparam.train import Trainer
@@ -28,6 +29,16 @@ class SteppedTrainer(Trainer):
             self.optimizer, lambda step: warmup_inverse_sqrt(step, config.warmup)
         )
         self.generator = torch.Generator().manual_seed(config.seed)
+
+    def update(self, loss: Tensor, clip: float | None = None) -> None:
+        """One Adam step on ``loss``: gradients, their norm clipped to ``clip`` (if given),
+        the step and the schedule's."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimizer.step()
+        self.schedule.step()
 
     @property
     def periods(self) -> int:

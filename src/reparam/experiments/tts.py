@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from reparam.data.speech import corpus as speech_corpus
@@ -106,7 +106,7 @@ class TTSTrainer(SteppedTrainer):
             keep = torch.randperm(len(texts), generator=torch.Generator().manual_seed(0))
             keep = sorted(keep[: config.subset].tolist())
             texts, frames = [texts[i] for i in keep], [frames[i] for i in keep]
-        self.texts, self.frames = texts, frames
+        self.texts = texts
         self.batches = length_batches([f.shape[0] for f in frames], config.batch_size)
         self.valid_texts, self.valid_frames = split_data(self.corpus, "valid")
         torch.manual_seed(config.seed)
@@ -114,13 +114,11 @@ class TTSTrainer(SteppedTrainer):
         every = torch.cat(frames)
         self.model.frame_mean.copy_(every.mean(0))
         self.model.frame_std.copy_(every.std(0).clamp_min(1e-3))
+        with torch.no_grad():  # once, in the model's scale, rather than at every step
+            self.frames = [self.model.normalise(f.to(ranks.device)).cpu() for f in frames]
         self.net = DistributedDataParallel(self.model) if ranks.world > 1 else self.model
         self.start_optimiser()
         self.sums = [0.0, 0]
-
-    def batch(self, indices: list[int], texts: list[Tensor], frames: list[Tensor]) -> Batch:
-        normalised = [self.model.normalise(frames[i].to(self.ranks.device)).cpu() for i in indices]
-        return Batch([texts[i] for i in indices], normalised, self.config.r, self.ranks.device)
 
     def start_period(self, period: int) -> None:
         self.sums = [0.0, 0]
@@ -130,17 +128,14 @@ class TTSTrainer(SteppedTrainer):
         config = self.config
         chosen = self.batches[int(torch.randint(len(self.batches), (), generator=self.generator))]
         share = self.ranks.share(chosen, 0, len(chosen)).tolist()
-        batch = self.batch(share, self.texts, self.frames)
+        batch = Batch([self.texts[i] for i in share], [self.frames[i] for i in share], config.r,
+                      self.ranks.device)  # fmt: skip
         output = self.net(batch.text, batch.text_lengths, batch.frames)
         loss = self.model.loss(output, batch.frames, batch.frame_lengths, config.mel_loss)["total"]
         if config.guided_weight > 0:
             penalty = guided_attention(output.alignment, batch.steps(config.r), batch.text_lengths)
             loss = loss + config.guided_weight * penalty
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), config.clip)
-        self.optimizer.step()
-        self.schedule.step()
+        self.update(loss, config.clip)
         self.sums[0] += float(loss.detach())
         self.sums[1] += 1
 

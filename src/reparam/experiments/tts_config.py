@@ -27,6 +27,7 @@ from reparam.models.tts_attention import ATTENTIONS
 from reparam.train.config import (
     RunConfig,
     device_option,
+    flag,
     in_range,
     non_negative,
     one_of,
@@ -76,7 +77,7 @@ class TTSConfig(RunConfig):
         for name in ("subset", "r", "embedding", "encoder_units", "attention_dim", "prenet",
                      "attention_rnn", "decoder_rnn", "postnet_channels", "steps", "eval_every",
                      "batch_size", "warmup", "eval_frames"):  # fmt: skip
-            positive("--" + name.replace("_", "-"), getattr(self, name), integer=True)
+            positive(flag(name), getattr(self, name), integer=True)
         if self.encoder_units % 2:
             raise ValueError(
                 f"--encoder-units must be even (half each way), got {self.encoder_units}"

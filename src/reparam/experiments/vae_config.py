@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from reparam.data import DATASETS
 from reparam.data.arrays import is_array_file
 from reparam.estimators import names
-from reparam.train.config import RunConfig, finite, non_negative, one_of, positive
+from reparam.train.config import RunConfig, finite, flag, non_negative, one_of, positive
 from reparam.train.distributed import DEVICE_PATTERN
 
 OBJECTIVES = ("elbo", "iwae")
@@ -74,7 +74,7 @@ class LatentConfig(RunConfig):
                 f"file of your own (.npy, .npz or .csv)"
             )
         for name in ("subset", "k", "epochs", "batch_size", "x_dim"):
-            positive(option(name), getattr(self, name), integer=True)
+            positive(flag(name), getattr(self, name), integer=True)
         positive("--lr", self.lr)
         one_of("--objective", self.objective, OBJECTIVES)
         one_of("--schedule", self.schedule, SCHEDULES)
@@ -101,7 +101,7 @@ class LatentConfig(RunConfig):
             for name in ("kl_warmup", "beta"):
                 if getattr(self, name) != self.defaults()[name]:
                     raise ValueError(
-                        f"{option(name)} weights the ELBO's KL term: it does not "
+                        f"{flag(name)} weights the ELBO's KL term: it does not "
                         f"apply to --objective {self.objective}"
                     )
 
@@ -114,11 +114,6 @@ class LatentConfig(RunConfig):
     def relaxed(self) -> bool:
         """Whether training uses a Gumbel relaxation (its temperature is annealed)."""
         return self.estimator in GUMBEL
-
-
-def option(name: str) -> str:
-    """The command line's spelling of field ``name``: ``batch_size`` is ``--batch-size``."""
-    return "--" + name.replace("_", "-")
 
 
 def whole(name: str, value: Any) -> None:

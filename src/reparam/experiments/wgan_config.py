@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from reparam.data.arrays import is_array_file
-from reparam.train.config import RunConfig, device_option, one_of, positive
+from reparam.train.config import RunConfig, device_option, flag, one_of, positive
 from reparam.transport.wgan import CRITIC_CONSTRAINTS
 
 DATASETS = ("ring", "binarized-mnist", "digits")
@@ -112,7 +112,7 @@ class WGANConfig(RunConfig):
             )
         one_of("--lipschitz", self.lipschitz, CRITIC_CONSTRAINTS)
         for name in ("steps", "batch_size", "critic_steps", "noise_dim", "hidden", "log_every"):
-            positive("--" + name.replace("_", "-"), getattr(self, name), integer=True)
+            positive(flag(name), getattr(self, name), integer=True)
         positive("--subset", self.subset, integer=True)
         positive("data_dim", self.data_dim, integer=True)
         positive("--lr", self.lr)
@@ -176,7 +176,7 @@ class WGANConfig(RunConfig):
             k for k, v in given.items() if v is not None and k not in saved | dict.fromkeys(movable)
         ]
         if stray:
-            names = ", ".join("--" + k.replace("_", "-") for k in stray)
+            names = ", ".join(flag(k) for k in stray)
             raise ValueError(
                 f"--resume: {names} does not apply to this run (--lipschitz "
                 f"{config.lipschitz} on {config.dataset})"

@@ -99,10 +99,7 @@ class XVectorTrainer(SteppedTrainer):
         cross_entropy = F.cross_entropy(logits, labels)
         kl = self.model.kl()
         loss = cross_entropy + config.kl_weight * kl / self.frames
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.schedule.step()
+        self.update(loss)
         correct = float((logits.argmax(-1) == labels).float().mean())
         for i, value in enumerate((float(cross_entropy.detach()), float(kl.detach()), correct)):
             self.sums[i] += value

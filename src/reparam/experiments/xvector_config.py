@@ -25,17 +25,13 @@ from reparam.data.speech.recipe import RECIPES
 from reparam.train.config import (
     RunConfig,
     device_option,
+    flag,
     in_range,
     non_negative,
     one_of,
     positive,
     whole_periods,
 )
-
-
-def option(name: str) -> str:
-    """The command line's spelling of field ``name``."""
-    return "--" + name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -67,7 +63,7 @@ class XVectorConfig(RunConfig):
         one_of("--recipe", self.recipe, tuple(RECIPES))
         for name in ("channels", "pooled", "embedding", "segment", "steps", "eval_every",
                      "batch_size", "warmup", "lda_dim"):  # fmt: skip
-            positive(option(name), getattr(self, name), integer=True)
+            positive(flag(name), getattr(self, name), integer=True)
         in_range("--bayesian-layers", self.bayesian_layers, 0, 5)
         non_negative("--kl-weight", self.kl_weight)
         positive("--lr", self.lr)

@@ -52,12 +52,12 @@ class RunConfig:
         named in one message."""
         movable = (*cls.ENDS, *cls.FREE)
         conflicts = [
-            f"--{key.replace('_', '-')} {_show(value)} (the run has {_show(saved.get(key))})"
+            f"{flag(key)} {_show(value)} (the run has {_show(saved.get(key))})"
             for key, value in given.items()
             if key not in movable and _plain(value) != _plain(saved.get(key, _plain(value)))
         ]
         if conflicts:
-            ends = " and ".join(f"--{e.replace('_', '-')}" for e in cls.ENDS)
+            ends = " and ".join(flag(e) for e in cls.ENDS)
             raise RunError(
                 "--resume keeps the run's settings, but "
                 + "; ".join(conflicts)
@@ -77,6 +77,11 @@ def _show(value: Any) -> str:
 
 def _tuples(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
+
+
+def flag(name: str) -> str:
+    """The command line's spelling of field ``name``: ``batch_size`` is ``--batch-size``."""
+    return "--" + name.replace("_", "-")
 
 
 def positive(name: str, value: float | int | None, *, integer: bool = False) -> None:
