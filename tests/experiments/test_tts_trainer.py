@@ -1,5 +1,6 @@
 """``reparam train tts`` on the small single-voice corpus: the command writes its run folder,
-a resumed run equals a straight one, and bad options are one-line errors."""
+a resumed run equals a straight one (also when distilling from a teacher run), the teacher's
+lessons are its attention and frames, and bad options are one-line errors."""
 
 from __future__ import annotations
 
@@ -13,10 +14,19 @@ import reparam.cli.commands  # noqa: F401  (registers the commands on app)
 from reparam.cli import app
 from reparam.data.speech import corpus, espeak
 from reparam.data.speech.wav import decode_wav
-from reparam.experiments.tts import TTSTrainer, split_data, teacher_forced
+from reparam.experiments.tts import (
+    Batch,
+    TTSTrainer,
+    lessons,
+    load_teacher,
+    split_data,
+    teacher_forced,
+    word_timings,
+)
 from reparam.experiments.tts_config import TTSConfig
 from reparam.runs import load_run
 from reparam.train import run
+from reparam.train.distributed import Ranks
 from reparam.train.run_folder import read_metrics
 from tests.run_helpers import arguments, assert_same_weights, quiet_options, strip_time
 
@@ -120,6 +130,58 @@ def test_a_tiny_model_overfits_two_utterances_and_aligns_them(tmp_path) -> None:
     assert scores["stop_accuracy"] == 1.0, scores
 
 
+def test_a_student_learns_from_the_teachers_attention_and_frames(tiny_run, tmp_path) -> None:
+    """The lessons are the teacher's teacher-forced attention and frames, sentence by
+    sentence; a distilled run through the command line records the word agreement; and a
+    resumed distilled run equals a straight one."""
+    student = {**TINY, "teacher": str(tiny_run), "distill_weight": 1.0, "soft_target_weight": 0.5}
+    config = TTSConfig(**{**student, "steps": 4, "eval_every": 2})
+    cpu = torch.device("cpu")
+    trainer = TTSTrainer(config, Ranks(0, 1, cpu))
+    teacher = load_teacher(str(tiny_run), config, torch.device("cpu"))
+    teacher.prenet.dropout = 0.0  # deterministic, to compare with one sentence at a time
+    taught = lessons(teacher, trainer.model, trainer.texts, trainer.frames, config, cpu)
+    for i, (attention, frames) in enumerate(taught):
+        scaled = teacher.normalise(trainer.model.denormalise(trainer.frames[i]))
+        batch = Batch([trainer.texts[i]], [scaled], config.r, cpu)
+        alone = teacher(batch.text, batch.text_lengths, batch.frames)
+        steps = int(batch.steps(config.r)[0])
+        torch.testing.assert_close(attention, alone.alignment[0, :steps])
+        expected = trainer.model.normalise(teacher.denormalise(alone.after[0, : scaled.shape[0]]))
+        # the postnet's five convolutions reach 10 frames into whatever follows the end
+        torch.testing.assert_close(frames[:-10], expected[:-10])
+    assert len(trainer.lessons) == len(trainer.texts)
+    out = tmp_path / "student"
+    result = runner.invoke(app, ["train", "tts", *arguments({**student, "steps": 4,
+                           "eval_every": 2}), "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = read_metrics(out / "metrics.csv")
+    assert all(0 <= float(row["valid_words"]) <= 1 for row in rows), rows
+    straight = run(TTSTrainer, config, quiet_options(tmp_path / "straight"))
+    run(TTSTrainer, TTSConfig(**{**student, "steps": 2, "eval_every": 2}),
+        quiet_options(tmp_path / "resumed"))  # fmt: skip
+    resumed = run(TTSTrainer, config, quiet_options(tmp_path / "resumed", resume=True))
+    assert strip_time(resumed.history) == strip_time(straight.history)
+    assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
+
+
+def test_word_timings_follow_espeaks_word_events() -> None:
+    """Spans cover the transcript in order, and intervals start at the events' times."""
+    speech = corpus.load("tts-small")
+    texts, frames = split_data(speech, "train")
+    timings = word_timings(speech, "train", frames, 2)
+    assert sum(t is not None for t in timings) >= len(timings) // 2
+    for text, frame, timing in zip(texts, frames, timings, strict=True):
+        if timing is None:
+            continue
+        spans, intervals = timing
+        assert int(spans[0, 0]) == 0 and int(spans[-1, 1]) == text.numel() + 1
+        assert bool((spans[:, 1] > spans[:, 0]).all()) and bool(
+            (intervals[1:, 0] >= intervals[:-1, 0]).all()
+        )
+        assert int(intervals[-1, 1]) == -(-frame.shape[0] // 2)
+
+
 def test_resumed_equals_a_straight_run(tmp_path) -> None:
     """Including the prenet's dropout, which stays on and draws from torch's generator."""
     config = TTSConfig(**{**TINY, "steps": 4, "eval_every": 2, "guided_weight": 0.5})
@@ -139,6 +201,12 @@ def test_resumed_equals_a_straight_run(tmp_path) -> None:
         (["--encoder-units", "15"], "--encoder-units must be even"),
         (["--mel-loss", "l3"], "unknown --mel-loss 'l3'"),
         (["--steps", "10", "--eval-every", "3"], "--steps 10 must be a multiple of --eval-every 3"),
+        (["--distill-weight", "1"], "need a --teacher run"),
+        (
+            ["--teacher", "nowhere", "--distill-weight", "1"],
+            "--teacher nowhere is not a finished run",
+        ),
+        (["--teacher", "nowhere"], "--teacher is unused"),
     ],
 )
 def test_bad_options_are_one_line_errors(tmp_path, options, message) -> None:

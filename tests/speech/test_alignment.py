@@ -1,7 +1,6 @@
-"""Attention losses and measures (reparam.speech.alignment): the distillation KL against a
-loop, zero for identical attentions and its gradient against finite differences; the guided
-penalty against its formula; focus rate, diagonal mass and monotonicity on known alignments;
-padding left out of all of them."""
+"""Attention losses and measures (reparam.speech.alignment): the guided penalty against its
+formula; focus rate, diagonal mass, monotonicity and word agreement on known alignments;
+padding left out of all of them (and of the distillation KL)."""
 
 import math
 
@@ -9,12 +8,13 @@ import pytest
 import torch
 
 from reparam.speech.alignment import (
-    attention_distillation,
     diagonal_mass,
     focus_rate,
     guided_attention,
     monotonicity,
+    word_agreement,
 )
+from reparam.speech.distillation import attention_distillation
 
 F64 = torch.float64
 STEPS, POSITIONS = torch.tensor([5, 3]), torch.tensor([4, 2])
@@ -24,41 +24,6 @@ def random_alignment(seed: int, B: int = 2, S: int = 5, N: int = 4) -> torch.Ten
     logits = torch.randn(B, S, N, dtype=F64, generator=torch.Generator().manual_seed(seed))
     mask = torch.arange(N) < POSITIONS[:, None]
     return logits.masked_fill(~mask[:, None, :], -math.inf).softmax(-1)
-
-
-def test_distillation_is_zero_for_identical_attentions_and_positive_otherwise():
-    a, b = random_alignment(0), random_alignment(1)
-    assert float(attention_distillation(a, a, STEPS, POSITIONS)) == pytest.approx(0, abs=1e-12)
-    assert float(attention_distillation(a, b, STEPS, POSITIONS)) > 0
-
-
-def test_distillation_is_the_mean_kl_over_valid_steps():
-    p, q = random_alignment(0), random_alignment(1)
-    terms = []
-    for b in range(2):
-        for s in range(int(STEPS[b])):
-            n = int(POSITIONS[b])
-            terms.append(sum(p[b, s, j] * math.log(p[b, s, j] / q[b, s, j]) for j in range(n)))
-    expected = sum(terms) / len(terms)
-    assert float(attention_distillation(p, q, STEPS, POSITIONS)) == pytest.approx(
-        float(expected), rel=1e-12
-    )
-
-
-def test_distillation_gradient_matches_finite_differences():
-    teacher = random_alignment(0)
-    mask = torch.arange(4) < POSITIONS[:, None]
-    logits = torch.randn(
-        2, 5, 4, dtype=F64, generator=torch.Generator().manual_seed(2), requires_grad=True
-    )
-
-    def loss(x):
-        student = x.masked_fill(~mask[:, None, :], -math.inf).softmax(-1)
-        return attention_distillation(teacher, student, STEPS, POSITIONS)
-
-    assert torch.autograd.gradcheck(loss, (logits,))
-    loss(logits).backward()
-    assert logits.grad[1, 3:].abs().sum() == 0  # padded steps get no gradient
 
 
 def test_padding_is_left_out():
@@ -104,7 +69,6 @@ def test_measures_on_known_alignments():
         (lambda: focus_rate(torch.rand(5, 4)), "alignment"),
         (lambda: focus_rate(torch.rand(2, 5, 4), steps=torch.tensor([5])), "steps"),
         (lambda: focus_rate(torch.rand(2, 5, 4), positions=torch.tensor([5, 1])), "positions"),
-        (lambda: attention_distillation(torch.rand(2, 5, 3), torch.rand(2, 5, 4)), "teacher"),
         (lambda: diagonal_mass(torch.rand(2, 5, 4), band=0.0), "band"),
         (lambda: guided_attention(torch.rand(2, 5, 4), width=-1.0), "width"),
     ],
@@ -112,3 +76,15 @@ def test_measures_on_known_alignments():
 def test_bad_arguments_are_named(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_word_agreement_counts_steps_whose_peak_is_in_the_spoken_word():
+    alignment = torch.eye(6)  # step s attends position s
+    spans = torch.tensor([[0, 3], [3, 6]])  # two words of three characters
+    assert float(word_agreement(alignment, spans, torch.tensor([[0, 3], [3, 6]]))) == 1.0
+    late = torch.tensor([[0, 1], [1, 6]])  # the audio moves on to word 2 after one step
+    assert float(word_agreement(alignment, spans, late)) == pytest.approx(4 / 6)
+    gap = torch.tensor([[0, 2], [4, 6]])  # steps 2 and 3 are silence: left out
+    assert float(word_agreement(alignment, spans, gap)) == 1.0
+    with pytest.raises(ValueError, match="intervals"):
+        word_agreement(alignment, spans, torch.tensor([[7, 8], [8, 9]]))

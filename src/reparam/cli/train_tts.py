@@ -31,6 +31,11 @@ OPTIONS = {
     "dropout": option(float, "dropout in the encoder, prenet (kept at inference) and postnet"),
     "mel_loss": option(str, f"the frame loss: {' or '.join(MEL_LOSSES)}"),
     "guided_weight": option(float, "weight of the guided-attention penalty (0: off)"),
+    "teacher": option(str | None, "a finished tts run (same recipe and --r) to distil from"),
+    "distill_weight": option(
+        float, "weight of the KL from the teacher's attention to this model's (0: off)"
+    ),
+    "soft_target_weight": option(float, "weight of the L1 to the teacher's frames (0: off)"),
     "steps": option(int, "Adam steps (the run's end; --resume may raise it)"),
     "eval_every": option(int, "steps between validations (a period)"),
     "batch_size": option(int, "utterances per step"),

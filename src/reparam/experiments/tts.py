@@ -7,15 +7,19 @@ standard deviation (kept in the model's buffers). A step is one Adam step on a b
 ``batch_size`` utterances of similar length drawn from a seeded generator, teacher-forced, on
 :meth:`~reparam.models.tacotron.Tacotron.loss` (frames before and after the postnet, stop
 token) plus ``guided_weight`` times Tachibana et al.'s guided-attention penalty
-(:func:`reparam.speech.alignment.guided_attention`). A period is ``eval_every`` steps; after
-each, the validation sentences are scored teacher-forced: their frame L1 after the postnet
-(``valid_l1``; its negative picks ``best.pt``), and the focus rate and diagonal mass of
-their attention (``valid_focus``, ``valid_diagonal``), which say when the model has learnt to
-align.
+(:func:`reparam.speech.alignment.guided_attention`), plus, with a ``teacher`` run, the
+distillation losses (:mod:`reparam.speech.distillation`) against the teacher's attention and
+frames, which :func:`lessons` computes once for every training sentence. A period is
+``eval_every`` steps; after each, the validation sentences are scored teacher-forced: their
+frame L1 after the postnet (``valid_l1``; its negative picks ``best.pt``), and the focus rate,
+diagonal mass and word agreement of their attention (``valid_focus``, ``valid_diagonal``,
+``valid_words``: the share of decoder steps whose most-attended character is in the word eSpeak
+was saying then, :func:`word_timings`), which say when the model has learnt to align.
 
 At the end, from the best weights, ``evaluation.json`` and ``evaluation.md`` hold, on the test
 sentences: teacher-forced, the log-mel L1, the stop token's frame accuracy, the focus rate,
-diagonal mass and monotonicity; free-running (each step fed its own last frame, up to
+diagonal mass, monotonicity and word agreement; free-running (each step fed its own last
+frame, up to
 ``eval_frames``), the mel-cepstral distortion against eSpeak's audio after DTW and the error
 of the predicted length. ``alignment.png`` and ``spectrogram.png`` show the first test
 sentence, and ``sample.wav`` is its free-running synthesis through Griffin-Lim.
@@ -52,13 +56,21 @@ from torch.nn.parallel import DistributedDataParallel
 from reparam.data.speech import corpus as speech_corpus
 from reparam.data.speech.espeak import SAMPLE_RATE
 from reparam.data.speech.features_cache import HOP, N_FFT, split_features
+from reparam.data.speech.recipe import transcript
 from reparam.data.speech.wav import write_wav
 from reparam.experiments.asr import length_batches
 from reparam.experiments.stepped import SteppedTrainer
 from reparam.experiments.tts_config import TTSConfig
 from reparam.models.tacotron import Tacotron
 from reparam.speech import alphabet
-from reparam.speech.alignment import diagonal_mass, focus_rate, guided_attention, monotonicity
+from reparam.speech.alignment import (
+    diagonal_mass,
+    focus_rate,
+    guided_attention,
+    monotonicity,
+    word_agreement,
+)
+from reparam.speech.distillation import attention_distillation, frame_distillation
 from reparam.speech.distortion import mel_cepstral_distortion
 from reparam.speech.features import mel_filterbank
 from reparam.speech.griffin_lim import griffin_lim, mel_to_magnitude
@@ -109,6 +121,7 @@ class TTSTrainer(SteppedTrainer):
         self.texts = texts
         self.batches = length_batches([f.shape[0] for f in frames], config.batch_size)
         self.valid_texts, self.valid_frames = split_data(self.corpus, "valid")
+        self.valid_timings = word_timings(self.corpus, "valid", self.valid_frames, config.r)
         torch.manual_seed(config.seed)
         self.model = self.build_model(config).to(ranks.device)
         every = torch.cat(frames)
@@ -116,6 +129,10 @@ class TTSTrainer(SteppedTrainer):
         self.model.frame_std.copy_(every.std(0).clamp_min(1e-3))
         with torch.no_grad():  # once, in the model's scale, rather than at every step
             self.frames = [self.model.normalise(f.to(ranks.device)).cpu() for f in frames]
+        self.lessons = None
+        if config.teacher is not None:
+            teacher = load_teacher(config.teacher, config, ranks.device)
+            self.lessons = lessons(teacher, self.model, texts, self.frames, config, ranks.device)
         self.net = DistributedDataParallel(self.model) if ranks.world > 1 else self.model
         self.start_optimiser()
         self.sums = [0.0, 0]
@@ -132,30 +149,42 @@ class TTSTrainer(SteppedTrainer):
                       self.ranks.device)  # fmt: skip
         output = self.net(batch.text, batch.text_lengths, batch.frames)
         loss = self.model.loss(output, batch.frames, batch.frame_lengths, config.mel_loss)["total"]
+        steps = batch.steps(config.r)
         if config.guided_weight > 0:
-            penalty = guided_attention(output.alignment, batch.steps(config.r), batch.text_lengths)
+            penalty = guided_attention(output.alignment, steps, batch.text_lengths)
             loss = loss + config.guided_weight * penalty
+        if self.lessons is not None:
+            attention, frames = taught(self.lessons, share, output.alignment, output.after)
+            if config.distill_weight > 0:
+                kl = attention_distillation(attention, output.alignment, steps, batch.text_lengths)
+                loss = loss + config.distill_weight * kl
+            if config.soft_target_weight > 0:
+                soft = frame_distillation(frames, output.after, batch.frame_lengths)
+                loss = loss + config.soft_target_weight * soft
         self.update(loss, config.clip)
         self.sums[0] += float(loss.detach())
         self.sums[1] += 1
 
     def end_period(self, period: int) -> dict[str, Any]:
         scores = teacher_forced(
-            self.model, self.valid_texts, self.valid_frames, self.config, self.ranks.device
-        )
+            self.model, self.valid_texts, self.valid_frames, self.config, self.ranks.device,
+            self.valid_timings,
+        )  # fmt: skip
         return {
             "train_loss": self.sums[0] / max(1, self.sums[1]),
             "lr": self.optimizer.param_groups[0]["lr"],
             "valid_l1": scores["l1"],
             "valid_focus": scores["focus_rate"],
             "valid_diagonal": scores["diagonal_mass"],
+            "valid_words": scores["word_agreement"],
             "valid_neg_l1": -scores["l1"],
         }
 
     def summary(self, row: dict[str, Any]) -> str:
         return (
             f"loss {row['train_loss']:.3f}  valid L1 {row['valid_l1']:.3f}  "
-            f"focus {row['valid_focus']:.2f}  diagonal {row['valid_diagonal']:.2f}"
+            f"focus {row['valid_focus']:.2f}  diagonal {row['valid_diagonal']:.2f}  "
+            f"words {row['valid_words']:.2f}"
         )
 
     @classmethod
@@ -174,7 +203,8 @@ class TTSTrainer(SteppedTrainer):
         model = self.build_model(self.config).to(device)
         model.load_state_dict(load_checkpoint(folder / "best.pt", device)["model"])
         texts, frames = split_data(self.corpus, "test")
-        evaluation = evaluate(model, texts, frames, self.config, device)
+        timings = word_timings(self.corpus, "test", frames, self.config.r)
+        evaluation = evaluate(model, texts, frames, self.config, device, timings)
         (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1) + "\n")
         (folder / "evaluation.md").write_text(evaluation_table(evaluation))
         draw_example(
@@ -199,6 +229,107 @@ def split_data(corpus: speech_corpus.SpeechCorpus, split: str) -> tuple[list[Ten
     ]
 
 
+def word_timings(
+    corpus: speech_corpus.SpeechCorpus, split: str, frames: list[Tensor], r: int
+) -> list[tuple[Tensor, Tensor] | None]:
+    """For each clean utterance of ``split`` (as :func:`split_data` orders them, with its
+    ``frames``), the character spans ``[W, 2]`` in the transcript and decoder-step intervals
+    ``[W, 2]`` at reduction factor ``r`` of eSpeak's word events: an event lasts from its start
+    to the next one's, and its span runs from its word to the next event's word (the space
+    after it included). eSpeak joins unstressed words ("the", "a") to a neighbour without an
+    event of their own; such a word counts in the spans of both neighbours. ``None`` where an
+    event's word is not found in the transcript."""
+    part = corpus.split(split)
+    timings: list[tuple[Tensor, Tensor] | None] = []
+    for k, i in enumerate(part.select(speech_corpus.CLEAN)):
+        text, words = part.texts[i], part.transcripts[i].split()
+        starts = [0]
+        for word in words:
+            starts.append(starts[-1] + len(word) + 1)
+        events, matched, at = part.word_events(i).tolist(), [], 0
+        for _, offset, length in events:
+            word = transcript(text[offset : offset + length])
+            if word:
+                found = [j for j in range(at, min(at + 4, len(words))) if words[j] == word]
+                if not found:
+                    break
+                at = found[0] + 1
+                matched.append((offset, found[0]))
+        if len(matched) != sum(1 for _, o, n in events if transcript(text[o : o + n])):
+            timings.append(None)
+            continue
+        ms = {offset: start for start, offset, _ in events}
+        first = [round(ms[offset] * SAMPLE_RATE / (1000 * HOP)) // r for offset, _ in matched]
+        last = [*first[1:], -(-frames[k].shape[0] // r)]
+        index = [j for _, j in matched]
+        lows = [0] + [starts[j + 1] for j in index[:-1]]
+        highs = [starts[j] for j in index[1:]] + [starts[-1]]
+        timings.append((torch.tensor([lows, highs]).T, torch.tensor([first, last]).T))
+    return timings
+
+
+def load_teacher(folder: str, config: TTSConfig, device: torch.device) -> Tacotron:
+    """The best weights of the finished ``reparam train tts`` run in ``folder``, in evaluation
+    mode; it must share ``config``'s recipe and reduction factor."""
+    path = Path(folder).expanduser()
+    if not ((path / "config.json").is_file() and (path / "best.pt").is_file()):
+        raise ValueError(f"--teacher {folder} is not a finished run (no config.json and best.pt)")
+    values = json.loads((path / "config.json").read_text())
+    if values.pop("trainer", None) != "tts":
+        raise ValueError(f"--teacher {folder} is not a tts run")
+    taught_by = TTSConfig.from_dict(values)
+    if (taught_by.recipe, taught_by.r) != (config.recipe, config.r):
+        raise ValueError(
+            f"--teacher {folder} was trained on --recipe {taught_by.recipe} at --r {taught_by.r}; "
+            f"this run has --recipe {config.recipe} and --r {config.r}"
+        )
+    teacher = TTSTrainer.build_model(taught_by).to(device)
+    teacher.load_state_dict(load_checkpoint(path / "best.pt", device)["model"])
+    return teacher.eval()
+
+
+@torch.no_grad()
+def lessons(
+    teacher: Tacotron,
+    student: Tacotron,
+    texts: list[Tensor],
+    frames: list[Tensor],
+    config: TTSConfig,
+    device: torch.device,
+) -> list[tuple[Tensor, Tensor]]:
+    """The teacher's teacher-forced attention ``[S_i, N_i]`` and frames after its postnet
+    ``[T_i, 80]`` (in the student's scale) for each training sentence, whose ``frames`` are in
+    the student's scale: computed once, from ``config.seed`` (the prenets' dropout)."""
+    torch.manual_seed(config.seed)
+    out: list[tuple[Tensor, Tensor] | None] = [None] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: frames[i].shape[0])
+    for start in range(0, len(order), 16):
+        indices = order[start : start + 16]
+        scaled = [
+            teacher.normalise(student.denormalise(frames[i].to(device))).cpu() for i in indices
+        ]
+        batch = Batch([texts[i] for i in indices], scaled, config.r, device)
+        result = teacher(batch.text, batch.text_lengths, batch.frames)
+        predicted = student.normalise(teacher.denormalise(result.after))
+        for row, (i, steps) in enumerate(zip(indices, batch.steps(config.r).tolist(), strict=True)):
+            n, t = int(batch.text_lengths[row]), int(batch.frame_lengths[row])
+            out[i] = (result.alignment[row, :steps, :n].cpu(), predicted[row, :t].cpu())
+    return out  # type: ignore[return-value]
+
+
+def taught(
+    lessons: list[tuple[Tensor, Tensor]], share: list[int], alignment: Tensor, frames: Tensor
+) -> tuple[Tensor, Tensor]:
+    """The lessons of the batch ``share`` padded with zeros to the student's ``alignment``
+    ``[B, S, N]`` and ``frames`` ``[B, T, 80]``."""
+    attention, predicted = torch.zeros_like(alignment), torch.zeros_like(frames)
+    for row, i in enumerate(share):
+        a, f = lessons[i]
+        attention[row, : a.shape[0], : a.shape[1]] = a
+        predicted[row, : f.shape[0]] = f
+    return attention, predicted
+
+
 @torch.no_grad()
 def teacher_forced(
     model: Tacotron,
@@ -206,14 +337,16 @@ def teacher_forced(
     frames: list[Tensor],
     config: TTSConfig,
     device: torch.device,
+    timings: list[tuple[Tensor, Tensor] | None] | None = None,
 ) -> dict[str, float]:
     """Teacher-forced scores of the sentences: the log-mel L1 after the postnet (in the
     log-mel's own scale), the stop token's accuracy over the valid groups, and the focus rate,
-    diagonal mass and monotonicity of the attention."""
+    diagonal mass and monotonicity of the attention, and with ``timings``
+    (:func:`word_timings`) its mean word agreement over the sentences that have them."""
     was_training = model.training
     model.eval()
     sums = {"l1": 0.0, "frames": 0, "stop": 0.0, "groups": 0, "focus_rate": 0.0, "diagonal_mass": 0.0,
-            "monotonicity": 0.0, "batches": 0}  # fmt: skip
+            "monotonicity": 0.0, "batches": 0, "words": 0.0, "timed": 0}  # fmt: skip
     for start in range(0, len(texts), 16):
         indices = range(start, min(start + 16, len(texts)))
         normalised = [model.normalise(frames[i].to(device)).cpu() for i in indices]
@@ -233,6 +366,12 @@ def teacher_forced(
                               ("monotonicity", monotonicity)):  # fmt: skip
             sums[name] += float(measure(out.alignment, steps, batch.text_lengths)) * len(indices)
         sums["batches"] += len(indices)
+        for row, i in enumerate(indices):
+            if timings is not None and timings[i] is not None:
+                spans, intervals = timings[i]
+                alignment = out.alignment[row, : int(steps[row]), : int(batch.text_lengths[row])]
+                sums["words"] += float(word_agreement(alignment, spans, intervals))
+                sums["timed"] += 1
     model.train(was_training)
     n = sums["batches"]
     return {
@@ -241,6 +380,8 @@ def teacher_forced(
         "focus_rate": sums["focus_rate"] / n,
         "diagonal_mass": sums["diagonal_mass"] / n,
         "monotonicity": sums["monotonicity"] / n,
+        "word_agreement": sums["words"] / sums["timed"] if sums["timed"] else float("nan"),
+        "timed_sentences": sums["timed"],
         "sentences": n,
     }
 
@@ -290,10 +431,11 @@ def evaluate(
     frames: list[Tensor],
     config: TTSConfig,
     device: torch.device,
+    timings: list[tuple[Tensor, Tensor] | None] | None = None,
 ) -> dict[str, Any]:
     """The test scores of the module docstring, as plain values."""
     return {
-        "teacher_forced": teacher_forced(model, texts, frames, config, device),
+        "teacher_forced": teacher_forced(model, texts, frames, config, device, timings),
         "free_running": free_running(model, texts, frames, config, device),
         "frame_ms": 1000 * HOP / SAMPLE_RATE,
     }
@@ -309,6 +451,8 @@ def evaluation_table(evaluation: dict[str, Any]) -> str:
         f"| focus rate | {t['focus_rate']:.3f} |\n"
         f"| diagonal mass (±10 % of the text) | {t['diagonal_mass']:.3f} |\n"
         f"| monotonicity | {t['monotonicity']:.3f} |\n"
+        f"| word agreement with eSpeak ({t['timed_sentences']} sentences) | "
+        f"{t['word_agreement']:.3f} |\n"
         f"| free-running MCD (DTW) | {f['mcd_db']:.2f} dB |\n"
         f"| free-running length error | {f['length_error_frames']:.1f} frames |\n"
         f"| free-running without a stop | {f['unstopped']} of {f['sentences']} |\n"

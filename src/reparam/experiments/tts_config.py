@@ -8,6 +8,13 @@ of Tachibana et al.'s guided-attention penalty (0: off); training by Adam with t
 then inverse-square-root schedule of the other speech trainers, clipped at ``clip``.
 ``eval_frames`` bounds free-running synthesis in the final evaluation (frames).
 
+Distillation (seed 000): ``teacher`` names a finished ``reparam train tts`` run on the same
+recipe and ``r``; its best weights give, once for every training sentence, the attention and
+the frames it predicts teacher-forced. ``distill_weight`` weighs the KL from the teacher's
+attention to this model's (:func:`reparam.speech.distillation.attention_distillation`),
+``soft_target_weight`` the L1 to the teacher's frames
+(:func:`reparam.speech.distillation.frame_distillation`, Hinton et al.'s soft targets).
+
 Example:
     >>> TTSConfig().r, TTSConfig(r=5).r
     (2, 5)
@@ -15,6 +22,10 @@ Example:
     Traceback (most recent call last):
         ...
     ValueError: unknown --attention 'dot'; choose one of location, content, gmm
+    >>> TTSConfig(distill_weight=1.0)
+    Traceback (most recent call last):
+        ...
+    ValueError: --distill-weight and --soft-target-weight need a --teacher run
 """
 
 from __future__ import annotations
@@ -59,6 +70,9 @@ class TTSConfig(RunConfig):
     dropout: float = 0.5
     mel_loss: str = "l1"
     guided_weight: float = 0.0
+    teacher: str | None = None
+    distill_weight: float = 0.0
+    soft_target_weight: float = 0.0
     steps: int = 4000
     eval_every: int = 250
     batch_size: int = 16
@@ -84,6 +98,13 @@ class TTSConfig(RunConfig):
             )
         in_range("--dropout", self.dropout, 0.0, 0.9)
         non_negative("--guided-weight", self.guided_weight)
+        non_negative("--distill-weight", self.distill_weight)
+        non_negative("--soft-target-weight", self.soft_target_weight)
+        taught = self.distill_weight > 0 or self.soft_target_weight > 0
+        if taught and self.teacher is None:
+            raise ValueError("--distill-weight and --soft-target-weight need a --teacher run")
+        if self.teacher is not None and not taught:
+            raise ValueError("--teacher is unused: give --distill-weight or --soft-target-weight")
         non_negative("--seed", self.seed)
         positive("--lr", self.lr)
         positive("--clip", self.clip)

@@ -2,8 +2,9 @@
 spectrogram, mel filterbank energies and their natural log, MFCCs, SpecAugment masking, the
 vocal-tract-length warp of the bands), the recognizer's characters (``alphabet``), a
 synthesizer's pieces (``reduction``: the reduction factor's reshapes; ``griffin_lim``: audio
-from spectrograms; ``alignment``: attention distillation, guided attention and alignment
-measures; ``distortion``: DTW, mel-cepstral distortion, global variance), and speaker
+from spectrograms; ``alignment``: guided attention and alignment measures, with the agreement
+with eSpeak's word times; ``distillation``: a teacher's attention and frames as a student's
+targets; ``distortion``: DTW, mel-cepstral distortion, global variance), and speaker
 verification's back-ends and metrics (``plda``: LDA, length normalisation, the two-covariance
 PLDA, cosine scoring; ``verification_metrics``: trials, EER, minDCF, DET curves, score
 fusion). Plain tensors in, tensors out: no audio files are read or written here."""

@@ -1,24 +1,16 @@
-r"""Losses on, and measures of, the attention matrices of a sequence-to-sequence speech model:
-attention distillation from a teacher (seed 000), the guided-attention penalty (Tachibana et
-al. 2018), the focus rate (Ren et al. 2019) and how diagonal and monotone an alignment is.
+r"""A loss on, and measures of, the attention matrices of a sequence-to-sequence speech model:
+the guided-attention penalty (Tachibana et al. 2018), the focus rate (Ren et al. 2019), how
+diagonal and monotone an alignment is, and how well it agrees with the synthesizer's own word
+times (:func:`word_agreement`). The distillation losses are in :mod:`reparam.speech.distillation`.
 
 An alignment is ``[B, S, N]``: at decoder step s, a distribution over the N encoder positions.
 ``steps`` ``[B]`` and ``positions`` ``[B]`` give each utterance's valid decoder steps and
-encoder positions (the rest is padding, left out of every sum). With teacher weights
-:math:`p^t` and student weights :math:`p^s`, the distillation loss is the mean over valid steps
-of
-
-.. math:: \mathrm{KL}(p^t_s \,\Vert\, p^s_s) = \sum_n p^t_{sn} \log \frac{p^t_{sn}}{p^s_{sn}},
-
-whose gradient in the student is that of the cross-entropy :math:`-\sum_n p^t_{sn} \log p^s_{sn}`
-(seed 000's form; the teacher's entropy is a constant). The guided-attention penalty is
+encoder positions (the rest is padding, left out of every sum). The guided-attention penalty is
 :math:`\frac{1}{|V|}\sum_{(s,n) \in V} α_{sn} \big(1 - e^{-(n/N_b - s/S_b)^2 / 2g^2}\big)`
 over the valid cells V, with g = 0.2; the focus rate is
 :math:`\frac1{S_b}\sum_s \max_n α_{sn}`, averaged over utterances.
 
 References:
-    Hinton, Vinyals & Dean (2015), Distilling the knowledge in a neural network,
-    arXiv:1503.02531.
     Tachibana, Uenoyama & Aihara (2018), Efficiently trainable text-to-speech system based on
     deep convolutional networks with guided attention, ICASSP.
     Ren, Ruan, Tan, Qin, Zhao, Zhao & Liu (2019), FastSpeech: fast, robust and controllable
@@ -26,12 +18,12 @@ References:
 
 Example:
     >>> eye = torch.eye(4).unsqueeze(0)            # a perfectly diagonal alignment
-    >>> float(attention_distillation(eye, eye))
-    0.0
     >>> float(focus_rate(eye)), float(diagonal_mass(eye)), float(monotonicity(eye))
     (1.0, 1.0, 1.0)
     >>> float(guided_attention(eye)) < float(guided_attention(eye.flip(-1)))
     True
+    >>> float(word_agreement(eye[0], torch.tensor([[0, 2], [2, 4]]), torch.tensor([[0, 2], [2, 4]])))
+    1.0
 """
 
 from __future__ import annotations
@@ -42,10 +34,11 @@ from torch import Tensor
 from reparam import checks
 
 
-def _valid(
+def valid_cells(
     alignment: Tensor, steps: Tensor | None, positions: Tensor | None
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The lengths as float ``[B, 1, 1]`` tensors and the valid steps and cells as masks."""
+    """The lengths ``steps`` and ``positions`` as float ``[B]`` tensors (full when ``None``)
+    and the valid steps ``[B, S]`` and cells ``[B, S, N]`` as masks; errors name the argument."""
     checks.tensor("alignment", alignment)
     if alignment.dim() != 3:
         raise ValueError(f"alignment must be [B, S, N], got shape {tuple(alignment.shape)}")
@@ -69,25 +62,6 @@ def _valid(
     return lengths[0].to(alignment.dtype), lengths[1].to(alignment.dtype), valid_steps, cells
 
 
-def attention_distillation(
-    teacher: Tensor, student: Tensor, steps: Tensor | None = None, positions: Tensor | None = None
-) -> Tensor:
-    """The mean over valid decoder steps of KL(teacher ‖ student) over the valid positions
-    (see the module docstring). The teacher is treated as a constant (detached)."""
-    _, _, valid_steps, cells = _valid(student, steps, positions)
-    checks.tensor("teacher", teacher)
-    if teacher.shape != student.shape:
-        raise ValueError(
-            f"teacher {tuple(teacher.shape)} and student {tuple(student.shape)} must have one shape "
-            "(the same decoder steps over the same text)"
-        )
-    p = teacher.detach().masked_fill(~cells, 0.0)
-    log_q = student.clamp_min(torch.finfo(student.dtype).tiny).log()
-    terms = torch.xlogy(p, p) - p * log_q
-    per_step = terms.masked_fill(~cells, 0.0).sum(-1)
-    return per_step.masked_fill(~valid_steps, 0.0).sum() / valid_steps.sum()
-
-
 def guided_attention(
     alignment: Tensor,
     steps: Tensor | None = None,
@@ -96,7 +70,7 @@ def guided_attention(
 ) -> Tensor:
     """Tachibana et al.'s penalty on attention far from the diagonal, with g = ``width``."""
     width = checks.positive_real("width", width)
-    S_b, N_b, _, cells = _valid(alignment, steps, positions)
+    S_b, N_b, _, cells = valid_cells(alignment, steps, positions)
     _, S, N = alignment.shape
     s = (
         torch.arange(S, dtype=alignment.dtype, device=alignment.device)[None, :, None]
@@ -115,7 +89,7 @@ def focus_rate(
 ) -> Tensor:
     """The mean over utterances of the mean over valid steps of the largest weight (1 for a
     hard alignment, 1/N for a uniform one)."""
-    S_b, _, valid_steps, cells = _valid(alignment, steps, positions)
+    S_b, _, valid_steps, cells = valid_cells(alignment, steps, positions)
     peaks = alignment.masked_fill(~cells, 0.0).amax(-1).masked_fill(~valid_steps, 0.0)
     return (peaks.sum(-1) / S_b).mean()
 
@@ -130,7 +104,7 @@ def diagonal_mass(
     the diagonal n/N = s/S: 1 when all the weight is there."""
     if not 0 < checks.real("band", band) <= 1:
         raise ValueError(f"band must lie in (0, 1], got {band!r}")
-    S_b, N_b, valid_steps, cells = _valid(alignment, steps, positions)
+    S_b, N_b, valid_steps, cells = valid_cells(alignment, steps, positions)
     _, S, N = alignment.shape
     s = (torch.arange(S, dtype=alignment.dtype, device=alignment.device) + 0.5)[
         None, :, None
@@ -147,10 +121,38 @@ def monotonicity(
     alignment: Tensor, steps: Tensor | None = None, positions: Tensor | None = None
 ) -> Tensor:
     """The share of consecutive valid steps whose most-attended position does not move back."""
-    _, _, valid_steps, cells = _valid(alignment, steps, positions)
+    _, _, valid_steps, cells = valid_cells(alignment, steps, positions)
     path = alignment.masked_fill(~cells, -1.0).argmax(-1)
     pairs = valid_steps[:, 1:]
     if not bool(pairs.any()):
         return torch.ones((), dtype=alignment.dtype, device=alignment.device)
     forward = (path[:, 1:] >= path[:, :-1]) & pairs
     return forward.sum().to(alignment.dtype) / pairs.sum()
+
+
+def word_agreement(alignment: Tensor, spans: Tensor, intervals: Tensor) -> Tensor:
+    """The share of decoder steps spent in a word whose most-attended position lies in that
+    word: how well one utterance's ``alignment`` ``[S, N]`` agrees with the synthesizer's
+    word times. ``spans`` ``[W, 2]`` are each word's positions ``[start, end)`` in the text,
+    ``intervals`` ``[W, 2]`` its decoder steps ``[start, end)`` (from the audio's word
+    events); steps outside every interval are left out."""
+    checks.tensor("alignment", alignment)
+    if alignment.dim() != 2:
+        raise ValueError(f"alignment must be [S, N], got shape {tuple(alignment.shape)}")
+    for name, value in (("spans", spans), ("intervals", intervals)):
+        if value.dim() != 2 or value.shape[-1] != 2 or value.dtype.is_floating_point:
+            raise ValueError(
+                f"{name} must be [W, 2] integers, got {value.dtype} {tuple(value.shape)}"
+            )
+    if spans.shape != intervals.shape:
+        raise ValueError(
+            f"spans {tuple(spans.shape)} and intervals {tuple(intervals.shape)} must match"
+        )
+    peak = alignment.argmax(-1)
+    step = torch.arange(alignment.shape[0], device=alignment.device)
+    inside = (step[None, :] >= intervals[:, :1]) & (step[None, :] < intervals[:, 1:])
+    hit = (peak[None, :] >= spans[:, :1]) & (peak[None, :] < spans[:, 1:])
+    counted = inside.sum()
+    if int(counted) == 0:
+        raise ValueError("intervals cover no decoder step of the alignment")
+    return (inside & hit).sum().to(alignment.dtype) / counted
