@@ -4,6 +4,7 @@ from reparam.cli import (  # noqa: F401
     evaluate,
     fit,
     repro,
+    repro_distillation,
     repro_draw,
     repro_gumbel_table1,
     repro_sentence_vae,
