@@ -165,6 +165,19 @@ def test_a_student_learns_from_the_teachers_attention_and_frames(tiny_run, tmp_p
     assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
 
 
+def test_tensorboard_images_leave_the_random_state_alone(tiny_run) -> None:
+    trainer = TTSTrainer(
+        TTSConfig(**{**TINY, "steps": 4, "eval_every": 2}), Ranks(0, 1, torch.device("cpu"))
+    )
+    before = torch.get_rng_state()
+    images = trainer.images()
+    assert torch.equal(torch.get_rng_state(), before)
+    frames, text = trainer.valid_frames[0], trainer.valid_texts[0]
+    assert images["alignment"].shape == (3, text.numel(), -(-frames.shape[0] // 2))
+    assert images["spectrogram"].shape == (3, 160, frames.shape[0])
+    assert all(float(image.min()) >= 0 and float(image.max()) <= 1 for image in images.values())
+
+
 def test_word_timings_follow_espeaks_word_events() -> None:
     """Spans cover the transcript in order, and intervals start at the events' times."""
     speech = corpus.load("tts-small")

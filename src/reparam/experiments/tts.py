@@ -61,6 +61,7 @@ from reparam.data.speech.wav import write_wav
 from reparam.experiments.asr import length_batches
 from reparam.experiments.stepped import SteppedTrainer
 from reparam.experiments.tts_config import TTSConfig
+from reparam.experiments.vae import fixed_noise
 from reparam.models.tacotron import Tacotron
 from reparam.speech import alphabet
 from reparam.speech.alignment import (
@@ -186,6 +187,26 @@ class TTSTrainer(SteppedTrainer):
             f"focus {row['valid_focus']:.2f}  diagonal {row['valid_diagonal']:.2f}  "
             f"words {row['valid_words']:.2f}"
         )
+
+    def images(self) -> dict[str, Tensor]:
+        """The first validation sentence, teacher-forced, for TensorBoard: its attention
+        (characters up, decoder steps across) and its predicted frames above the target's,
+        drawn with fixed noise so that torch's random state is left as it was."""
+        from reparam.plots.tts import heat_image
+
+        device, frames = self.ranks.device, self.valid_frames[0]
+        batch = Batch([self.valid_texts[0]], [self.model.normalise(frames.to(device)).cpu()],
+                      self.config.r, device)  # fmt: skip
+        self.model.eval()
+        with fixed_noise(device), torch.no_grad():
+            out = self.model(batch.text, batch.text_lengths, batch.frames)
+        self.model.train()
+        steps = int(batch.steps(self.config.r)[0])
+        predicted = self.model.denormalise(out.after[0, : frames.shape[0]]).T.cpu()
+        return {
+            "alignment": heat_image(out.alignment[0, :steps].T),
+            "spectrogram": heat_image(torch.cat([frames.T, predicted], 0)),
+        }
 
     @classmethod
     def build_model(cls, config: TTSConfig) -> Tacotron:

@@ -1,10 +1,11 @@
 """The synthesizer's pictures: attention alignments (decoder step against character) and
-log-mel spectrograms side by side."""
+log-mel spectrograms side by side, and either as a coloured image for TensorBoard."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import Tensor
 
 from reparam.plots import pyplot
@@ -45,3 +46,14 @@ def plot_spectrograms(spectrograms: dict[str, Tensor], text: str, path: str | Pa
     fig.suptitle(f"“{text}”", fontsize=9)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def heat_image(matrix: Tensor) -> Tensor:
+    """``matrix`` ``[H, W]`` as an RGB image ``[3, H, W]`` in [0, 1] through viridis, scaled
+    from its minimum to its maximum, first row at the bottom (as the plots draw it)."""
+    from matplotlib import colormaps
+
+    values = matrix.detach().double().cpu().flip(0)
+    span = (values.max() - values.min()).clamp_min(1e-12)
+    scaled = ((values - values.min()) / span).numpy()
+    return torch.from_numpy(colormaps["viridis"](scaled)[..., :3]).permute(2, 0, 1).float()
