@@ -95,3 +95,12 @@ def test_global_variance_is_each_bands_variance():
 def test_bad_arguments_are_named(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_mel_cepstra_are_the_cepstrum_of_the_log_amplitude_on_the_mel_axis():
+    """A log amplitude 0.3 + 2 (0.5 cos ω + 0.2 cos 3ω) over 80 bands has c1 = 0.5, c3 = 0.2."""
+    omega = torch.pi * (torch.arange(80, dtype=torch.float64) + 0.5) / 80
+    amplitude = 0.3 + 2 * (0.5 * torch.cos(omega) + 0.2 * torch.cos(3 * omega))
+    cepstra = mel_cepstra(2 * amplitude[:, None], 5)[0]  # log power is twice the log amplitude
+    expected = torch.tensor([0.5, 0.0, 0.2, 0.0, 0.0], dtype=torch.float64)
+    torch.testing.assert_close(cepstra, expected, atol=1e-12, rtol=0)

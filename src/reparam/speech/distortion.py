@@ -7,16 +7,22 @@ distortion and the per-band global variance.
 It is computed an anti-diagonal at a time (each depends only on the two before), so the
 Python loop has :math:`T_1 + T_2` iterations of vector operations.
 
-**MCD.** With mel-cepstra :math:`c_{t,1:D}` (the orthonormal DCT-II of the natural-log mel
-amplitudes, half the log power mel frames; coefficient 0, the energy, left out as is usual), the distortion in dB over the DTW
-path :math:`\mathcal P` of the Euclidean frame cost is (Kubichek 1993)
+**MCD.** The mel-cepstrum of a frame is the cepstrum of its log amplitude on the mel axis:
+with the K bands' natural-log mel amplitudes :math:`a_b` (half the log power mel frames) at
+the warped frequencies :math:`ω_b = π (b + ½) / K`,
+:math:`a_b = c_0 + 2 \sum_{d ≥ 1} c_d \cos(d ω_b)`, so that
+:math:`c_d = \frac1K \sum_b a_b \cos(d ω_b)`, the orthonormal DCT-II over
+:math:`\sqrt{2K}` (the scale of SPTK's cepstra, whose coefficients do not grow with the number
+of bands). With coefficients :math:`c_{t,1:D}` (coefficient 0, the energy, left out as is
+usual), the distortion in dB over the DTW path :math:`\mathcal P` of the Euclidean frame
+cost is (Kubichek 1993)
 
 .. math:: \mathrm{MCD} = \frac{10}{\ln 10} \frac{1}{|\mathcal P|} \sum_{(i,j) \in \mathcal P}
           \sqrt{2 \sum_{d=1}^{D} (c_{i,d} - \hat c_{j,d})^2}.
 
 These cepstra come from the mel filterbank energies, not from the mel-generalised analysis
-(SPTK's ``mcep``) that published MCDs use, so figures compare with each other, not with
-papers' to the decibel.
+(SPTK's ``mcep``) that published MCDs use: the scale is the same, the smoothing differs, so
+figures compare with papers' only roughly.
 
 **Global variance.** Each band's variance over frames (Toda & Tokuda 2007): over-smoothed
 predictions have less of it than the target.
@@ -78,21 +84,33 @@ def dtw(cost: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def mel_cepstra(log_mel: Tensor, coefficients: int = 13) -> Tensor:
-    """Coefficients 1 … ``coefficients`` of the orthonormal DCT-II of the log amplitudes of
-    natural-log power mel frames ``[..., n_mels, frames]`` (half their values), as
-    ``[..., frames, coefficients]``."""
+    r"""Cepstral coefficients 1 … ``coefficients`` (module docstring: the orthonormal DCT-II
+    over :math:`\sqrt{2K}`) of the log amplitudes of natural-log power mel frames
+    ``[..., n_mels, frames]`` (half their values), as ``[..., frames, coefficients]``."""
     checks.tensor("log_mel", log_mel)
     coefficients = checks.positive_int("coefficients", coefficients)
     bands = log_mel.shape[-2]
     if coefficients >= bands:
         raise ValueError(f"coefficients must be below n_mels = {bands}, got {coefficients}")
     basis = dct_matrix(coefficients + 1, bands, dtype=log_mel.dtype, device=log_mel.device)
-    return (basis[1:] @ (0.5 * log_mel)).transpose(-1, -2)
+    return (basis[1:] @ (0.5 * log_mel)).transpose(-1, -2) / math.sqrt(2 * bands)
 
 
-def mel_cepstral_distortion(predicted: Tensor, target: Tensor, coefficients: int = 13) -> Tensor:
+def mel_cepstral_distortion(
+    predicted: Tensor, target: Tensor, coefficients: int = 13, align: bool = True
+) -> Tensor:
     """The MCD in dB (module docstring) between log-mel spectrograms ``[n_mels, frames]``
-    of possibly different lengths, aligned by DTW on the cepstra."""
+    of possibly different lengths, aligned by DTW on the cepstra; with ``align=False`` the
+    frames already correspond (same length), and the path is the diagonal :math:`(t, t)`.
+
+    >>> x = torch.linspace(-1, 1, 80 * 30, dtype=torch.float64).reshape(80, 30)
+    >>> float(mel_cepstral_distortion(x, x, align=False))
+    0.0
+    >>> mel_cepstral_distortion(x, x[:, 1:], align=False)
+    Traceback (most recent call last):
+        ...
+    ValueError: align=False needs frames that correspond: predicted (80, 30), target (80, 29)
+    """
     for name, value in (("predicted", predicted), ("target", target)):
         checks.tensor(name, value)
         if value.dim() != 2:
@@ -100,6 +118,13 @@ def mel_cepstral_distortion(predicted: Tensor, target: Tensor, coefficients: int
     if predicted.shape[0] != target.shape[0]:
         raise ValueError(f"predicted has {predicted.shape[0]} bands, target {target.shape[0]}")
     a, b = mel_cepstra(target, coefficients), mel_cepstra(predicted, coefficients)
+    if not align:
+        if predicted.shape != target.shape:
+            raise ValueError(
+                f"align=False needs frames that correspond: predicted {tuple(predicted.shape)}, "
+                f"target {tuple(target.shape)}"
+            )
+        return DB_PER_NEPER * math.sqrt(2.0) * (a - b).norm(dim=-1).mean()
     distances = torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
     _, path = dtw(distances)
     return DB_PER_NEPER * math.sqrt(2.0) * distances[path[:, 0], path[:, 1]].mean()
