@@ -20,6 +20,7 @@ from reparam.experiments.tts import (
     lessons,
     load_teacher,
     split_data,
+    synthesize,
     teacher_forced,
     word_timings,
 )
@@ -178,6 +179,30 @@ def test_tensorboard_images_leave_the_random_state_alone(tiny_run) -> None:
     assert all(float(image.min()) >= 0 and float(image.max()) <= 1 for image in images.values())
 
 
+def test_a_multi_speaker_run_speaks_in_each_voice(tmp_path) -> None:
+    """Through the command line on two voices: the model has their table, each voice
+    speaks differently, and synthesize asks for a voice exactly when the run has them."""
+    out = tmp_path / "voices"
+    options = {**TINY, "recipe": "tts-voices-small", "steps": 2, "eval_every": 2,
+               "encoder": "cbhg"}  # fmt: skip
+    result = runner.invoke(
+        app, ["train", "tts", *arguments(options), "--multi-speaker", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    trained = load_run(out)
+    assert trained.model.speakers == 2 and trained.model.encoder_kind == "cbhg"
+    spoken = []
+    for voice in (0, 1):
+        torch.manual_seed(0)
+        spoken.append(synthesize(trained.model, "hello there", 20, torch.device("cpu"), voice)[1])
+    assert not torch.allclose(spoken[0], spoken[1])
+    wav = tmp_path / "v.wav"
+    command = ["synthesize", str(out), "hello", "--out", str(wav), "--max-frames", "8"]
+    missing = runner.invoke(app, command)
+    assert missing.exit_code != 0 and "--speaker is needed" in str(missing.exception)
+    assert runner.invoke(app, [*command, "--speaker", "1"]).exit_code == 0 and wav.is_file()
+
+
 def test_word_timings_follow_espeaks_word_events() -> None:
     """Spans cover the transcript in order, and intervals start at the events' times."""
     speech = corpus.load("tts-small")
@@ -215,6 +240,8 @@ def test_resumed_equals_a_straight_run(tmp_path) -> None:
         (["--mel-loss", "l3"], "unknown --mel-loss 'l3'"),
         (["--steps", "10", "--eval-every", "3"], "--steps 10 must be a multiple of --eval-every 3"),
         (["--distill-weight", "1"], "need a --teacher run"),
+        (["--encoder", "wavenet"], "unknown --encoder 'wavenet'"),
+        (["--recipe", "asr-small", "--multi-speaker"], "--multi-speaker needs a recipe"),
         (
             ["--teacher", "nowhere", "--distill-weight", "1"],
             "--teacher nowhere is not a finished run",

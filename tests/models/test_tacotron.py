@@ -19,10 +19,11 @@ def model(r: int = 2, **options) -> Tacotron:
 
 
 @pytest.mark.parametrize("r", [1, 2, 5])
-@pytest.mark.parametrize("attention", ["location", "content", "gmm"])
-def test_shapes(r, attention):
+@pytest.mark.parametrize(("attention", "encoder"), [("location", "conv"), ("content", "conv"),
+                                                    ("gmm", "conv"), ("location", "cbhg")])  # fmt: skip
+def test_shapes(r, attention, encoder):
     frames = torch.randn(2, 4 * r, N_MELS)
-    out = model(r, attention=attention)(TEXT, TEXT_LENGTHS, frames)
+    out = model(r, attention=attention, encoder=encoder)(TEXT, TEXT_LENGTHS, frames)
     assert out.before.shape == out.after.shape == frames.shape
     assert out.stop_logits.shape == (2, 4) and out.alignment.shape == (2, 4, 6)
     assert (out.alignment[1, :, 3:] == 0).all()
@@ -62,8 +63,9 @@ def test_inference_stops_at_the_first_group_over_the_threshold():
     assert lengths.tolist() == [2, 2]
 
 
-def test_padding_changes_nothing():
-    m = model(2)
+@pytest.mark.parametrize("encoder", ["conv", "cbhg"])
+def test_padding_changes_nothing(encoder):
+    m = model(2, encoder=encoder)
     frames = torch.randn(2, 8, N_MELS)
     torch.manual_seed(1)  # the prenet's dropout stays on: the same draws for both calls
     out = m(TEXT, TEXT_LENGTHS, frames)
@@ -126,3 +128,5 @@ def test_bad_arguments_are_named(call, name):
         call(model(2))
     with pytest.raises(ValueError, match="attention"):
         Tacotron(symbols=12, attention="dot")
+    with pytest.raises(ValueError, match="encoder"):
+        Tacotron(symbols=12, encoder="wavenet")

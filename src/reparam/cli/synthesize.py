@@ -25,6 +25,9 @@ def synthesize(
         ),
     ] = True,
     force: Annotated[bool, typer.Option(help="overwrite OUT if it exists")] = False,
+    speaker: Annotated[
+        int | None, typer.Option(help="the voice of a multi-speaker run (its corpus's speaker)")
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed (the prenet's dropout stays on)")] = 0,
     device: Device = "cpu",
 ) -> None:
@@ -54,7 +57,9 @@ def synthesize(
             f"{run} is a {loaded.trainer} run; synthesize needs a `reparam train tts` run"
         )
     torch.manual_seed(seed)
-    waveform, log_mel, alignment = speak(loaded.model, words, max_frames, torch.device(device))
+    waveform, log_mel, alignment = speak(
+        loaded.model, words, max_frames, torch.device(device), speaker
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     write_wav(out, waveform.float(), SAMPLE_RATE)
     seconds = waveform.numel() / SAMPLE_RATE

@@ -14,12 +14,15 @@ from reparam.cli.train import train_app
 from reparam.data.speech.recipe import RECIPES
 from reparam.experiments.tts import TTSTrainer
 from reparam.experiments.tts_config import MEL_LOSSES
+from reparam.models.tacotron import ENCODERS
 from reparam.models.tts_attention import ATTENTIONS
 
 OPTIONS = {
     "recipe": option(str, f"the speech corpus's recipe: {', '.join(RECIPES)}"),
     "subset": option(int | None, "train on a random subset of this many utterances"),
+    "multi_speaker": option(bool, "learn a speaker embedding per voice of the corpus"),
     "r": option(int, "the reduction factor: frames emitted per decoder step"),
+    "encoder": option(str, f"the encoder: {' or '.join(ENCODERS)} (Tacotron 2's or Tacotron's)"),
     "attention": option(str, f"the decoder's attention: {', '.join(ATTENTIONS)}"),
     "embedding": option(int, "character embedding size (and the encoder convolutions' width)"),
     "encoder_units": option(int, "the encoder BiLSTM's units, both directions together"),

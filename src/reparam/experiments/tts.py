@@ -56,7 +56,7 @@ from torch.nn.parallel import DistributedDataParallel
 from reparam.data.speech import corpus as speech_corpus
 from reparam.data.speech.espeak import SAMPLE_RATE
 from reparam.data.speech.features_cache import HOP, N_FFT, split_features
-from reparam.data.speech.recipe import transcript
+from reparam.data.speech.recipe import RECIPES, transcript
 from reparam.data.speech.wav import write_wav
 from reparam.experiments.asr import length_batches
 from reparam.experiments.stepped import SteppedTrainer
@@ -83,10 +83,18 @@ BANDS = 80
 
 
 class Batch:
-    """Padded characters ``[B, N]`` and their lengths, and padded frames ``[B, T, 80]`` (T a
-    multiple of r, in the model's scale) and their lengths."""
+    """Padded characters ``[B, N]`` and their lengths, padded frames ``[B, T, 80]`` (T a
+    multiple of r, in the model's scale) and their lengths, and the speakers ``[B]`` (``None``
+    for a single-voice model)."""
 
-    def __init__(self, texts: list[Tensor], frames: list[Tensor], r: int, device: torch.device):
+    def __init__(
+        self,
+        texts: list[Tensor],
+        frames: list[Tensor],
+        r: int,
+        device: torch.device,
+        speakers: list[int] | None = None,
+    ) -> None:
         self.text_lengths = torch.tensor([t.numel() for t in texts])
         self.text = torch.zeros(len(texts), int(self.text_lengths.max()), dtype=torch.long)
         for i, t in enumerate(texts):
@@ -98,6 +106,7 @@ class Batch:
         self.frames = pad_to_multiple(padded, r)
         self.text, self.text_lengths = self.text.to(device), self.text_lengths.to(device)
         self.frames, self.frame_lengths = self.frames.to(device), self.frame_lengths.to(device)
+        self.speaker = None if speakers is None else torch.tensor(speakers, device=device)
 
     def steps(self, r: int) -> Tensor:
         """Each utterance's decoder steps: its frames over r, rounded up."""
@@ -115,14 +124,17 @@ class TTSTrainer(SteppedTrainer):
         self.config, self.ranks = config, ranks
         self.corpus = speech_corpus.load(config.recipe)
         texts, frames = split_data(self.corpus, "train")
+        speakers = split_speakers(self.corpus, "train", config)
         if config.subset is not None:
             keep = torch.randperm(len(texts), generator=torch.Generator().manual_seed(0))
             keep = sorted(keep[: config.subset].tolist())
             texts, frames = [texts[i] for i in keep], [frames[i] for i in keep]
-        self.texts = texts
+            speakers = None if speakers is None else [speakers[i] for i in keep]
+        self.texts, self.speakers = texts, speakers
         self.batches = length_batches([f.shape[0] for f in frames], config.batch_size)
         self.valid_texts, self.valid_frames = split_data(self.corpus, "valid")
         self.valid_timings = word_timings(self.corpus, "valid", self.valid_frames, config.r)
+        self.valid_speakers = split_speakers(self.corpus, "valid", config)
         torch.manual_seed(config.seed)
         self.model = self.build_model(config).to(ranks.device)
         every = torch.cat(frames)
@@ -133,7 +145,9 @@ class TTSTrainer(SteppedTrainer):
         self.lessons = None
         if config.teacher is not None:
             teacher = load_teacher(config.teacher, config, ranks.device)
-            self.lessons = lessons(teacher, self.model, texts, self.frames, config, ranks.device)
+            self.lessons = lessons(
+                teacher, self.model, texts, self.frames, config, ranks.device, speakers
+            )
         self.net = DistributedDataParallel(self.model) if ranks.world > 1 else self.model
         self.start_optimiser()
         self.sums = [0.0, 0]
@@ -146,9 +160,10 @@ class TTSTrainer(SteppedTrainer):
         config = self.config
         chosen = self.batches[int(torch.randint(len(self.batches), (), generator=self.generator))]
         share = self.ranks.share(chosen, 0, len(chosen)).tolist()
+        voices = None if self.speakers is None else [self.speakers[i] for i in share]
         batch = Batch([self.texts[i] for i in share], [self.frames[i] for i in share], config.r,
-                      self.ranks.device)  # fmt: skip
-        output = self.net(batch.text, batch.text_lengths, batch.frames)
+                      self.ranks.device, voices)  # fmt: skip
+        output = self.net(batch.text, batch.text_lengths, batch.frames, batch.speaker)
         loss = self.model.loss(output, batch.frames, batch.frame_lengths, config.mel_loss)["total"]
         steps = batch.steps(config.r)
         if config.guided_weight > 0:
@@ -169,7 +184,7 @@ class TTSTrainer(SteppedTrainer):
     def end_period(self, period: int) -> dict[str, Any]:
         scores = teacher_forced(
             self.model, self.valid_texts, self.valid_frames, self.config, self.ranks.device,
-            self.valid_timings,
+            self.valid_timings, self.valid_speakers,
         )  # fmt: skip
         return {
             "train_loss": self.sums[0] / max(1, self.sums[1]),
@@ -195,11 +210,12 @@ class TTSTrainer(SteppedTrainer):
         from reparam.plots.tts import heat_image
 
         device, frames = self.ranks.device, self.valid_frames[0]
+        voice = None if self.valid_speakers is None else self.valid_speakers[:1]
         batch = Batch([self.valid_texts[0]], [self.model.normalise(frames.to(device)).cpu()],
-                      self.config.r, device)  # fmt: skip
+                      self.config.r, device, voice)  # fmt: skip
         self.model.eval()
         with fixed_noise(device), torch.no_grad():
-            out = self.model(batch.text, batch.text_lengths, batch.frames)
+            out = self.model(batch.text, batch.text_lengths, batch.frames, batch.speaker)
         self.model.train()
         steps = int(batch.steps(self.config.r)[0])
         predicted = self.model.denormalise(out.after[0, : frames.shape[0]]).T.cpu()
@@ -212,10 +228,11 @@ class TTSTrainer(SteppedTrainer):
     def build_model(cls, config: TTSConfig) -> Tacotron:
         return Tacotron(
             alphabet.CLASSES, BANDS, config.r, embedding=config.embedding,
-            encoder_units=config.encoder_units, attention=config.attention,
+            encoder_units=config.encoder_units, encoder=config.encoder, attention=config.attention,
             attention_dim=config.attention_dim, prenet=(2 * config.prenet, config.prenet),
             attention_rnn=config.attention_rnn, decoder_rnn=config.decoder_rnn,
             postnet_channels=config.postnet_channels, dropout=config.dropout,
+            speakers=RECIPES[config.recipe].speakers[0] if config.multi_speaker else 0,
         )  # fmt: skip
 
     def draw(self, folder: Path, history: list[dict[str, Any]]) -> None:
@@ -225,7 +242,8 @@ class TTSTrainer(SteppedTrainer):
         model.load_state_dict(load_checkpoint(folder / "best.pt", device)["model"])
         texts, frames = split_data(self.corpus, "test")
         timings = word_timings(self.corpus, "test", frames, self.config.r)
-        evaluation = evaluate(model, texts, frames, self.config, device, timings)
+        speakers = split_speakers(self.corpus, "test", self.config)
+        evaluation = evaluate(model, texts, frames, self.config, device, timings, speakers)
         (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1) + "\n")
         (folder / "evaluation.md").write_text(evaluation_table(evaluation))
         draw_example(
@@ -236,6 +254,7 @@ class TTSTrainer(SteppedTrainer):
             self.config,
             device,
             folder,
+            None if speakers is None else speakers[0],
         )
 
 
@@ -248,6 +267,17 @@ def split_data(corpus: speech_corpus.SpeechCorpus, split: str) -> tuple[list[Ten
     return [alphabet.encode(part.transcripts[i]) for i in clean], [
         features[i].float().T for i in clean
     ]
+
+
+def split_speakers(
+    corpus: speech_corpus.SpeechCorpus, split: str, config: TTSConfig
+) -> list[int] | None:
+    """The speaker of each clean utterance of ``split`` (as :func:`split_data` orders them)
+    for a ``multi_speaker`` run; ``None`` otherwise."""
+    if not config.multi_speaker:
+        return None
+    part = corpus.split(split)
+    return [int(part.speaker[i]) for i in part.select(speech_corpus.CLEAN)]
 
 
 def word_timings(
@@ -317,6 +347,7 @@ def lessons(
     frames: list[Tensor],
     config: TTSConfig,
     device: torch.device,
+    speakers: list[int] | None = None,
 ) -> list[tuple[Tensor, Tensor]]:
     """The teacher's teacher-forced attention ``[S_i, N_i]`` and frames after its postnet
     ``[T_i, 80]`` (in the student's scale) for each training sentence, whose ``frames`` are in
@@ -329,8 +360,9 @@ def lessons(
         scaled = [
             teacher.normalise(student.denormalise(frames[i].to(device))).cpu() for i in indices
         ]
-        batch = Batch([texts[i] for i in indices], scaled, config.r, device)
-        result = teacher(batch.text, batch.text_lengths, batch.frames)
+        voices = None if teacher.speaker_table is None else [speakers[i] for i in indices]
+        batch = Batch([texts[i] for i in indices], scaled, config.r, device, voices)
+        result = teacher(batch.text, batch.text_lengths, batch.frames, batch.speaker)
         predicted = student.normalise(teacher.denormalise(result.after))
         for row, (i, steps) in enumerate(zip(indices, batch.steps(config.r).tolist(), strict=True)):
             n, t = int(batch.text_lengths[row]), int(batch.frame_lengths[row])
@@ -359,6 +391,7 @@ def teacher_forced(
     config: TTSConfig,
     device: torch.device,
     timings: list[tuple[Tensor, Tensor] | None] | None = None,
+    speakers: list[int] | None = None,
 ) -> dict[str, float]:
     """Teacher-forced scores of the sentences: the log-mel L1 after the postnet (in the
     log-mel's own scale), the stop token's accuracy over the valid groups, and the focus rate,
@@ -371,8 +404,9 @@ def teacher_forced(
     for start in range(0, len(texts), 16):
         indices = range(start, min(start + 16, len(texts)))
         normalised = [model.normalise(frames[i].to(device)).cpu() for i in indices]
-        batch = Batch([texts[i] for i in indices], normalised, config.r, device)
-        out = model(batch.text, batch.text_lengths, batch.frames)
+        voices = None if speakers is None else [speakers[i] for i in indices]
+        batch = Batch([texts[i] for i in indices], normalised, config.r, device, voices)
+        out = model(batch.text, batch.text_lengths, batch.frames, batch.speaker)
         valid = torch.arange(batch.frames.shape[1], device=device) < batch.frame_lengths[:, None]
         error = (model.denormalise(out.after) - model.denormalise(batch.frames)).abs().mean(-1)
         sums["l1"] += float(error[valid].sum())
@@ -414,18 +448,23 @@ def free_running(
     frames: list[Tensor],
     config: TTSConfig,
     device: torch.device,
+    speakers: list[int] | None = None,
 ) -> dict[str, float]:
-    """Free-running synthesis of the sentences: the mean MCD (dB, after DTW) against the
+    """Free-running synthesis of the sentences (by their ``speakers`` for a multi-speaker
+    model): the mean MCD (dB, after DTW) against the
     target and the mean absolute error of the predicted length (frames), with how many
     sentences reached ``eval_frames`` without stopping."""
     model.eval()
     distortions, length_errors, unstopped = [], [], 0
     for start in range(0, len(texts), 16):
         indices = list(range(start, min(start + 16, len(texts))))
+        voices = None if speakers is None else [speakers[i] for i in indices]
         batch = Batch(
-            [texts[i] for i in indices], [frames[i][:1] for i in indices], config.r, device
+            [texts[i] for i in indices], [frames[i][:1] for i in indices], config.r, device, voices
         )
-        out, lengths = model.infer(batch.text, batch.text_lengths, max_frames=config.eval_frames)
+        out, lengths = model.infer(
+            batch.text, batch.text_lengths, batch.speaker, max_frames=config.eval_frames
+        )
         predicted = model.denormalise(out.after)
         for row, i in enumerate(indices):
             n = int(lengths[row])
@@ -453,11 +492,12 @@ def evaluate(
     config: TTSConfig,
     device: torch.device,
     timings: list[tuple[Tensor, Tensor] | None] | None = None,
+    speakers: list[int] | None = None,
 ) -> dict[str, Any]:
     """The test scores of the module docstring, as plain values."""
     return {
-        "teacher_forced": teacher_forced(model, texts, frames, config, device, timings),
-        "free_running": free_running(model, texts, frames, config, device),
+        "teacher_forced": teacher_forced(model, texts, frames, config, device, timings, speakers),
+        "free_running": free_running(model, texts, frames, config, device, speakers),
         "frame_ms": 1000 * HOP / SAMPLE_RATE,
     }
 
@@ -482,15 +522,23 @@ def evaluation_table(evaluation: dict[str, Any]) -> str:
 
 @torch.no_grad()
 def synthesize(
-    model: Tacotron, text: str, max_frames: int, device: torch.device
+    model: Tacotron, text: str, max_frames: int, device: torch.device, speaker: int | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """``text`` spoken by ``model``: the waveform (Griffin-Lim, 60 iterations, frames padded
+    """``text`` spoken by ``model`` (in the voice ``speaker`` of a multi-speaker one, which
+    needs it): the waveform (Griffin-Lim, 60 iterations, frames padded
     with zeros at the ends and to four frames at least, so that any length works; peak 0.95),
     the log-mel frames ``[T, 80]`` and the attention ``[T / r, N]``."""
     model.eval()
+    if model.speaker_table is None and speaker is not None:
+        raise ValueError("--speaker is only for a multi-speaker run (--multi-speaker)")
+    if model.speaker_table is not None and speaker is None:
+        raise ValueError(f"--speaker is needed: the run has {model.speakers} voices")
+    if speaker is not None and not 0 <= speaker < model.speakers:
+        raise ValueError(f"--speaker must lie in [0, {model.speakers - 1}], got {speaker}")
     ids = alphabet.encode(text)[None].to(device)
+    voice = None if speaker is None else torch.tensor([speaker], device=device)
     out, lengths = model.infer(
-        ids, torch.tensor([ids.shape[1]], device=device), max_frames=max_frames
+        ids, torch.tensor([ids.shape[1]], device=device), voice, max_frames=max_frames
     )
     log_mel = model.denormalise(out.after[0, : int(lengths[0])]).double().cpu()
     filters = mel_filterbank(SAMPLE_RATE, N_FFT, BANDS, dtype=torch.float64)
@@ -509,15 +557,17 @@ def draw_example(
     config: TTSConfig,
     device: torch.device,
     folder: Path,
+    speaker: int | None = None,
 ) -> None:
-    """alignment.png, spectrogram.png and sample.wav of one test sentence."""
+    """alignment.png, spectrogram.png and sample.wav of one test sentence (by ``speaker``)."""
     from reparam.plots.tts import plot_alignments, plot_spectrograms
 
     model.eval()
-    batch = Batch([text], [model.normalise(frames.to(device)).cpu()], config.r, device)
+    voice = None if speaker is None else [speaker]
+    batch = Batch([text], [model.normalise(frames.to(device)).cpu()], config.r, device, voice)
     with torch.no_grad():
-        forced = model(batch.text, batch.text_lengths, batch.frames)
-    waveform, log_mel, alignment = synthesize(model, words, config.eval_frames, device)
+        forced = model(batch.text, batch.text_lengths, batch.frames, batch.speaker)
+    waveform, log_mel, alignment = synthesize(model, words, config.eval_frames, device, speaker)
     steps = -(-frames.shape[0] // config.r)
     plot_alignments(
         {"teacher-forced": forced.alignment[0, :steps].cpu(), "free-running": alignment},

@@ -1,11 +1,14 @@
 r"""The settings of a text-to-speech run (``reparam train tts``), saved as ``config.json``.
 
-The corpus is named by its recipe (``tts``: one eSpeak voice reading 1,320 sentences); the
-model by :class:`~reparam.models.tacotron.Tacotron`'s sizes, the reduction factor ``r`` and
-the ``attention``; the loss by ``mel_loss`` (L1 or MSE on normalised log-mel frames, before
-and after the postnet, plus the stop token's cross-entropy) and ``guided_weight``, the weight
-of Tachibana et al.'s guided-attention penalty (0: off); training by Adam with the warm-up
-then inverse-square-root schedule of the other speech trainers, clipped at ``clip``.
+The corpus is named by its recipe (``tts``: one eSpeak voice reading 1,320 sentences;
+``tts-voices``: four); ``multi_speaker`` gives the model a table of the corpus's voices,
+whose embedding joins every encoder output (the recipe's splits must share the voices). The
+model is named by :class:`~reparam.models.tacotron.Tacotron`'s sizes, the reduction factor
+``r``, the ``encoder`` (``conv``: Tacotron 2's; ``cbhg``: Tacotron's) and the ``attention``;
+the loss by ``mel_loss`` (L1 or MSE on normalised log-mel frames, before and after the
+postnet, plus the stop token's cross-entropy) and ``guided_weight``, the weight of Tachibana
+et al.'s guided-attention penalty (0: off); training by Adam with the warm-up then
+inverse-square-root schedule of the other speech trainers, clipped at ``clip``.
 ``eval_frames`` bounds free-running synthesis in the final evaluation (frames).
 
 Distillation (seed 000): ``teacher`` names a finished ``reparam train tts`` run on the same
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from reparam.data.speech.recipe import RECIPES
+from reparam.models.tacotron import ENCODERS
 from reparam.models.tts_attention import ATTENTIONS
 from reparam.train.config import (
     RunConfig,
@@ -58,7 +62,9 @@ class TTSConfig(RunConfig):
 
     recipe: str = "tts"
     subset: int | None = None
+    multi_speaker: bool = False
     r: int = 2
+    encoder: str = "conv"
     attention: str = "location"
     embedding: int = 256
     encoder_units: int = 256
@@ -86,6 +92,12 @@ class TTSConfig(RunConfig):
 
     def __post_init__(self) -> None:
         one_of("--recipe", self.recipe, tuple(RECIPES))
+        one_of("--encoder", self.encoder, ENCODERS)
+        if self.multi_speaker and not RECIPES[self.recipe].shared_speakers:
+            raise ValueError(
+                f"--multi-speaker needs a recipe whose splits share their voices; --recipe "
+                f"{self.recipe} holds out its test speakers"
+            )
         one_of("--attention", self.attention, tuple(ATTENTIONS))
         one_of("--mel-loss", self.mel_loss, MEL_LOSSES)
         for name in ("subset", "r", "embedding", "encoder_units", "attention_dim", "prenet",

@@ -2,8 +2,11 @@ r"""A Tacotron-style text-to-speech model: characters to log-mel frames through 
 decoder that emits r frames a step (Wang et al. 2017; the encoder, location-sensitive attention,
 stop token and postnet of Tacotron 2, Shen et al. 2018).
 
-- **Encoder.** Character embeddings, three convolutions (kernel 5, batch norm, ReLU, dropout)
-  and a bidirectional LSTM of ``encoder_units`` (half each way), over packed sequences. With
+- **Encoder.** Character embeddings, then (``encoder="conv"``, Tacotron 2's) three
+  convolutions (kernel 5, batch norm, ReLU, dropout) and a bidirectional LSTM of
+  ``encoder_units`` (half each way), over packed sequences; or (``encoder="cbhg"``,
+  Tacotron's) a prenet of two ReLU layers with dropout (``embedding``, ``embedding / 2``) and
+  the :class:`~reparam.models.cbhg.CBHG` (bank of 16, its GRU of ``encoder_units``). With
   ``speakers > 0`` a speaker embedding is concatenated to every encoder output.
 - **Decoder step g.** The prenet (two ReLU layers with dropout kept on at inference, as
   Tacotron 2 does, so that the decoder cannot copy its input) reads the frame fed back,
@@ -48,8 +51,13 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from reparam import checks
+from reparam.models.cbhg import CBHG
 from reparam.models.tts_attention import ATTENTIONS
 from reparam.speech.reduction import last_frames, step_frames, ungroup_frames
+
+ENCODERS = ("conv", "cbhg")
+"""The encoders by the names a config uses: Tacotron 2's convolutions and BiLSTM, Tacotron's
+CBHG."""
 
 
 @dataclass(frozen=True)
@@ -94,8 +102,8 @@ def _conv_stack(
 
 
 class Tacotron(nn.Module):
-    """See the module docstring; ``r`` is the reduction factor, ``attention`` one of
-    ``location``, ``content``, ``gmm``."""
+    """See the module docstring; ``r`` is the reduction factor, ``encoder`` one of
+    ``conv``, ``cbhg``, ``attention`` one of ``location``, ``content``, ``gmm``."""
 
     def __init__(
         self,
@@ -105,6 +113,7 @@ class Tacotron(nn.Module):
         *,
         embedding: int = 256,
         encoder_units: int = 256,
+        encoder: str = "conv",
         attention: str = "location",
         attention_dim: int = 128,
         prenet: tuple[int, ...] = (256, 128),
@@ -126,10 +135,23 @@ class Tacotron(nn.Module):
             raise ValueError(
                 f"unknown attention {attention!r}; choose one of {', '.join(ATTENTIONS)}"
             )
+        if encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
         self.speakers = checks.non_negative_int("speakers", speakers)
         self.embedding = nn.Embedding(symbols, embedding, padding_idx=0)
-        self.convolutions = _conv_stack([embedding] * 4, dropout, nn.ReLU, activate_last=True)
-        self.encoder = nn.LSTM(embedding, encoder_units // 2, batch_first=True, bidirectional=True)
+        self.encoder_kind = encoder
+        if encoder == "conv":
+            self.convolutions = _conv_stack([embedding] * 4, dropout, nn.ReLU, activate_last=True)
+            self.encoder = nn.LSTM(
+                embedding, encoder_units // 2, batch_first=True, bidirectional=True
+            )
+        else:
+            half = max(1, embedding // 2)
+            self.encoder_prenet = nn.Sequential(
+                nn.Linear(embedding, embedding), nn.ReLU(), nn.Dropout(dropout),
+                nn.Linear(embedding, half), nn.ReLU(), nn.Dropout(dropout),
+            )  # fmt: skip
+            self.cbhg = CBHG(half, half, encoder_units)
         memory_dim = encoder_units + (speaker_dim if speakers else 0)
         self.speaker_table = nn.Embedding(speakers, speaker_dim) if speakers else None
         self.prenet = Prenet(n_mels, prenet, dropout)
@@ -170,14 +192,18 @@ class Tacotron(nn.Module):
                 f"text_lengths must be B = {text.shape[0]} lengths in [1, {text.shape[1]}]"
             )
         mask = torch.arange(text.shape[1], device=text.device) < lengths.to(text.device)[:, None]
-        x = self.embedding(text).transpose(1, 2)
-        for layer in self.convolutions:  # padding zeroed before each convolution reads it
-            x = layer(x * mask[:, None, :] if isinstance(layer, nn.Conv1d) else x)
-        x = x.transpose(1, 2)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        memory, _ = pad_packed_sequence(
-            self.encoder(packed)[0], batch_first=True, total_length=text.shape[1]
-        )
+        if self.encoder_kind == "cbhg":
+            memory = self.cbhg(self.encoder_prenet(self.embedding(text)).transpose(1, 2), mask)
+        else:
+            x = self.embedding(text).transpose(1, 2)
+            for layer in self.convolutions:  # padding zeroed before each convolution reads it
+                x = layer(x * mask[:, None, :] if isinstance(layer, nn.Conv1d) else x)
+            packed = pack_padded_sequence(
+                x.transpose(1, 2), lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+            memory, _ = pad_packed_sequence(
+                self.encoder(packed)[0], batch_first=True, total_length=text.shape[1]
+            )
         if self.speaker_table is not None:
             if speaker is None:
                 raise ValueError("speaker is needed: the model has a speaker table")

@@ -188,6 +188,24 @@ RECIPES = {
         shared_speakers=True,
         seed=2,
     ),
+    "tts-voices": Recipe(
+        "tts-voices",
+        speakers=(4, 0, 0),
+        utterances=(300, 15, 15),
+        words=(3, 16),
+        rate=(165, 165),
+        shared_speakers=True,
+        seed=3,
+    ),
+    "tts-voices-small": Recipe(
+        "tts-voices-small",
+        speakers=(2, 0, 0),
+        utterances=(2, 1, 1),
+        words=(3, 5),
+        rate=(165, 165),
+        shared_speakers=True,
+        seed=6,
+    ),
 }
 """The named recipes. ``asr-small`` (6 speakers, 36 utterances) and ``speakers-small`` (11
 speakers, 39) for tests. ``asr``: 196 speakers, 3,560 clean utterances (3.2 h of the 3.5 h),
@@ -199,7 +217,9 @@ reading Jane Austen's six novels (``reparam data fetch-austen``; 11,403 training
 4–14 words), 16 utterances each in training: more voices and more sentences. ``speakers``:
 340 speakers, 3,000 clean utterances, for verification: clean training, clean and degraded
 held-out speakers. ``tts``: one voice reading 1,320 sentences; ``tts-small``: the same voice
-reading 8 short ones, for tests."""
+reading 8 short ones, for tests. ``tts-voices``: four voices (accents, variants and pitches
+drawn) reading 330 sentences each, for a multi-speaker synthesizer; ``tts-voices-small``: two
+reading 4 short ones, for tests."""
 
 ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
 _ABBREVIATION = re.compile(r"\b(Mr|Mrs|Dr|St|mr|mrs|dr|st)\.")
