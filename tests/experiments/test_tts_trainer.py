@@ -19,6 +19,7 @@ from reparam.experiments.tts import (
     TTSTrainer,
     lessons,
     load_teacher,
+    sentence_symbols,
     split_data,
     synthesize,
     teacher_forced,
@@ -26,6 +27,7 @@ from reparam.experiments.tts import (
 )
 from reparam.experiments.tts_config import TTSConfig
 from reparam.runs import load_run
+from reparam.speech import alphabet, phonemes
 from reparam.train import run
 from reparam.train.distributed import Ranks
 from reparam.train.run_folder import read_metrics
@@ -194,7 +196,8 @@ def test_a_multi_speaker_run_speaks_in_each_voice(tmp_path) -> None:
     spoken = []
     for voice in (0, 1):
         torch.manual_seed(0)
-        spoken.append(synthesize(trained.model, "hello there", 20, torch.device("cpu"), voice)[1])
+        ids = alphabet.encode("hello there")
+        spoken.append(synthesize(trained.model, ids, 20, torch.device("cpu"), voice)[1])
     assert not torch.allclose(spoken[0], spoken[1])
     wav = tmp_path / "v.wav"
     command = ["synthesize", str(out), "hello", "--out", str(wav), "--max-frames", "8"]
@@ -203,12 +206,36 @@ def test_a_multi_speaker_run_speaks_in_each_voice(tmp_path) -> None:
     assert runner.invoke(app, [*command, "--speaker", "1"]).exit_code == 0 and wav.is_file()
 
 
+def test_a_phoneme_model_reads_espeaks_phonemes(tmp_path) -> None:
+    out = tmp_path / "phonemes"
+    options = {**TINY, "symbols": "phonemes", "steps": 2, "eval_every": 2}
+    result = runner.invoke(app, ["train", "tts", *arguments(options), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert evaluation["teacher_forced"]["timed_sentences"] == 2
+    assert load_run(out).model.symbols == phonemes.SYMBOLS
+    wav = tmp_path / "p.wav"
+    said = runner.invoke(app, ["synthesize", str(out), "Hello there.", "--out", str(wav),
+                               "--max-frames", "8"])  # fmt: skip
+    assert said.exit_code == 0 and "hello there" in said.output, said.output
+    ids, words = sentence_symbols("Hello there.", "phonemes")
+    assert words == "hello there" and int(ids.max()) < phonemes.SYMBOLS and ids.numel() > 4
+
+
 def test_word_timings_follow_espeaks_word_events() -> None:
     """Spans cover the transcript in order, and intervals start at the events' times."""
     speech = corpus.load("tts-small")
     texts, frames = split_data(speech, "train")
     timings = word_timings(speech, "train", frames, 2)
     assert sum(t is not None for t in timings) >= len(timings) // 2
+    sounds, _ = split_data(speech, "train", "phonemes")
+    by_phoneme = word_timings(speech, "train", frames, 2, "phonemes")
+    for sound, timing in zip(sounds, by_phoneme, strict=True):
+        spans, intervals = timing
+        assert int(spans[0, 0]) == 0 and int(spans[-1, 1]) == sound.numel()
+        assert bool((spans[1:, 0] == spans[:-1, 1]).all()) and bool(
+            (spans[:, 1] > spans[:, 0]).all()
+        )
     for text, frame, timing in zip(texts, frames, timings, strict=True):
         if timing is None:
             continue

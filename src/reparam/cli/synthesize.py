@@ -31,13 +31,13 @@ def synthesize(
     seed: Annotated[int, typer.Option(help="random seed (the prenet's dropout stays on)")] = 0,
     device: Device = "cpu",
 ) -> None:
-    """Speak TEXT with the synthesizer of RUN: characters to log-mel frames, free-running
+    """Speak TEXT with the synthesizer of RUN: characters (or phonemes) to log-mel frames, free-running
     until the stop token, then Griffin-Lim (60 iterations) into a 16-bit WAV at 22,050 Hz."""
     import torch
 
     from reparam.data.speech.espeak import SAMPLE_RATE
-    from reparam.data.speech.recipe import spoken, transcript
     from reparam.data.speech.wav import write_wav
+    from reparam.experiments.tts import sentence_symbols
     from reparam.experiments.tts import synthesize as speak
     from reparam.runs import load_run
 
@@ -45,20 +45,15 @@ def synthesize(
         raise ValueError(f"--out must name a .wav file; got {out}")
     if out.exists() and not force:
         raise ValueError(f"{out} exists; pass --force to overwrite it")
-    said = spoken(text)
-    words = transcript(said) if said is not None else ""
-    if said is None or not words:
-        raise ValueError(
-            f"TEXT must hold words of letters (spell out numbers and symbols); got {text!r}"
-        )
     loaded = load_run(run, weights=weights, device=device)
     if loaded.trainer != "tts":
         raise ValueError(
             f"{run} is a {loaded.trainer} run; synthesize needs a `reparam train tts` run"
         )
+    ids, words = sentence_symbols(text, loaded.config.symbols)
     torch.manual_seed(seed)
     waveform, log_mel, alignment = speak(
-        loaded.model, words, max_frames, torch.device(device), speaker
+        loaded.model, ids, max_frames, torch.device(device), speaker
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     write_wav(out, waveform.float(), SAMPLE_RATE)

@@ -21,6 +21,7 @@ OPTIONS = {
     "recipe": option(str, f"the speech corpus's recipe: {', '.join(RECIPES)}"),
     "subset": option(int | None, "train on a random subset of this many utterances"),
     "multi_speaker": option(bool, "learn a speaker embedding per voice of the corpus"),
+    "symbols": option(str, "what the model reads: characters or phonemes (eSpeak's)"),
     "r": option(int, "the reduction factor: frames emitted per decoder step"),
     "encoder": option(str, f"the encoder: {' or '.join(ENCODERS)} (Tacotron 2's or Tacotron's)"),
     "attention": option(str, f"the decoder's attention: {', '.join(ATTENTIONS)}"),

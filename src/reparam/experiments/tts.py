@@ -56,14 +56,14 @@ from torch.nn.parallel import DistributedDataParallel
 from reparam.data.speech import corpus as speech_corpus
 from reparam.data.speech.espeak import SAMPLE_RATE
 from reparam.data.speech.features_cache import HOP, N_FFT, split_features
-from reparam.data.speech.recipe import RECIPES, transcript
+from reparam.data.speech.recipe import RECIPES, spoken, transcript
 from reparam.data.speech.wav import write_wav
 from reparam.experiments.asr import length_batches
 from reparam.experiments.stepped import SteppedTrainer
 from reparam.experiments.tts_config import TTSConfig
 from reparam.experiments.vae import fixed_noise
 from reparam.models.tacotron import Tacotron
-from reparam.speech import alphabet
+from reparam.speech import alphabet, phonemes
 from reparam.speech.alignment import (
     diagonal_mass,
     focus_rate,
@@ -123,7 +123,7 @@ class TTSTrainer(SteppedTrainer):
     def __init__(self, config: TTSConfig, ranks: Ranks) -> None:
         self.config, self.ranks = config, ranks
         self.corpus = speech_corpus.load(config.recipe)
-        texts, frames = split_data(self.corpus, "train")
+        texts, frames = split_data(self.corpus, "train", config.symbols)
         speakers = split_speakers(self.corpus, "train", config)
         if config.subset is not None:
             keep = torch.randperm(len(texts), generator=torch.Generator().manual_seed(0))
@@ -132,8 +132,10 @@ class TTSTrainer(SteppedTrainer):
             speakers = None if speakers is None else [speakers[i] for i in keep]
         self.texts, self.speakers = texts, speakers
         self.batches = length_batches([f.shape[0] for f in frames], config.batch_size)
-        self.valid_texts, self.valid_frames = split_data(self.corpus, "valid")
-        self.valid_timings = word_timings(self.corpus, "valid", self.valid_frames, config.r)
+        self.valid_texts, self.valid_frames = split_data(self.corpus, "valid", config.symbols)
+        self.valid_timings = word_timings(
+            self.corpus, "valid", self.valid_frames, config.r, config.symbols
+        )
         self.valid_speakers = split_speakers(self.corpus, "valid", config)
         torch.manual_seed(config.seed)
         self.model = self.build_model(config).to(ranks.device)
@@ -227,7 +229,8 @@ class TTSTrainer(SteppedTrainer):
     @classmethod
     def build_model(cls, config: TTSConfig) -> Tacotron:
         return Tacotron(
-            alphabet.CLASSES, BANDS, config.r, embedding=config.embedding,
+            phonemes.SYMBOLS if config.symbols == "phonemes" else alphabet.CLASSES, BANDS,
+            config.r, embedding=config.embedding,
             encoder_units=config.encoder_units, encoder=config.encoder, attention=config.attention,
             attention_dim=config.attention_dim, prenet=(2 * config.prenet, config.prenet),
             attention_rnn=config.attention_rnn, decoder_rnn=config.decoder_rnn,
@@ -240,8 +243,8 @@ class TTSTrainer(SteppedTrainer):
         device = self.ranks.device
         model = self.build_model(self.config).to(device)
         model.load_state_dict(load_checkpoint(folder / "best.pt", device)["model"])
-        texts, frames = split_data(self.corpus, "test")
-        timings = word_timings(self.corpus, "test", frames, self.config.r)
+        texts, frames = split_data(self.corpus, "test", self.config.symbols)
+        timings = word_timings(self.corpus, "test", frames, self.config.r, self.config.symbols)
         speakers = split_speakers(self.corpus, "test", self.config)
         evaluation = evaluate(model, texts, frames, self.config, device, timings, speakers)
         (folder / "evaluation.json").write_text(json.dumps(evaluation, indent=1) + "\n")
@@ -258,15 +261,36 @@ class TTSTrainer(SteppedTrainer):
         )
 
 
-def split_data(corpus: speech_corpus.SpeechCorpus, split: str) -> tuple[list[Tensor], list[Tensor]]:
-    """The clean utterances of ``split``: character ids and float32 log-mel frames
+def split_data(
+    corpus: speech_corpus.SpeechCorpus, split: str, symbols: str = "characters"
+) -> tuple[list[Tensor], list[Tensor]]:
+    """The clean utterances of ``split``: their symbol ids (``characters`` of the transcript,
+    or eSpeak's ``phonemes``, :mod:`reparam.speech.phonemes`) and float32 log-mel frames
     ``[T, 80]``."""
     part = corpus.split(split)
     clean = part.select(speech_corpus.CLEAN)
     features = split_features(corpus, split, BANDS)
-    return [alphabet.encode(part.transcripts[i]) for i in clean], [
-        features[i].float().T for i in clean
-    ]
+    if symbols == "phonemes":
+        texts = [phonemes.encode([name for _, name in part.phoneme_events(i)]) for i in clean]
+    else:
+        texts = [alphabet.encode(part.transcripts[i]) for i in clean]
+    return texts, [features[i].float().T for i in clean]
+
+
+def sentence_symbols(sentence: str, symbols: str) -> tuple[Tensor, str]:
+    """The symbol ids a model reads for ``sentence`` (as :func:`split_data` makes them: for
+    ``phonemes``, eSpeak's phonemes of the sentence as spoken) and its transcript."""
+    said = spoken(sentence)
+    words = transcript(said) if said is not None else ""
+    if said is None or not words:
+        raise ValueError(
+            f"TEXT must hold words of letters (spell out numbers and symbols); got {sentence!r}"
+        )
+    if symbols == "phonemes":
+        from reparam.data.speech import espeak
+
+        return phonemes.encode([name for _, name in espeak.synthesize(said).phonemes]), words
+    return alphabet.encode(words), words
 
 
 def split_speakers(
@@ -281,7 +305,11 @@ def split_speakers(
 
 
 def word_timings(
-    corpus: speech_corpus.SpeechCorpus, split: str, frames: list[Tensor], r: int
+    corpus: speech_corpus.SpeechCorpus,
+    split: str,
+    frames: list[Tensor],
+    r: int,
+    symbols: str = "characters",
 ) -> list[tuple[Tensor, Tensor] | None]:
     """For each clean utterance of ``split`` (as :func:`split_data` orders them, with its
     ``frames``), the character spans ``[W, 2]`` in the transcript and decoder-step intervals
@@ -289,8 +317,15 @@ def word_timings(
     to the next one's, and its span runs from its word to the next event's word (the space
     after it included). eSpeak joins unstressed words ("the", "a") to a neighbour without an
     event of their own; such a word counts in the spans of both neighbours. ``None`` where an
-    event's word is not found in the transcript."""
+    event's word is not found in the transcript. With ``phonemes`` a word's span is the ids
+    of the phonemes that start between its event and the next (pauses go with the word
+    before them, and anything before the first word with it)."""
     part = corpus.split(split)
+    if symbols == "phonemes":
+        return [
+            phoneme_timing(part.word_events(i), part.phoneme_events(i), frames[k].shape[0], r)
+            for k, i in enumerate(part.select(speech_corpus.CLEAN))
+        ]
     timings: list[tuple[Tensor, Tensor] | None] = []
     for k, i in enumerate(part.select(speech_corpus.CLEAN)):
         text, words = part.texts[i], part.transcripts[i].split()
@@ -317,6 +352,29 @@ def word_timings(
         highs = [starts[j] for j in index[1:]] + [starts[-1]]
         timings.append((torch.tensor([lows, highs]).T, torch.tensor([first, last]).T))
     return timings
+
+
+def phoneme_timing(
+    words: Tensor, events: list[tuple[int, str]], frames: int, r: int
+) -> tuple[Tensor, Tensor] | None:
+    """:func:`word_timings`' spans and intervals of one utterance read as phonemes."""
+    starts, position = [], 0
+    for ms, name in events:
+        starts.append((ms, position))
+        position += len(phonemes.encode_one(name))
+    word_ms = [ms for ms, _, _ in words.tolist()]
+    bounds = []
+    for ms, following in zip(word_ms, [*word_ms[1:], None], strict=True):
+        inside = [p for t, p in starts if t >= ms and (following is None or t < following)]
+        bounds.append(inside[0] if inside else None)
+    kept = [(ms, b) for ms, b in zip(word_ms, bounds, strict=True) if b is not None]
+    if not kept:
+        return None
+    lows = [0] + [b for _, b in kept[1:]]  # what comes before the first word goes with it
+    highs = [*lows[1:], position]
+    first = [round(ms * SAMPLE_RATE / (1000 * HOP)) // r for ms, _ in kept]
+    last = [*first[1:], -(-frames // r)]
+    return torch.tensor([lows, highs]).T, torch.tensor([first, last]).T
 
 
 def load_teacher(folder: str, config: TTSConfig, device: torch.device) -> Tacotron:
@@ -522,9 +580,13 @@ def evaluation_table(evaluation: dict[str, Any]) -> str:
 
 @torch.no_grad()
 def synthesize(
-    model: Tacotron, text: str, max_frames: int, device: torch.device, speaker: int | None = None
+    model: Tacotron,
+    text: Tensor,
+    max_frames: int,
+    device: torch.device,
+    speaker: int | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """``text`` spoken by ``model`` (in the voice ``speaker`` of a multi-speaker one, which
+    """The symbol ids ``text`` (:func:`sentence_symbols`) spoken by ``model`` (in the voice ``speaker`` of a multi-speaker one, which
     needs it): the waveform (Griffin-Lim, 60 iterations, frames padded
     with zeros at the ends and to four frames at least, so that any length works; peak 0.95),
     the log-mel frames ``[T, 80]`` and the attention ``[T / r, N]``."""
@@ -535,7 +597,7 @@ def synthesize(
         raise ValueError(f"--speaker is needed: the run has {model.speakers} voices")
     if speaker is not None and not 0 <= speaker < model.speakers:
         raise ValueError(f"--speaker must lie in [0, {model.speakers - 1}], got {speaker}")
-    ids = alphabet.encode(text)[None].to(device)
+    ids = text[None].to(device)
     voice = None if speaker is None else torch.tensor([speaker], device=device)
     out, lengths = model.infer(
         ids, torch.tensor([ids.shape[1]], device=device), voice, max_frames=max_frames
@@ -567,7 +629,7 @@ def draw_example(
     batch = Batch([text], [model.normalise(frames.to(device)).cpu()], config.r, device, voice)
     with torch.no_grad():
         forced = model(batch.text, batch.text_lengths, batch.frames, batch.speaker)
-    waveform, log_mel, alignment = synthesize(model, words, config.eval_frames, device, speaker)
+    waveform, log_mel, alignment = synthesize(model, text, config.eval_frames, device, speaker)
     steps = -(-frames.shape[0] // config.r)
     plot_alignments(
         {"teacher-forced": forced.alignment[0, :steps].cpu(), "free-running": alignment},

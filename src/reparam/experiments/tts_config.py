@@ -2,7 +2,9 @@ r"""The settings of a text-to-speech run (``reparam train tts``), saved as ``con
 
 The corpus is named by its recipe (``tts``: one eSpeak voice reading 1,320 sentences;
 ``tts-voices``: four); ``multi_speaker`` gives the model a table of the corpus's voices,
-whose embedding joins every encoder output (the recipe's splits must share the voices). The
+whose embedding joins every encoder output (the recipe's splits must share the voices);
+``symbols`` is what the model reads: the transcript's ``characters`` or eSpeak's
+``phonemes`` (:mod:`reparam.speech.phonemes`). The
 model is named by :class:`~reparam.models.tacotron.Tacotron`'s sizes, the reduction factor
 ``r``, the ``encoder`` (``conv``: Tacotron 2's; ``cbhg``: Tacotron's) and the ``attention``;
 the loss by ``mel_loss`` (L1 or MSE on normalised log-mel frames, before and after the
@@ -51,6 +53,7 @@ from reparam.train.config import (
 )
 
 MEL_LOSSES = ("l1", "mse")
+SYMBOLS = ("characters", "phonemes")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class TTSConfig(RunConfig):
     recipe: str = "tts"
     subset: int | None = None
     multi_speaker: bool = False
+    symbols: str = "characters"
     r: int = 2
     encoder: str = "conv"
     attention: str = "location"
@@ -92,6 +96,7 @@ class TTSConfig(RunConfig):
 
     def __post_init__(self) -> None:
         one_of("--recipe", self.recipe, tuple(RECIPES))
+        one_of("--symbols", self.symbols, SYMBOLS)
         one_of("--encoder", self.encoder, ENCODERS)
         if self.multi_speaker and not RECIPES[self.recipe].shared_speakers:
             raise ValueError(
