@@ -76,7 +76,7 @@ RUN="$OUT/iwae-k50"
 # name | budget (s) | command
 STEPS=(
   "machine|20|$PY benchmarks/machine_info.py --device cuda > $OUT/machine.json.part && mv $OUT/machine.json.part $OUT/machine.json"
-  "tests|120|$PY -m pytest -q -p no:cacheprovider -m cuda tests/cuda --junitxml $OUT/cuda-tests.xml"
+  "tests|100|$PY -m pytest -q -p no:cacheprovider -m cuda tests/cuda --junitxml $OUT/cuda-tests.xml"
   "iwae-train|70|$REPARAM train iwae --dataset $DATASET --k 50 --batch-size 20 --schedule burda --epochs $EPOCHS --device cuda --out $RUN --overwrite"
   "iwae-eval|35|$REPARAM eval $RUN --k 5000 --chunk 1000 --batch-size 500 --device cuda"
   "estimators|30|$PY benchmarks/estimators.py --device cuda --out $OUT"
@@ -91,6 +91,7 @@ STEPS=(
   "sinkhorn|25|$PY benchmarks/sinkhorn.py --device cuda --sizes 1000,4000 --no-numpy --out $OUT"
   "sequence_models|20|$PY benchmarks/sequence_models.py --device cuda --repeats 3 --out $OUT"
   "speech|20|$PY benchmarks/speech.py --device cuda --repeats 3 --out $OUT"
+  "tts|20|$PY benchmarks/tts.py --device cuda --quick --out $OUT"
 )
 
 if [ "$DRY_RUN" = 1 ]; then
