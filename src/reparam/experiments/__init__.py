@@ -33,6 +33,7 @@ TRAINERS: dict[str, str] = {
     "asr": "reparam.experiments.asr:ASRTrainer",
     "xvector": "reparam.experiments.xvector:XVectorTrainer",
     "tts": "reparam.experiments.tts:TTSTrainer",
+    "postnet": "reparam.experiments.postnet:PostnetTrainer",
 }
 
 
