@@ -122,6 +122,9 @@ class TTSTrainer(SteppedTrainer):
 
     def __init__(self, config: TTSConfig, ranks: Ranks) -> None:
         self.config, self.ranks = config, ranks
+        teacher = (
+            None if config.teacher is None else load_teacher(config.teacher, config, ranks.device)
+        )
         self.corpus = speech_corpus.load(config.recipe)
         texts, frames = split_data(self.corpus, "train", config.symbols)
         speakers = split_speakers(self.corpus, "train", config)
@@ -145,8 +148,7 @@ class TTSTrainer(SteppedTrainer):
         with torch.no_grad():  # once, in the model's scale, rather than at every step
             self.frames = [self.model.normalise(f.to(ranks.device)).cpu() for f in frames]
         self.lessons = None
-        if config.teacher is not None:
-            teacher = load_teacher(config.teacher, config, ranks.device)
+        if teacher is not None:
             self.lessons = lessons(
                 teacher, self.model, texts, self.frames, config, ranks.device, speakers
             )
