@@ -17,6 +17,15 @@ def seeded() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(scope="session")
+def speech_cache(tmp_path_factory):
+    """One folder for the small corpora the speech trainers' tests build, so that each is
+    built once a session and the user's cache is left alone."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REPARAM_SPEECH_CACHE", str(tmp_path_factory.mktemp("speech")))
+        yield
+
+
 # Property-based sweeps (tests/fuzz and elsewhere) are derandomised, so a CI run is repeatable
 # and a failure reproduces; `HYPOTHESIS_PROFILE=deep` searches ten times longer, with a fresh seed.
 settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True, print_blob=True)

@@ -22,20 +22,15 @@ from reparam.train import run
 from reparam.train.run_folder import read_metrics
 from tests.run_helpers import arguments, assert_same_weights, quiet_options, strip_time
 
-pytestmark = pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL)
+pytestmark = [
+    pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL),
+    pytest.mark.usefixtures("speech_cache"),
+]
 runner = CliRunner()
 TINY = {"recipe": "asr-small", "channels": 24, "hidden": 24, "layers": 1, "decode_subset": 2,
         "device": "cpu"}  # fmt: skip
 OVERFIT = {**TINY, "subset": 3, "batch_size": 3, "channels": 96, "hidden": 96, "subsample": 2,
            "dropout": 0.0, "lr": 0.008, "warmup": 20, "steps": 200, "eval_every": 100}  # fmt: skip
-
-
-@pytest.fixture(scope="module", autouse=True)
-def speech_cache(tmp_path_factory):
-    """The corpora of these tests in a folder of their own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REPARAM_SPEECH_CACHE", str(tmp_path_factory.mktemp("speech")))
-        yield
 
 
 @pytest.fixture(scope="module")

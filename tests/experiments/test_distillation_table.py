@@ -15,20 +15,15 @@ from reparam.data.speech import espeak
 from reparam.experiments.distillation_table import aligned_at
 from tests.run_helpers import arguments
 
-pytestmark = pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL)
+pytestmark = [
+    pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL),
+    pytest.mark.usefixtures("speech_cache"),
+]
 runner = CliRunner()
 TINY = {"recipe": "tts-small", "r": 2, "teacher_units": 32, "student_units": 16,
         "teacher_steps": 4, "steps": 4, "eval_every": 2, "embedding": 16, "attention_rnn": 32,
         "decoder_rnn": 32, "postnet_channels": 16, "batch_size": 2, "eval_frames": 60,
         "device": "cpu"}  # fmt: skip
-
-
-@pytest.fixture(scope="module", autouse=True)
-def speech_cache(tmp_path_factory):
-    """The corpora of these tests in a folder of their own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REPARAM_SPEECH_CACHE", str(tmp_path_factory.mktemp("speech")))
-        yield
 
 
 def test_the_table_has_the_teacher_and_every_student_and_reuses_runs(tmp_path) -> None:

@@ -25,18 +25,13 @@ from reparam.train import run
 from reparam.train.checkpoint import load
 from tests.run_helpers import arguments, assert_same_weights, quiet_options, strip_time
 
-pytestmark = pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL)
+pytestmark = [
+    pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL),
+    pytest.mark.usefixtures("speech_cache"),
+]
 runner = CliRunner()
 TINY = {"recipe": "tts-small", "channels": 4, "depth": 2, "critic_channels": 4, "crop": 32,
         "batch_size": 2, "device": "cpu"}  # fmt: skip
-
-
-@pytest.fixture(scope="module", autouse=True)
-def speech_cache(tmp_path_factory):
-    """The corpora of these tests in a folder of their own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REPARAM_SPEECH_CACHE", str(tmp_path_factory.mktemp("speech")))
-        yield
 
 
 @pytest.fixture(scope="module")

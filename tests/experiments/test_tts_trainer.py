@@ -33,7 +33,10 @@ from reparam.train.distributed import Ranks
 from reparam.train.run_folder import read_metrics
 from tests.run_helpers import arguments, assert_same_weights, quiet_options, strip_time
 
-pytestmark = pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL)
+pytestmark = [
+    pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL),
+    pytest.mark.usefixtures("speech_cache"),
+]
 runner = CliRunner()
 TINY = {"recipe": "tts-small", "embedding": 16, "encoder_units": 16, "attention_dim": 16,
         "prenet": 16, "attention_rnn": 32, "decoder_rnn": 32, "postnet_channels": 16,
@@ -42,14 +45,6 @@ OVERFIT = {**TINY, "subset": 2, "r": 4, "embedding": 32, "encoder_units": 32, "a
            "prenet": 32, "attention_rnn": 64, "decoder_rnn": 64, "postnet_channels": 32,
            "dropout": 0.1, "warmup": 20, "lr": 3e-3, "guided_weight": 1.0, "steps": 300,
            "eval_every": 100}  # fmt: skip
-
-
-@pytest.fixture(scope="module", autouse=True)
-def speech_cache(tmp_path_factory):
-    """The corpora of these tests in a folder of their own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REPARAM_SPEECH_CACHE", str(tmp_path_factory.mktemp("speech")))
-        yield
 
 
 @pytest.fixture(scope="module")

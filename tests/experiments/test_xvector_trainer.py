@@ -22,18 +22,13 @@ from reparam.train.distributed import Ranks
 from reparam.train.run_folder import read_metrics
 from tests.run_helpers import arguments, assert_same_weights, quiet_options, strip_time
 
-pytestmark = pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL)
+pytestmark = [
+    pytest.mark.skipif(not espeak.available(), reason=espeak.INSTALL),
+    pytest.mark.usefixtures("speech_cache"),
+]
 runner = CliRunner()
 TINY = {"recipe": "speakers-small", "channels": 16, "pooled": 24, "embedding": 8,
         "batch_size": 8, "lda_dim": 4, "device": "cpu"}  # fmt: skip
-
-
-@pytest.fixture(scope="module", autouse=True)
-def speech_cache(tmp_path_factory):
-    """The corpora of these tests in a folder of their own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REPARAM_SPEECH_CACHE", str(tmp_path_factory.mktemp("speech")))
-        yield
 
 
 def test_the_command_writes_evaluation_scores_and_det(tmp_path) -> None:
