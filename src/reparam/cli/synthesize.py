@@ -37,7 +37,7 @@ def synthesize(
 
     from reparam.data.speech.espeak import SAMPLE_RATE
     from reparam.data.speech.wav import write_wav
-    from reparam.experiments.tts import sentence_symbols
+    from reparam.experiments.tts import sentence_symbols, symbol_names
     from reparam.experiments.tts import synthesize as speak
     from reparam.runs import load_run
 
@@ -61,7 +61,10 @@ def synthesize(
     if picture:
         from reparam.plots.tts import plot_alignments, plot_spectrograms
 
-        plot_alignments({"free-running": alignment}, words, out.with_suffix(".alignment.png"))
+        names = symbol_names(ids, loaded.config.symbols)
+        plot_alignments(
+            {"free-running": alignment}, words, out.with_suffix(".alignment.png"), names
+        )
         plot_spectrograms(
             {"free-running": log_mel.float()}, words, out.with_suffix(".spectrogram.png")
         )

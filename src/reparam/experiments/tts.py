@@ -306,6 +306,12 @@ def split_speakers(
     return [int(part.speaker[i]) for i in part.select(speech_corpus.CLEAN)]
 
 
+def symbol_names(ids: Tensor, symbols: str) -> list[str] | None:
+    """The rows' labels of an alignment plot: the phonemes' names, or ``None`` (the
+    characters of the text) for a character model."""
+    return phonemes.decode(ids.tolist()) if symbols == "phonemes" else None
+
+
 def word_timings(
     corpus: speech_corpus.SpeechCorpus,
     split: str,
@@ -635,7 +641,7 @@ def draw_example(
     steps = -(-frames.shape[0] // config.r)
     plot_alignments(
         {"teacher-forced": forced.alignment[0, :steps].cpu(), "free-running": alignment},
-        words, folder / "alignment.png",
+        words, folder / "alignment.png", symbol_names(text, config.symbols),
     )  # fmt: skip
     predicted = model.denormalise(forced.after[0, : frames.shape[0]]).cpu()
     plot_spectrograms(

@@ -11,9 +11,16 @@ from torch import Tensor
 from reparam.plots import pyplot
 
 
-def plot_alignments(alignments: dict[str, Tensor], text: str, path: str | Path) -> None:
-    """One panel per named alignment ``[steps, characters]``: the weight of each character
-    (rows, ``text``) at each decoder step (columns). A learnt alignment is a diagonal."""
+def plot_alignments(
+    alignments: dict[str, Tensor],
+    text: str,
+    path: str | Path,
+    symbols: list[str] | None = None,
+) -> None:
+    """One panel per named alignment ``[steps, symbols]``: the weight of each input symbol
+    (rows: ``symbols``, by default the characters of ``text``) at each decoder step
+    (columns). A learnt alignment is a diagonal."""
+    labels = ["␣" if c == " " else c for c in text] if symbols is None else symbols
     plt = pyplot()
     fig, axes = plt.subplots(1, len(alignments), figsize=(5 * len(alignments), 4), squeeze=False,
                              constrained_layout=True)  # fmt: skip
@@ -22,9 +29,9 @@ def plot_alignments(alignments: dict[str, Tensor], text: str, path: str | Path) 
                           vmin=0, vmax=1, interpolation="nearest")  # fmt: skip
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("decoder step")
-        ax.set_ylabel("character")
-        if len(text) <= 60:
-            ax.set_yticks(range(len(text)), ["␣" if c == " " else c for c in text], fontsize=5)
+        ax.set_ylabel("character" if symbols is None else "symbol")
+        if len(labels) <= 60:
+            ax.set_yticks(range(len(labels)), labels, fontsize=5)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="attention weight")
     fig.suptitle(f"“{text}”", fontsize=9)
     fig.savefig(path, dpi=100)

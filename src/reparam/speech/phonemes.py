@@ -14,6 +14,8 @@ Example:
     True
     >>> encode(["X9"]).tolist()
     [1]
+    >>> decode(encode(["h", "'oU"]).tolist())
+    ['h', "'", 'oU']
 """
 
 from __future__ import annotations
@@ -51,3 +53,10 @@ def encode_one(mnemonic: str) -> list[int]:
 def encode(mnemonics: Sequence[str]) -> Tensor:
     """The int64 ids of a phoneme sequence (see the module docstring)."""
     return torch.tensor([i for m in mnemonics for i in encode_one(m)], dtype=torch.int64)
+
+
+def decode(ids: Sequence[int]) -> list[str]:
+    """The name of each id: its mnemonic, ``'`` or ``,`` for a stress mark, ``?`` for an
+    unknown one and ``·`` for padding."""
+    names = {PAD: "·", UNKNOWN: "?", PRIMARY: "'", SECONDARY: ","}
+    return [names.get(i) or PHONEMES[i - 4] for i in ids]
