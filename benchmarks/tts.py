@@ -150,14 +150,14 @@ class PlainTacotron(nn.Module):
             stops.append(s)
             alignments.append(w)
         before = torch.stack(groups, 1).reshape(B, T, n)
+        valid = (torch.arange(T, device=frames.device) < frame_lengths[:, None])[:, :, None]
         x = before.transpose(1, 2)
         for i, (conv, bn) in enumerate(zip(self.post_convs, self.post_bns, strict=True)):
-            x = bn(conv(x))
+            x = bn(conv(x * valid.transpose(1, 2)))
             x = F.dropout(torch.tanh(x) if i < 4 else x, self.p, self.training)
         after = before + x.transpose(1, 2)
         torch.stack(alignments, 1)  # reparam's output holds the alignment too; no loss reads it
         stop = torch.stack(stops, 1)
-        valid = (torch.arange(T, device=frames.device) < frame_lengths[:, None])[:, :, None]
         count = valid.sum() * n
         l1_before = ((before - frames).abs() * valid).sum() / count
         l1_after = ((after - frames).abs() * valid).sum() / count
@@ -232,7 +232,7 @@ def build(config: TTSConfig, device: torch.device) -> Tacotron:
 
 
 def reparam_loss(model: Tacotron, batch: Batch, config: TTSConfig) -> Tensor:
-    output = model(batch.text, batch.text_lengths, batch.frames)
+    output = model(batch.text, batch.text_lengths, batch.frames, frame_lengths=batch.frame_lengths)
     return model.loss(output, batch.frames, batch.frame_lengths, config.mel_loss)["total"]
 
 

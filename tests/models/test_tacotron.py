@@ -1,6 +1,6 @@
 """The Tacotron model (reparam.models.tacotron): shapes at several reduction factors and with
 each attention, the fed-back frame the last of each group (teacher-forced and free-running),
-padding that changes nothing, the stop target and the loss's masking."""
+padding that changes nothing (a padded batch gives each utterance what it alone gives), the stop target and the loss's masking."""
 
 import pytest
 import torch
@@ -75,6 +75,18 @@ def test_padding_changes_nothing(encoder):
     again = m(other, TEXT_LENGTHS, frames)
     torch.testing.assert_close(out.before, again.before)
     torch.testing.assert_close(out.alignment, again.alignment)
+
+
+@pytest.mark.parametrize("encoder", ["conv", "cbhg"])
+def test_a_padded_batch_gives_each_utterance_what_it_alone_gives(encoder):
+    m = model(2, encoder=encoder, dropout=0.0)
+    frames = torch.randn(2, 8, N_MELS)
+    frames[1, 4:] = 50.0  # padding the postnet must not read
+    batched = m(TEXT, TEXT_LENGTHS, frames, frame_lengths=torch.tensor([8, 4]))
+    alone = m(TEXT[1:, :3], TEXT_LENGTHS[1:], frames[1:, :4])
+    torch.testing.assert_close(batched.before[1, :4], alone.before[0])
+    torch.testing.assert_close(batched.after[1, :4], alone.after[0])
+    torch.testing.assert_close(batched.alignment[1, :2, :3], alone.alignment[0])
 
 
 def test_the_loss_ignores_padded_frames_and_targets_the_stop_from_the_last_group():

@@ -167,7 +167,9 @@ class TTSTrainer(SteppedTrainer):
         voices = None if self.speakers is None else [self.speakers[i] for i in share]
         batch = Batch([self.texts[i] for i in share], [self.frames[i] for i in share], config.r,
                       self.ranks.device, voices)  # fmt: skip
-        output = self.net(batch.text, batch.text_lengths, batch.frames, batch.speaker)
+        output = self.net(
+            batch.text, batch.text_lengths, batch.frames, batch.speaker, batch.frame_lengths
+        )
         loss = self.model.loss(output, batch.frames, batch.frame_lengths, config.mel_loss)["total"]
         steps = batch.steps(config.r)
         if config.guided_weight > 0:
@@ -219,7 +221,9 @@ class TTSTrainer(SteppedTrainer):
                       self.config.r, device, voice)  # fmt: skip
         self.model.eval()
         with fixed_noise(device), torch.no_grad():
-            out = self.model(batch.text, batch.text_lengths, batch.frames, batch.speaker)
+            out = self.model(
+                batch.text, batch.text_lengths, batch.frames, batch.speaker, batch.frame_lengths
+            )
         self.model.train()
         steps = int(batch.steps(self.config.r)[0])
         predicted = self.model.denormalise(out.after[0, : frames.shape[0]]).T.cpu()
@@ -428,7 +432,9 @@ def lessons(
         ]
         voices = None if teacher.speaker_table is None else [speakers[i] for i in indices]
         batch = Batch([texts[i] for i in indices], scaled, config.r, device, voices)
-        result = teacher(batch.text, batch.text_lengths, batch.frames, batch.speaker)
+        result = teacher(
+            batch.text, batch.text_lengths, batch.frames, batch.speaker, batch.frame_lengths
+        )
         predicted = student.normalise(teacher.denormalise(result.after))
         for row, (i, steps) in enumerate(zip(indices, batch.steps(config.r).tolist(), strict=True)):
             n, t = int(batch.text_lengths[row]), int(batch.frame_lengths[row])
@@ -472,7 +478,9 @@ def teacher_forced(
         normalised = [model.normalise(frames[i].to(device)).cpu() for i in indices]
         voices = None if speakers is None else [speakers[i] for i in indices]
         batch = Batch([texts[i] for i in indices], normalised, config.r, device, voices)
-        out = model(batch.text, batch.text_lengths, batch.frames, batch.speaker)
+        out = model(
+            batch.text, batch.text_lengths, batch.frames, batch.speaker, batch.frame_lengths
+        )
         valid = torch.arange(batch.frames.shape[1], device=device) < batch.frame_lengths[:, None]
         error = (model.denormalise(out.after) - model.denormalise(batch.frames)).abs().mean(-1)
         sums["l1"] += float(error[valid].sum())
@@ -636,7 +644,9 @@ def draw_example(
     voice = None if speaker is None else [speaker]
     batch = Batch([text], [model.normalise(frames.to(device)).cpu()], config.r, device, voice)
     with torch.no_grad():
-        forced = model(batch.text, batch.text_lengths, batch.frames, batch.speaker)
+        forced = model(
+            batch.text, batch.text_lengths, batch.frames, batch.speaker, batch.frame_lengths
+        )
     waveform, log_mel, alignment = synthesize(model, text, config.eval_frames, device, speaker)
     steps = -(-frames.shape[0] // config.r)
     plot_alignments(

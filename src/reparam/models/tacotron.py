@@ -101,6 +101,20 @@ def _conv_stack(
     return nn.Sequential(*layers)
 
 
+def _masked(stack: nn.Sequential, x: Tensor, mask: Tensor) -> Tensor:
+    """``stack`` over ``x`` ``[B, C, T]`` with the positions outside ``mask`` ``[B, T]`` zeroed
+    before each convolution reads them: in evaluation a padded batch then gives every sequence
+    what it alone would (a convolution pads with zeros at the sequence's end)."""
+    for layer in stack:
+        x = layer(x * mask[:, None, :] if isinstance(layer, nn.Conv1d) else x)
+    return x
+
+
+def _valid(lengths: Tensor, steps: int) -> Tensor:
+    """``[B, steps]``: True where the position is below the sequence's length."""
+    return torch.arange(steps, device=lengths.device) < lengths[:, None]
+
+
 class Tacotron(nn.Module):
     """See the module docstring; ``r`` is the reduction factor, ``encoder`` one of
     ``conv``, ``cbhg``, ``attention`` one of ``location``, ``content``, ``gmm``."""
@@ -191,13 +205,11 @@ class Tacotron(nn.Module):
             raise ValueError(
                 f"text_lengths must be B = {text.shape[0]} lengths in [1, {text.shape[1]}]"
             )
-        mask = torch.arange(text.shape[1], device=text.device) < lengths.to(text.device)[:, None]
+        mask = _valid(lengths.to(text.device), text.shape[1])
         if self.encoder_kind == "cbhg":
             memory = self.cbhg(self.encoder_prenet(self.embedding(text)).transpose(1, 2), mask)
         else:
-            x = self.embedding(text).transpose(1, 2)
-            for layer in self.convolutions:  # padding zeroed before each convolution reads it
-                x = layer(x * mask[:, None, :] if isinstance(layer, nn.Conv1d) else x)
+            x = _masked(self.convolutions, self.embedding(text).transpose(1, 2), mask)
             packed = pack_padded_sequence(
                 x.transpose(1, 2), lengths.cpu(), batch_first=True, enforce_sorted=False
             )
@@ -233,17 +245,31 @@ class Tacotron(nn.Module):
         return self.frames(features), self.stop(features).squeeze(-1), weights, states
 
     def _finish(
-        self, groups: list[Tensor], stops: list[Tensor], weights: list[Tensor]
+        self,
+        groups: list[Tensor],
+        stops: list[Tensor],
+        weights: list[Tensor],
+        frame_lengths: Tensor | None,
     ) -> TacotronOutput:
         before = ungroup_frames(torch.stack(groups, 1), self.r)
-        after = before + self.postnet(before.transpose(1, 2)).transpose(1, 2)
+        B, T = before.shape[:2]
+        if frame_lengths is None:
+            frame_lengths = torch.full((B,), T, device=before.device)
+        valid = _valid(torch.as_tensor(frame_lengths, device=before.device), T)
+        after = before + _masked(self.postnet, before.transpose(1, 2), valid).transpose(1, 2)
         return TacotronOutput(before, after, torch.stack(stops, 1), torch.stack(weights, 1))
 
     def forward(
-        self, text: Tensor, text_lengths: Tensor, frames: Tensor, speaker: Tensor | None = None
+        self,
+        text: Tensor,
+        text_lengths: Tensor,
+        frames: Tensor,
+        speaker: Tensor | None = None,
+        frame_lengths: Tensor | None = None,
     ) -> TacotronOutput:
         """Teacher-forced: step g is fed the last frame of target group g − 1. ``frames`` is
-        ``[B, T, n_mels]`` with T a multiple of r (:func:`reparam.speech.reduction.pad_to_multiple`)."""
+        ``[B, T, n_mels]`` with T a multiple of r (:func:`reparam.speech.reduction.pad_to_multiple`);
+        ``frame_lengths`` ``[B]`` (all T if ``None``) keep the postnet from reading padding."""
         checks.tensor("frames", frames)
         if frames.dim() != 3 or frames.shape[-1] != self.n_mels or frames.shape[1] % self.r:
             raise ValueError(
@@ -261,7 +287,7 @@ class Tacotron(nn.Module):
             groups.append(group)
             stops.append(stop)
             weights.append(alignment)
-        return self._finish(groups, stops, weights)
+        return self._finish(groups, stops, weights, frame_lengths)
 
     @torch.no_grad()
     def infer(
@@ -293,7 +319,8 @@ class Tacotron(nn.Module):
             if bool((stopped >= 0).all()):
                 break
         stopped = torch.where(stopped < 0, torch.full_like(stopped, len(groups) - 1), stopped)
-        return self._finish(groups, stops, weights), (stopped + 1) * self.r
+        lengths = (stopped + 1) * self.r
+        return self._finish(groups, stops, weights, lengths), lengths
 
     def loss(
         self, output: TacotronOutput, frames: Tensor, lengths: Tensor, mel_loss: str = "l1"
@@ -304,7 +331,7 @@ class Tacotron(nn.Module):
             raise ValueError(f"mel_loss must be 'l1' or 'mse', got {mel_loss!r}")
         T, n = frames.shape[1:]
         lengths = torch.as_tensor(lengths, device=frames.device)
-        valid = (torch.arange(T, device=frames.device) < lengths[:, None])[:, :, None]
+        valid = _valid(lengths, T)[:, :, None]
         distance = F.l1_loss if mel_loss == "l1" else F.mse_loss
         count = valid.sum() * n
 
