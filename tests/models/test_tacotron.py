@@ -89,6 +89,21 @@ def test_a_padded_batch_gives_each_utterance_what_it_alone_gives(encoder):
     torch.testing.assert_close(batched.alignment[1, :2, :3], alone.alignment[0])
 
 
+def test_a_batch_in_free_running_gives_each_utterance_what_it_alone_gives():
+    m = model(2, dropout=0.0)
+    probe, _ = m.infer(TEXT, TEXT_LENGTHS, max_frames=40, threshold=1.0)
+    peaks = torch.sigmoid(probe.stop_logits).amax(1)
+    threshold = float(peaks.mean())  # one utterance stops, the other runs on to max_frames
+    out, lengths = m.infer(TEXT, TEXT_LENGTHS, max_frames=40, threshold=threshold)
+    early = int(peaks.argmax())
+    assert int(lengths[early]) < 40 and int(lengths[1 - early]) == 40
+    n = int(TEXT_LENGTHS[early])
+    alone, alone_lengths = m.infer(TEXT[early : early + 1, :n], TEXT_LENGTHS[early : early + 1],
+                                   max_frames=40, threshold=threshold)  # fmt: skip
+    assert int(alone_lengths[0]) == int(lengths[early]) == alone.after.shape[1]
+    torch.testing.assert_close(out.after[early, : int(lengths[early])], alone.after[0])
+
+
 def test_the_loss_ignores_padded_frames_and_targets_the_stop_from_the_last_group():
     m = model(2)
     frames, lengths = torch.randn(2, 8, N_MELS), torch.tensor([8, 5])
