@@ -5,6 +5,7 @@ lessons are its attention and frames, and bad options are one-line errors."""
 from __future__ import annotations
 
 import json
+import statistics
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ from reparam.data.speech.wav import decode_wav
 from reparam.experiments.tts import (
     Batch,
     TTSTrainer,
+    free_running,
     lessons,
     load_teacher,
     sentence_symbols,
@@ -61,6 +63,8 @@ def test_the_command_writes_its_run_folder(tiny_run) -> None:
     assert evaluation["teacher_forced"]["sentences"] == 2
     assert evaluation["free_running"]["sentences"] == 2
     assert 0 <= evaluation["teacher_forced"]["focus_rate"] <= 1
+    assert 0 <= evaluation["free_running"]["attention_at_stop"] <= 1
+    assert evaluation["free_running"]["length_ratio"] > 0
     for picture in ("alignment.png", "spectrogram.png"):
         assert (tiny_run / picture).stat().st_size > 0
     samples, rate = decode_wav((tiny_run / "sample.wav").read_bytes(), "sample.wav")
@@ -126,6 +130,23 @@ def test_a_tiny_model_overfits_two_utterances_and_aligns_them(tmp_path) -> None:
                             trained.config, torch.device("cpu"))  # fmt: skip
     assert scores["diagonal_mass"] > 0.6 and scores["monotonicity"] > 0.9, scores
     assert scores["stop_accuracy"] == 1.0, scores
+
+
+def test_free_running_measures_the_length_and_where_the_stop_fired() -> None:
+    """A model whose stop token fires at once speaks r frames of each sentence: its length
+    error and length ratio follow from the targets' lengths alone."""
+    config = TTSConfig(**TINY, r=3)
+    model = TTSTrainer.build_model(config)
+    with torch.no_grad():
+        model.stop.weight.zero_()
+        model.stop.bias.fill_(10.0)
+    texts, frames = split_data(corpus.load("tts-small"), "test")
+    lengths = torch.tensor([f.shape[0] for f in frames], dtype=torch.float64)
+    spoken = free_running(model, texts, frames, config, torch.device("cpu"))
+    assert spoken["unstopped"] == 0 and spoken["sentences"] == len(texts) > 1
+    assert spoken["length_error_frames"] == pytest.approx(float((lengths - 3).abs().mean()))
+    assert spoken["length_ratio"] == pytest.approx(statistics.median((3 / lengths).tolist()))
+    assert 0 <= spoken["attention_at_stop"] <= 1
 
 
 def test_a_student_learns_from_the_teachers_attention_and_frames(tiny_run, tmp_path) -> None:

@@ -19,9 +19,10 @@ was saying then, :func:`word_timings`), which say when the model has learnt to a
 At the end, from the best weights, ``evaluation.json`` and ``evaluation.md`` hold, on the test
 sentences: teacher-forced, the log-mel L1, the stop token's frame accuracy, the focus rate,
 diagonal mass, monotonicity and word agreement; free-running (each step fed its own last
-frame, up to
-``eval_frames``), the mel-cepstral distortion against eSpeak's audio after DTW and the error
-of the predicted length. ``alignment.png`` and ``spectrogram.png`` show the first test
+frame, up to ``eval_frames``), the mel-cepstral distortion against eSpeak's audio after DTW,
+the error of the predicted length, the median ratio of predicted to target length (above 1:
+the decoder speaks slower than eSpeak) and the median position of the attention, as a share
+of the text, at the group where the stop token fired (near 1: it stops at the text's end). ``alignment.png`` and ``spectrogram.png`` show the first test
 sentence, and ``sample.wav`` is its free-running synthesis through Griffin-Lim.
 
 Under ``torchrun`` each rank takes its share of each batch through
@@ -46,6 +47,7 @@ Example:
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -525,11 +527,13 @@ def free_running(
     speakers: list[int] | None = None,
 ) -> dict[str, float]:
     """Free-running synthesis of the sentences (by their ``speakers`` for a multi-speaker
-    model): the mean MCD (dB, after DTW) against the
-    target and the mean absolute error of the predicted length (frames), with how many
-    sentences reached ``eval_frames`` without stopping."""
+    model): the mean MCD (dB, after DTW) against the target, the mean absolute error of the
+    predicted length (frames), the median ratio of predicted to target length, the median
+    attended position (argmax over the text, as a share of it) at the group that stopped,
+    and how many sentences reached ``eval_frames`` without stopping."""
     model.eval()
     distortions, length_errors, unstopped = [], [], 0
+    ratios, stop_positions = [], []
     for start in range(0, len(texts), 16):
         indices = list(range(start, min(start + 16, len(texts))))
         voices = None if speakers is None else [speakers[i] for i in indices]
@@ -551,9 +555,15 @@ def free_running(
                 )
             )
             length_errors.append(abs(n - frames[i].shape[0]))
+            ratios.append(n / frames[i].shape[0])
+            symbols = int(batch.text_lengths[row])
+            attended = int(out.alignment[row, n // config.r - 1, :symbols].argmax())
+            stop_positions.append(attended / max(symbols - 1, 1))
     return {
         "mcd_db": sum(distortions) / len(distortions),
         "length_error_frames": sum(length_errors) / len(length_errors),
+        "length_ratio": statistics.median(ratios),
+        "attention_at_stop": statistics.median(stop_positions),
         "unstopped": unstopped,
         "sentences": len(texts),
     }
@@ -590,6 +600,8 @@ def evaluation_table(evaluation: dict[str, Any]) -> str:
         f"{t['word_agreement']:.3f} |\n"
         f"| free-running MCD (DTW) | {f['mcd_db']:.2f} dB |\n"
         f"| free-running length error | {f['length_error_frames']:.1f} frames |\n"
+        f"| free-running length over the target's (median) | {f['length_ratio']:.2f} |\n"
+        f"| attended share of the text at the stop (median) | {f['attention_at_stop']:.2f} |\n"
         f"| free-running without a stop | {f['unstopped']} of {f['sentences']} |\n"
     )
 
