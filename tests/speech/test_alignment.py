@@ -1,6 +1,6 @@
 """Attention losses and measures (reparam.speech.alignment): the guided penalty against its
 formula; focus rate, diagonal mass, monotonicity and word agreement on known alignments;
-padding left out of all of them (and of the distillation KL)."""
+padding left out of all of them."""
 
 import math
 
@@ -14,29 +14,17 @@ from reparam.speech.alignment import (
     monotonicity,
     word_agreement,
 )
-from reparam.speech.distillation import attention_distillation
-
-F64 = torch.float64
-STEPS, POSITIONS = torch.tensor([5, 3]), torch.tensor([4, 2])
-
-
-def random_alignment(seed: int, B: int = 2, S: int = 5, N: int = 4) -> torch.Tensor:
-    logits = torch.randn(B, S, N, dtype=F64, generator=torch.Generator().manual_seed(seed))
-    mask = torch.arange(N) < POSITIONS[:, None]
-    return logits.masked_fill(~mask[:, None, :], -math.inf).softmax(-1)
+from tests.attention_helpers import POSITIONS, STEPS, random_alignment
 
 
 def test_padding_is_left_out():
-    a, b = random_alignment(0), random_alignment(1)
+    b = random_alignment(1)
     changed = b.clone()
     changed[1, 3:] = 0.25  # padded steps of the second utterance
     for measure in (focus_rate, diagonal_mass, monotonicity, guided_attention):
         assert float(measure(b, STEPS, POSITIONS)) == pytest.approx(
             float(measure(changed, STEPS, POSITIONS))
         )
-    assert float(attention_distillation(a, b, STEPS, POSITIONS)) == pytest.approx(
-        float(attention_distillation(a, changed, STEPS, POSITIONS))
-    )
 
 
 def test_guided_attention_is_tachibanas_formula():

@@ -8,21 +8,22 @@ import pytest
 import torch
 
 from reparam.speech.distillation import attention_distillation, frame_distillation
-
-F64 = torch.float64
-STEPS, POSITIONS = torch.tensor([5, 3]), torch.tensor([4, 2])
-
-
-def random_alignment(seed: int, B: int = 2, S: int = 5, N: int = 4) -> torch.Tensor:
-    logits = torch.randn(B, S, N, dtype=F64, generator=torch.Generator().manual_seed(seed))
-    mask = torch.arange(N) < POSITIONS[:, None]
-    return logits.masked_fill(~mask[:, None, :], -math.inf).softmax(-1)
+from tests.attention_helpers import F64, POSITIONS, STEPS, random_alignment
 
 
 def test_distillation_is_zero_for_identical_attentions_and_positive_otherwise():
     a, b = random_alignment(0), random_alignment(1)
     assert float(attention_distillation(a, a, STEPS, POSITIONS)) == pytest.approx(0, abs=1e-12)
     assert float(attention_distillation(a, b, STEPS, POSITIONS)) > 0
+
+
+def test_distillation_leaves_padded_steps_out():
+    a, b = random_alignment(0), random_alignment(1)
+    changed = b.clone()
+    changed[1, 3:] = 0.25  # padded steps of the second utterance
+    assert float(attention_distillation(a, b, STEPS, POSITIONS)) == pytest.approx(
+        float(attention_distillation(a, changed, STEPS, POSITIONS))
+    )
 
 
 def test_distillation_is_the_mean_kl_over_valid_steps():
