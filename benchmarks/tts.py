@@ -232,7 +232,7 @@ def build(config: TTSConfig, device: torch.device) -> Tacotron:
 
 
 def reparam_loss(model: Tacotron, batch: Batch, config: TTSConfig) -> Tensor:
-    output = model(batch.text, batch.text_lengths, batch.frames, frame_lengths=batch.frame_lengths)
+    output = batch.forced(model)
     return model.loss(output, batch.frames, batch.frame_lengths, config.mel_loss)["total"]
 
 

@@ -140,6 +140,10 @@ def test_speaker_embeddings():
         (lambda m: m(TEXT, torch.tensor([7, 3]), torch.randn(2, 4, N_MELS)), "text_lengths"),
         (lambda m: m(TEXT, TEXT_LENGTHS, torch.randn(2, 5, N_MELS)), "multiple of r"),
         (
+            lambda m: m(TEXT, TEXT_LENGTHS, torch.randn(2, 4, N_MELS), frame_lengths=[4, 5]),
+            "frame_lengths",
+        ),
+        (
             lambda m: m.loss(
                 m(TEXT, TEXT_LENGTHS, torch.randn(2, 4, N_MELS)),
                 torch.randn(2, 4, N_MELS),

@@ -441,14 +441,7 @@ def tts_predictions(
                 chosen = order[start : start + 16]
                 normalised = [model.normalise(frames[i].to(device)).cpu() for i in chosen]
                 batch = Batch([texts[i] for i in chosen], normalised, r, device)
-                after = model.denormalise(
-                    model(
-                        batch.text,
-                        batch.text_lengths,
-                        batch.frames,
-                        frame_lengths=batch.frame_lengths,
-                    ).after
-                )
+                after = model.denormalise(batch.forced(model).after)
                 for row, i in enumerate(chosen):
                     out[i] = after[row, : frames[i].shape[0]].T.float().cpu().contiguous()
             predictions[split] = [o for o in out if o is not None]

@@ -22,8 +22,8 @@ diagonal mass, monotonicity and word agreement; free-running (each step fed its 
 frame, up to ``eval_frames``), the mel-cepstral distortion against eSpeak's audio after DTW,
 the error of the predicted length, the median ratio of predicted to target length (above 1:
 the decoder speaks slower than eSpeak) and the median position of the attention, as a share
-of the text, at the group where the stop token fired (near 1: it stops at the text's end). ``alignment.png`` and ``spectrogram.png`` show the first test
-sentence, and ``sample.wav`` is its free-running synthesis through Griffin-Lim.
+of the text, at the group where the stop token fired (near 1: it stops at the text's end).
+``alignment.png`` and ``spectrogram.png`` show the first test sentence, and ``sample.wav`` is its free-running synthesis through Griffin-Lim.
 
 Under ``torchrun`` each rank takes its share of each batch through
 DistributedDataParallel; rank 0 writes.
@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from reparam.data.speech import corpus as speech_corpus
@@ -64,7 +64,7 @@ from reparam.experiments.asr import length_batches
 from reparam.experiments.stepped import SteppedTrainer
 from reparam.experiments.tts_config import TTSConfig
 from reparam.experiments.vae import fixed_noise
-from reparam.models.tacotron import Tacotron
+from reparam.models.tacotron import Tacotron, TacotronOutput
 from reparam.speech import alphabet, phonemes
 from reparam.speech.alignment import (
     diagonal_mass,
@@ -109,6 +109,11 @@ class Batch:
         self.text, self.text_lengths = self.text.to(device), self.text_lengths.to(device)
         self.frames, self.frame_lengths = self.frames.to(device), self.frame_lengths.to(device)
         self.speaker = None if speakers is None else torch.tensor(speakers, device=device)
+
+    def forced(self, model: nn.Module) -> TacotronOutput:
+        """``model`` (a :class:`Tacotron`, or its distributed wrapper) teacher-forced on the
+        batch, each utterance's padding kept from its postnet."""
+        return model(self.text, self.text_lengths, self.frames, self.speaker, self.frame_lengths)
 
     def steps(self, r: int) -> Tensor:
         """Each utterance's decoder steps: its frames over r, rounded up."""
@@ -169,9 +174,7 @@ class TTSTrainer(SteppedTrainer):
         voices = None if self.speakers is None else [self.speakers[i] for i in share]
         batch = Batch([self.texts[i] for i in share], [self.frames[i] for i in share], config.r,
                       self.ranks.device, voices)  # fmt: skip
-        output = self.net(
-            batch.text, batch.text_lengths, batch.frames, batch.speaker, batch.frame_lengths
-        )
+        output = batch.forced(self.net)
         loss = self.model.loss(output, batch.frames, batch.frame_lengths, config.mel_loss)["total"]
         steps = batch.steps(config.r)
         if config.guided_weight > 0:
@@ -223,9 +226,7 @@ class TTSTrainer(SteppedTrainer):
                       self.config.r, device, voice)  # fmt: skip
         self.model.eval()
         with fixed_noise(device), torch.no_grad():
-            out = self.model(
-                batch.text, batch.text_lengths, batch.frames, batch.speaker, batch.frame_lengths
-            )
+            out = batch.forced(self.model)
         self.model.train()
         steps = int(batch.steps(self.config.r)[0])
         predicted = self.model.denormalise(out.after[0, : frames.shape[0]]).T.cpu()
@@ -434,9 +435,7 @@ def lessons(
         ]
         voices = None if teacher.speaker_table is None else [speakers[i] for i in indices]
         batch = Batch([texts[i] for i in indices], scaled, config.r, device, voices)
-        result = teacher(
-            batch.text, batch.text_lengths, batch.frames, batch.speaker, batch.frame_lengths
-        )
+        result = batch.forced(teacher)
         predicted = student.normalise(teacher.denormalise(result.after))
         for row, (i, steps) in enumerate(zip(indices, batch.steps(config.r).tolist(), strict=True)):
             n, t = int(batch.text_lengths[row]), int(batch.frame_lengths[row])
@@ -480,9 +479,7 @@ def teacher_forced(
         normalised = [model.normalise(frames[i].to(device)).cpu() for i in indices]
         voices = None if speakers is None else [speakers[i] for i in indices]
         batch = Batch([texts[i] for i in indices], normalised, config.r, device, voices)
-        out = model(
-            batch.text, batch.text_lengths, batch.frames, batch.speaker, batch.frame_lengths
-        )
+        out = batch.forced(model)
         valid = torch.arange(batch.frames.shape[1], device=device) < batch.frame_lengths[:, None]
         error = (model.denormalise(out.after) - model.denormalise(batch.frames)).abs().mean(-1)
         sums["l1"] += float(error[valid].sum())
@@ -656,9 +653,7 @@ def draw_example(
     voice = None if speaker is None else [speaker]
     batch = Batch([text], [model.normalise(frames.to(device)).cpu()], config.r, device, voice)
     with torch.no_grad():
-        forced = model(
-            batch.text, batch.text_lengths, batch.frames, batch.speaker, batch.frame_lengths
-        )
+        forced = batch.forced(model)
     waveform, log_mel, alignment = synthesize(model, text, config.eval_frames, device, speaker)
     steps = -(-frames.shape[0] // config.r)
     plot_alignments(

@@ -255,7 +255,7 @@ class Tacotron(nn.Module):
         B, T = before.shape[:2]
         if frame_lengths is None:
             frame_lengths = torch.full((B,), T, device=before.device)
-        valid = _valid(torch.as_tensor(frame_lengths, device=before.device), T)
+        valid = _valid(frame_lengths, T)
         after = before + _masked(self.postnet, before.transpose(1, 2), valid).transpose(1, 2)
         return TacotronOutput(before, after, torch.stack(stops, 1), torch.stack(weights, 1))
 
@@ -276,8 +276,14 @@ class Tacotron(nn.Module):
                 f"frames must be [B, T, n_mels = {self.n_mels}] with T a multiple of r = {self.r}, "
                 f"got shape {tuple(frames.shape)}"
             )
-        memory, mask = self.encode(text, text_lengths, speaker)
         B, T, n = frames.shape
+        if frame_lengths is not None:
+            frame_lengths = torch.as_tensor(frame_lengths, device=frames.device)
+            if frame_lengths.shape != (B,) or bool(
+                ((frame_lengths < 1) | (frame_lengths > T)).any()
+            ):
+                raise ValueError(f"frame_lengths must be B = {B} lengths in [1, T = {T}]")
+        memory, mask = self.encode(text, text_lengths, speaker)
         fed_back = last_frames(frames.reshape(B, T // self.r, self.r * n), self.r)
         fed_back = torch.cat([fed_back.new_zeros(B, 1, n), fed_back[:, :-1]], dim=1)
         states = self._start(memory, mask)
